@@ -1,0 +1,24 @@
+//! aula's domain model: a council session with its sources, roster, agenda and live evidence
+//! (floor events, agenda markers), what it produces (transcripts, interventions, clips), and session
+//! time. Plain data with serde and validation; no I/O and no media libraries.
+//!
+//! ```
+//! let text = r#"{"id":"s1","body":"Consiglio comunale","title":"Seduta","start":"2021-03-15T17:00:00Z","mode":"hybrid"}"#;
+//! let session = session::parse(text, session::Format::Json).unwrap();
+//! assert_eq!(session.language, "it");
+//! ```
+
+pub mod doc;
+pub mod model;
+pub mod time;
+pub mod transcript;
+pub mod validate;
+
+pub use doc::{from_json, parse, to_json, DocumentError, Format};
+pub use model::{
+    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,
+    Session, Source, SourceKind,
+};
+pub use time::{SessionClock, SessionMs};
+pub use transcript::{Clip, Intervention, Segment, Transcript, Word};
+pub use validate::{is_safe_id, uri_scheme, Problem};

@@ -1,0 +1,237 @@
+//! The session document: what an acts-management system exports about one council session.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::time::{SessionClock, SessionMs};
+
+/// One council session (seduta) with its sources, roster, agenda and live evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub id: String,
+    pub body: String,
+    pub title: String,
+    /// Wall-clock start (UTC): session time zero.
+    pub start: DateTime<Utc>,
+    pub mode: Mode,
+    #[serde(default = "default_language")]
+    pub language: String,
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub roster: Vec<Person>,
+    #[serde(default)]
+    pub agenda: Vec<AgendaItem>,
+    #[serde(default)]
+    pub closed_ranges: Vec<ClosedRange>,
+    #[serde(default)]
+    pub floor_events: Vec<FloorEvent>,
+    #[serde(default)]
+    pub agenda_markers: Vec<AgendaMarker>,
+}
+
+fn default_language() -> String {
+    "it".to_owned()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    InPerson,
+    Remote,
+    Hybrid,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::InPerson => "in_person",
+            Mode::Remote => "remote",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// A media input of the session: a chamber camera, the room audio, a remote participant, the program.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub kind: SourceKind,
+    /// `file://`, a path relative to the document, `rtsp://`, `srt://`, `rtmp://`, `http(s)://` (HLS).
+    pub uri: String,
+    /// The participant a remote source carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Camera,
+    RoomAudio,
+    Remote,
+    Program,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Camera => "camera",
+            SourceKind::RoomAudio => "room_audio",
+            SourceKind::Remote => "remote",
+            SourceKind::Program => "program",
+        }
+    }
+}
+
+/// A member of the roster: councillor, chair, mayor, executive member, secretary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Seat number in the chamber; none for a participant who only joins remotely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Chair,
+    ViceChair,
+    Mayor,
+    Executive,
+    Councillor,
+    Secretary,
+    Other,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Chair => "chair",
+            Role::ViceChair => "vice_chair",
+            Role::Mayor => "mayor",
+            Role::Executive => "executive",
+            Role::Councillor => "councillor",
+            Role::Secretary => "secretary",
+            Role::Other => "other",
+        }
+    }
+}
+
+/// One item (punto) of the agenda (ordine del giorno).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgendaItem {
+    pub number: u32,
+    pub title: String,
+    pub kind: ItemKind,
+    /// The act's reference in the acts-management system, e.g. `DCC 12/2021`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<String>,
+    /// Person id of the rapporteur (relatore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rapporteur: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Resolution,
+    Motion,
+    Question,
+    Communication,
+    Other,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Resolution => "resolution",
+            ItemKind::Motion => "motion",
+            ItemKind::Question => "question",
+            ItemKind::Communication => "communication",
+            ItemKind::Other => "other",
+        }
+    }
+}
+
+/// A part of the session held behind closed doors (seduta segreta): never published.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedRange {
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A microphone switched on or off by the chamber's conference system.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloorEvent {
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
+    pub action: MicAction,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MicAction {
+    MicOn,
+    MicOff,
+}
+
+impl MicAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MicAction::MicOn => "mic_on",
+            MicAction::MicOff => "mic_off",
+        }
+    }
+}
+
+/// The clerk's console marking the start of an agenda item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgendaMarker {
+    pub at: DateTime<Utc>,
+    pub item: u32,
+}
+
+impl Session {
+    pub fn clock(&self) -> SessionClock {
+        SessionClock::new(self.start)
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.roster.iter().find(|p| p.id == id)
+    }
+
+    pub fn person_at_seat(&self, seat: u32) -> Option<&Person> {
+        self.roster.iter().find(|p| p.seat == Some(seat))
+    }
+
+    pub fn item(&self, number: u32) -> Option<&AgendaItem> {
+        self.agenda.iter().find(|i| i.number == number)
+    }
+
+    /// The person a floor event is about: named directly or through the seat.
+    pub fn floor_event_person(&self, event: &FloorEvent) -> Option<&Person> {
+        match (&event.person, event.seat) {
+            (Some(id), _) => self.person(id),
+            (None, Some(seat)) => self.person_at_seat(seat),
+            (None, None) => None,
+        }
+    }
+}

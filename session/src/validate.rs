@@ -1,0 +1,374 @@
+//! Checks a session document and reports every problem with its field path and the reason.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::model::{Mode, Session, SourceKind};
+
+/// One thing wrong with a document, e.g. `agenda[3].number: 4 appears twice`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Whether `id` can name a session, a person or a source, and so a folder or a file: 1 to 64 ASCII
+/// letters, digits, `-`, `_` or `.`, starting with a letter or digit.
+pub fn is_safe_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+const URI_SCHEMES: [&str; 8] = [
+    "file", "rtsp", "rtsps", "srt", "rtmp", "rtmps", "http", "https",
+];
+
+/// The scheme of a source uri, or `None` for a plain path.
+pub fn uri_scheme(uri: &str) -> Option<&str> {
+    let (scheme, _) = uri.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn id(&mut self, path: String, id: &str) {
+        if !is_safe_id(id) {
+            self.add(
+                path,
+                format!("{id:?} is not a valid id (expected 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit)"),
+            );
+        }
+    }
+
+    fn not_blank(&mut self, path: String, text: &str) {
+        if text.trim().is_empty() {
+            self.add(path, "must not be empty");
+        }
+    }
+
+    /// Reports values seen before under `field`, e.g. a second agenda item numbered 4.
+    fn unique<T: std::hash::Hash + Eq + fmt::Display>(
+        &mut self,
+        list: &str,
+        field: &str,
+        values: impl Iterator<Item = (usize, T)>,
+    ) {
+        let mut seen = HashSet::new();
+        for (i, value) in values {
+            if !seen.insert(value.to_string()) {
+                self.add(
+                    format!("{list}[{i}].{field}"),
+                    format!("{value} appears twice"),
+                );
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Every problem of the document; empty when it is valid.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Problems(Vec::new());
+        p.id("id".into(), &self.id);
+        p.not_blank("body".into(), &self.body);
+        p.not_blank("title".into(), &self.title);
+        let lang_ok = (2..=3).contains(&self.language.len())
+            && self.language.bytes().all(|b| b.is_ascii_lowercase());
+        if !lang_ok {
+            p.add(
+                "language",
+                format!(
+                    "{:?} is not a language code (expected ISO 639-1 such as \"it\" or \"en\")",
+                    self.language
+                ),
+            );
+        }
+        self.validate_roster(&mut p);
+        self.validate_sources(&mut p);
+        self.validate_agenda(&mut p);
+        self.validate_closed_ranges(&mut p);
+        self.validate_evidence(&mut p);
+        p.0
+    }
+
+    fn validate_roster(&self, p: &mut Problems) {
+        for (i, person) in self.roster.iter().enumerate() {
+            p.id(format!("roster[{i}].id"), &person.id);
+            p.not_blank(format!("roster[{i}].name"), &person.name);
+            if person.seat == Some(0) {
+                p.add(format!("roster[{i}].seat"), "0 is not a seat (expected >= 1)");
+            }
+        }
+        p.unique(
+            "roster",
+            "id",
+            self.roster.iter().map(|x| &x.id).enumerate(),
+        );
+        p.unique(
+            "roster",
+            "seat",
+            self.roster
+                .iter()
+                .enumerate()
+                .filter_map(|(i, x)| x.seat.map(|s| (i, s))),
+        );
+    }
+
+    fn validate_sources(&self, p: &mut Problems) {
+        for (i, source) in self.sources.iter().enumerate() {
+            p.id(format!("sources[{i}].id"), &source.id);
+            if source.uri.trim().is_empty() {
+                p.add(format!("sources[{i}].uri"), "must not be empty");
+            } else if let Some(scheme) = uri_scheme(&source.uri) {
+                if !URI_SCHEMES.contains(&scheme) {
+                    p.add(
+                        format!("sources[{i}].uri"),
+                        format!(
+                            "unsupported scheme {scheme:?} (expected one of {})",
+                            URI_SCHEMES.join(", ")
+                        ),
+                    );
+                }
+            }
+            match (&source.person, source.kind) {
+                (Some(person), _) if self.person(person).is_none() => p.add(
+                    format!("sources[{i}].person"),
+                    format!("{person:?} is not in the roster"),
+                ),
+                (None, SourceKind::Remote) => p.add(
+                    format!("sources[{i}].person"),
+                    "a remote source must name the participant it carries",
+                ),
+                _ => {}
+            }
+            if source.kind == SourceKind::Remote && self.mode == Mode::InPerson {
+                p.add(
+                    format!("sources[{i}].kind"),
+                    "a remote source in an in_person session (expected mode remote or hybrid)",
+                );
+            }
+        }
+        p.unique(
+            "sources",
+            "id",
+            self.sources.iter().map(|x| &x.id).enumerate(),
+        );
+    }
+
+    fn validate_agenda(&self, p: &mut Problems) {
+        for (i, item) in self.agenda.iter().enumerate() {
+            if item.number == 0 {
+                p.add(
+                    format!("agenda[{i}].number"),
+                    "0 is not an item number (expected >= 1)",
+                );
+            }
+            p.not_blank(format!("agenda[{i}].title"), &item.title);
+            if let Some(who) = &item.rapporteur {
+                if self.person(who).is_none() {
+                    p.add(
+                        format!("agenda[{i}].rapporteur"),
+                        format!("{who:?} is not in the roster"),
+                    );
+                }
+            }
+        }
+        p.unique(
+            "agenda",
+            "number",
+            self.agenda.iter().map(|x| x.number).enumerate(),
+        );
+    }
+
+    fn validate_closed_ranges(&self, p: &mut Problems) {
+        for (i, range) in self.closed_ranges.iter().enumerate() {
+            if range.end_ms <= range.start_ms {
+                p.add(
+                    format!("closed_ranges[{i}]"),
+                    format!(
+                        "ends at {} ms, not after its start at {} ms",
+                        range.end_ms.0, range.start_ms.0
+                    ),
+                );
+            }
+            for (j, earlier) in self.closed_ranges[..i].iter().enumerate() {
+                if range.start_ms < earlier.end_ms && earlier.start_ms < range.end_ms {
+                    p.add(
+                        format!("closed_ranges[{i}]"),
+                        format!("overlaps closed_ranges[{j}]"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn validate_evidence(&self, p: &mut Problems) {
+        let clock = self.clock();
+        let seats: HashMap<u32, &str> = self
+            .roster
+            .iter()
+            .filter_map(|x| x.seat.map(|s| (s, x.id.as_str())))
+            .collect();
+        for (i, event) in self.floor_events.iter().enumerate() {
+            let path = format!("floor_events[{i}]");
+            match (&event.person, event.seat) {
+                (None, None) => p.add(path.clone(), "names neither a seat nor a person"),
+                (Some(person), _) if self.person(person).is_none() => p.add(
+                    format!("{path}.person"),
+                    format!("{person:?} is not in the roster"),
+                ),
+                (None, Some(seat)) if !seats.contains_key(&seat) => p.add(
+                    format!("{path}.seat"),
+                    format!("no person sits at seat {seat}"),
+                ),
+                (Some(person), Some(seat)) if seats.get(&seat) != Some(&person.as_str()) => {
+                    p.add(
+                        format!("{path}.seat"),
+                        format!("seat {seat} is not {person:?}'s seat"),
+                    )
+                }
+                _ => {}
+            }
+            if clock.to_session(event.at).is_none() {
+                p.add(
+                    format!("{path}.at"),
+                    format!("{} is before the session's start {}", event.at, self.start),
+                );
+            }
+        }
+        for (i, marker) in self.agenda_markers.iter().enumerate() {
+            if self.item(marker.item).is_none() {
+                p.add(
+                    format!("agenda_markers[{i}].item"),
+                    format!("{} is not an agenda item number", marker.item),
+                );
+            }
+            if clock.to_session(marker.at).is_none() {
+                p.add(
+                    format!("agenda_markers[{i}].at"),
+                    format!("{} is before the session's start {}", marker.at, self.start),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::parse_json;
+
+    fn sample() -> Session {
+        parse_json(
+            r#"{
+            "id": "cc-2021-03-15", "body": "Consiglio comunale", "title": "Seduta ordinaria",
+            "start": "2021-03-15T17:00:00Z", "mode": "hybrid",
+            "sources": [{"id": "cam1", "kind": "camera", "uri": "camera.mp4"},
+                        {"id": "remote-anna", "kind": "remote", "uri": "srt://0.0.0.0:9000", "person": "anna"}],
+            "roster": [{"id": "rossi", "name": "Mario Rossi", "role": "chair", "seat": 1},
+                       {"id": "anna", "name": "Anna Verdi", "role": "councillor", "group": "Misto"}],
+            "agenda": [{"number": 1, "title": "Bilancio", "kind": "resolution", "rapporteur": "anna"},
+                       {"number": 2, "title": "Mozione", "kind": "motion"}],
+            "closed_ranges": [{"start_ms": 1000, "end_ms": 2000}],
+            "floor_events": [{"at": "2021-03-15T17:00:05Z", "seat": 1, "action": "mic_on"}],
+            "agenda_markers": [{"at": "2021-03-15T17:01:00Z", "item": 2}]
+        }"#,
+        )
+        .unwrap()
+    }
+
+    fn reasons(session: &Session) -> Vec<String> {
+        session.validate().iter().map(Problem::to_string).collect()
+    }
+
+    #[test]
+    fn a_good_document_has_no_problem() {
+        assert_eq!(reasons(&sample()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn duplicate_agenda_numbers_name_the_second_item() {
+        let mut s = sample();
+        s.agenda[0].number = 2;
+        assert_eq!(reasons(&s), ["agenda[1].number: 2 appears twice"]);
+    }
+
+    #[test]
+    fn floor_event_for_an_empty_seat() {
+        let mut s = sample();
+        s.floor_events[0].seat = Some(31);
+        assert_eq!(
+            reasons(&s),
+            ["floor_events[0].seat: no person sits at seat 31"]
+        );
+    }
+
+    #[test]
+    fn overlapping_closed_ranges() {
+        let mut s = sample();
+        s.closed_ranges.push(session_range(1500, 2500));
+        assert_eq!(reasons(&s), ["closed_ranges[1]: overlaps closed_ranges[0]"]);
+    }
+
+    fn session_range(start: u64, end: u64) -> crate::model::ClosedRange {
+        crate::model::ClosedRange {
+            start_ms: crate::SessionMs(start),
+            end_ms: crate::SessionMs(end),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let mut s = sample();
+        s.id = "../etc".into();
+        s.sources[1].person = Some("nobody".into());
+        s.agenda_markers[0].item = 9;
+        s.floor_events[0].at = "2021-03-15T16:00:00Z".parse().unwrap();
+        let found = reasons(&s);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0].starts_with("id: \"../etc\" is not a valid id"));
+        assert!(found
+            .iter()
+            .any(|r| r == "sources[1].person: \"nobody\" is not in the roster"));
+        assert!(found
+            .iter()
+            .any(|r| r == "agenda_markers[0].item: 9 is not an agenda item number"));
+        assert!(found
+            .iter()
+            .any(|r| r.starts_with("floor_events[0].at: 2021-03-15 16:00:00 UTC is before")));
+    }
+
+    #[test]
+    fn safe_ids() {
+        for good in ["cc-2021", "a", "seduta_1.it"] {
+            assert!(is_safe_id(good), "{good}");
+        }
+        for bad in ["", "..", ".hidden", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(!is_safe_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The catalogue: imported sessions in SQL (SQLite by default; portable SQL so that PostgreSQL works
+//! the same through sqlx's `Any` driver). Every change is one transaction.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use session::{
+    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, Person, Session, SessionMs, Source,
+};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("catalogue {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("catalogue migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("catalogue query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("session {0:?} is already in the catalogue (use --replace to replace it)")]
+    AlreadyExists(String),
+    #[error("no session {0:?} in the catalogue")]
+    NotFound(String),
+    #[error("catalogue holds a bad value in {table}.{column}: {value:?}")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
+}
+
+impl CatalogueError {
+    /// Whether the error is the caller's (an unknown or duplicate id) rather than the system's.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, CatalogueError::AlreadyExists(_) | CatalogueError::NotFound(_))
+    }
+}
+
+type Result<T, E = CatalogueError> = std::result::Result<T, E>;
+
+/// One line of `aula session list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub body: String,
+    pub title: String,
+    pub start: DateTime<Utc>,
+    pub mode: String,
+    pub language: String,
+}
+
+/// A session as stored, with the folder its relative source paths are resolved against.
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    pub session: Session,
+    pub base_dir: PathBuf,
+}
+
+pub struct Catalogue {
+    pool: AnyPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Catalogue {
+    /// Opens (creating when needed) the catalogue at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Catalogue> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .connect(url)
+            .await
+            .map_err(|source| CatalogueError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Catalogue { pool })
+    }
+
+    /// The URL of the embedded SQLite catalogue in a data directory.
+    pub fn sqlite_url(home: &Path) -> String {
+        format!("sqlite://{}?mode=rwc", home.join("aula.db").display())
+    }
+
+    /// Stores a validated session in one transaction; refuses an existing id unless `replace`.
+    pub async fn import(&self, session: &Session, base_dir: &Path, replace: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
+            .bind(&session.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if exists {
+            if !replace {
+                return Err(CatalogueError::AlreadyExists(session.id.clone()));
+            }
+            delete_rows(&mut tx, &session.id).await?;
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id, body, title, start_at, mode, language, base_dir, imported_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&session.id)
+        .bind(&session.body)
+        .bind(&session.title)
+        .bind(timestamp(session.start))
+        .bind(session.mode.as_str())
+        .bind(&session.language)
+        .bind(base_dir.to_string_lossy().into_owned())
+        .bind(timestamp(Utc::now()))
+        .execute(&mut *tx)
+        .await?;
+        for (ord, p) in session.roster.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO persons (session_id, ord, id, name, role, group_name, seat)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(p.role.as_str())
+            .bind(p.group.clone())
+            .bind(p.seat.map(i64::from))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (ord, s) in session.sources.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO sources (session_id, ord, id, kind, uri, person_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(&s.id)
+            .bind(s.kind.as_str())
+            .bind(&s.uri)
+            .bind(s.person.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (ord, a) in session.agenda.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO agenda_items (session_id, ord, number, title, kind, act_ref, rapporteur)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(i64::from(a.number))
+            .bind(&a.title)
+            .bind(a.kind.as_str())
+            .bind(a.act.clone())
+            .bind(a.rapporteur.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (ord, r) in session.closed_ranges.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO closed_ranges (session_id, ord, start_ms, end_ms, reason)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(r.start_ms.0 as i64)
+            .bind(r.end_ms.0 as i64)
+            .bind(r.reason.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let clock = session.clock();
+        for (ord, e) in session.floor_events.iter().enumerate() {
+            // validate() guarantees every event is at or after the start.
+            let at_ms = clock.to_session(e.at).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO floor_events (session_id, ord, at_ms, seat, person_id, action)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(at_ms.0 as i64)
+            .bind(e.seat.map(i64::from))
+            .bind(e.person.clone())
+            .bind(e.action.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (ord, m) in session.agenda_markers.iter().enumerate() {
+            let at_ms = clock.to_session(m.at).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO agenda_markers (session_id, ord, at_ms, item) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&session.id)
+            .bind(ord as i64)
+            .bind(at_ms.0 as i64)
+            .bind(i64::from(m.item))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list(&self) -> Result<Vec<SessionSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, body, title, start_at, mode, language FROM sessions ORDER BY start_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SessionSummary {
+                    id: row.try_get("id")?,
+                    body: row.try_get("body")?,
+                    title: row.try_get("title")?,
+                    start: parse_time(row.try_get("start_at")?)?,
+                    mode: row.try_get("mode")?,
+                    language: row.try_get("language")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn get(&self, id: &str) -> Result<StoredSession> {
+        let row = sqlx::query(
+            "SELECT id, body, title, start_at, mode, language, base_dir FROM sessions WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| CatalogueError::NotFound(id.to_owned()))?;
+        let start = parse_time(row.try_get("start_at")?)?;
+        let mut session = Session {
+            id: row.try_get("id")?,
+            body: row.try_get("body")?,
+            title: row.try_get("title")?,
+            start,
+            mode: parse_enum("sessions", "mode", row.try_get("mode")?)?,
+            language: row.try_get("language")?,
+            sources: Vec::new(),
+            roster: Vec::new(),
+            agenda: Vec::new(),
+            closed_ranges: Vec::new(),
+            floor_events: Vec::new(),
+            agenda_markers: Vec::new(),
+        };
+        let base_dir = PathBuf::from(row.try_get::<String, _>("base_dir")?);
+        for row in self.rows("SELECT id, name, role, group_name, seat FROM persons", id).await? {
+            session.roster.push(Person {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                role: parse_enum("persons", "role", row.try_get("role")?)?,
+                group: row.try_get("group_name")?,
+                seat: small(row.try_get("seat")?, "persons", "seat")?,
+            });
+        }
+        for row in self.rows("SELECT id, kind, uri, person_id FROM sources", id).await? {
+            session.sources.push(Source {
+                id: row.try_get("id")?,
+                kind: parse_enum("sources", "kind", row.try_get("kind")?)?,
+                uri: row.try_get("uri")?,
+                person: row.try_get("person_id")?,
+            });
+        }
+        let query = "SELECT number, title, kind, act_ref, rapporteur FROM agenda_items";
+        for row in self.rows(query, id).await? {
+            session.agenda.push(AgendaItem {
+                number: number(row.try_get("number")?, "agenda_items", "number")?,
+                title: row.try_get("title")?,
+                kind: parse_enum("agenda_items", "kind", row.try_get("kind")?)?,
+                act: row.try_get("act_ref")?,
+                rapporteur: row.try_get("rapporteur")?,
+            });
+        }
+        let query = "SELECT start_ms, end_ms, reason FROM closed_ranges";
+        for row in self.rows(query, id).await? {
+            session.closed_ranges.push(ClosedRange {
+                start_ms: ms(row.try_get("start_ms")?, "closed_ranges", "start_ms")?,
+                end_ms: ms(row.try_get("end_ms")?, "closed_ranges", "end_ms")?,
+                reason: row.try_get("reason")?,
+            });
+        }
+        let clock = session.clock();
+        let query = "SELECT at_ms, seat, person_id, action FROM floor_events";
+        for row in self.rows(query, id).await? {
+            session.floor_events.push(FloorEvent {
+                at: clock.to_wall(ms(row.try_get("at_ms")?, "floor_events", "at_ms")?),
+                seat: small(row.try_get("seat")?, "floor_events", "seat")?,
+                person: row.try_get("person_id")?,
+                action: parse_enum("floor_events", "action", row.try_get("action")?)?,
+            });
+        }
+        for row in self.rows("SELECT at_ms, item FROM agenda_markers", id).await? {
+            session.agenda_markers.push(AgendaMarker {
+                at: clock.to_wall(ms(row.try_get("at_ms")?, "agenda_markers", "at_ms")?),
+                item: number(row.try_get("item")?, "agenda_markers", "item")?,
+            });
+        }
+        Ok(StoredSession { session, base_dir })
+    }
+
+    /// The rows of one session's child table, in document order.
+    async fn rows(&self, select_from: &str, id: &str) -> Result<Vec<AnyRow>> {
+        let sql = format!("{select_from} WHERE session_id = $1 ORDER BY ord");
+        Ok(sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?)
+    }
+
+    /// Removes a session's rows; `NotFound` when there is none.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !delete_rows(&mut tx, id).await? {
+            return Err(CatalogueError::NotFound(id.to_owned()));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Deletes a session and its child rows inside `tx`; false when there was no such session.
+async fn delete_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<bool> {
+    for table in [
+        "persons",
+        "sources",
+        "agenda_items",
+        "closed_ranges",
+        "floor_events",
+        "agenda_markers",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn parse_time(text: String) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| CatalogueError::Corrupt {
+            table: "sessions",
+            column: "start_at",
+            value: text,
+        })
+}
+
+fn parse_enum<T: DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    value: String,
+) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(value.clone())).map_err(|_| {
+        CatalogueError::Corrupt {
+            table,
+            column,
+            value,
+        }
+    })
+}
+
+fn number(value: i64, table: &'static str, column: &'static str) -> Result<u32> {
+    u32::try_from(value).map_err(|_| CatalogueError::Corrupt {
+        table,
+        column,
+        value: value.to_string(),
+    })
+}
+
+fn small(value: Option<i64>, table: &'static str, column: &'static str) -> Result<Option<u32>> {
+    value.map(|v| number(v, table, column)).transpose()
+}
+
+fn ms(value: i64, table: &'static str, column: &'static str) -> Result<SessionMs> {
+    u64::try_from(value)
+        .map(SessionMs)
+        .map_err(|_| CatalogueError::Corrupt {
+            table,
+            column,
+            value: value.to_string(),
+        })
+}

@@ -1,0 +1,309 @@
+//! The command line: clap definitions and what each command does.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use session::{FloorEvent, Format, Mode, Session};
+
+use crate::cancel::Cancel;
+use crate::catalogue::Catalogue;
+use crate::config::{absolute, Config};
+use crate::sample::{self, script::Lang, SampleOptions};
+use crate::BadInput;
+
+/// aula: record, transcribe, clip and publish city council sessions.
+///
+/// Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "aula", version, about, long_about)]
+pub struct Cli {
+    /// Data directory (catalogue, sessions' outputs, models).
+    #[arg(long, global = true, env = "AULA_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Catalogue URL (default: SQLite at $AULA_HOME/aula.db), e.g. postgres://host/aula.
+    #[arg(long, global = true, env = "AULA_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import, list, show and delete sessions in the catalogue.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Generate sample sessions with known truth (speech, camera video, floor events).
+    #[command(subcommand)]
+    Sample(SampleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Import a session document (JSON, or TOML by its .toml extension); prints the session's id.
+    Import {
+        /// The session document.
+        file: PathBuf,
+        /// Floor events (mic on/off) exported by the conference system, as a JSON array.
+        #[arg(long, value_name = "FILE")]
+        floor_events: Option<PathBuf>,
+        /// Replace a session already imported with the same id.
+        #[arg(long)]
+        replace: bool,
+        /// Print {"id": ...} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the sessions in the catalogue.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one session; with --json, the session document as stored.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a session from the catalogue together with its outputs under $AULA_HOME/sessions/ID.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCommand {
+    /// Write DIR/session.json, the media, DIR/floor_events.json and DIR/truth.json.
+    Create(SampleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Output folder (created when missing).
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value = "it")]
+    pub lang: LangArg,
+    /// Same seed, same session.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Length of the session in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub seconds: u64,
+    /// Councillors besides the chair.
+    #[arg(long, default_value_t = 3)]
+    pub speakers: u32,
+    /// Agenda items.
+    #[arg(long, default_value_t = 3)]
+    pub items: u32,
+    #[arg(long, value_enum, default_value = "in_person")]
+    pub mode: ModeArg,
+    /// Largest offset of a floor event from the speech it marks.
+    #[arg(long, default_value_t = 300)]
+    pub jitter_ms: u64,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LangArg {
+    It,
+    En,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ModeArg {
+    InPerson,
+    Hybrid,
+}
+
+pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
+    let config = Config::resolve(cli.home, cli.database)?;
+    match cli.command {
+        Command::Session(cmd) => session_command(&config, cmd).await,
+        Command::Sample(SampleCommand::Create(args)) => sample_create(args, cancel).await,
+    }
+}
+
+async fn open_catalogue(config: &Config) -> Result<Catalogue> {
+    config.ensure_home()?;
+    Ok(Catalogue::open(&config.database_url).await?)
+}
+
+async fn session_command(config: &Config, cmd: SessionCommand) -> Result<()> {
+    match cmd {
+        SessionCommand::Import {
+            file,
+            floor_events,
+            replace,
+            json,
+        } => {
+            let (session, base_dir) = read_document(&file, floor_events.as_deref())?;
+            let catalogue = open_catalogue(config).await?;
+            catalogue.import(&session, &base_dir, replace).await?;
+            let dir = config.session_dir(&session.id);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            tracing::info!(
+                "imported session {} ({} people, {} agenda items, {} floor events)",
+                session.id,
+                session.roster.len(),
+                session.agenda.len(),
+                session.floor_events.len()
+            );
+            if json {
+                print_json(&serde_json::json!({ "id": session.id }))
+            } else {
+                println!("{}", session.id);
+                Ok(())
+            }
+        }
+        SessionCommand::List { json } => {
+            let sessions = open_catalogue(config).await?.list().await?;
+            if json {
+                return print_json(&sessions);
+            }
+            let mut out = std::io::stdout().lock();
+            for s in sessions {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    s.id,
+                    s.start.format("%Y-%m-%d %H:%M"),
+                    s.mode,
+                    s.language,
+                    s.title
+                )?;
+            }
+            Ok(())
+        }
+        SessionCommand::Show { id, json } => {
+            let stored = open_catalogue(config).await?.get(&id).await?;
+            if json {
+                print_json(&stored.session)
+            } else {
+                print_session(&stored.session);
+                Ok(())
+            }
+        }
+        SessionCommand::Delete { id } => {
+            open_catalogue(config).await?.delete(&id).await?;
+            let dir = config.session_dir(&id);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+            tracing::info!("deleted session {id}");
+            Ok(())
+        }
+    }
+}
+
+/// Reads, merges and validates a session document; every problem (including missing media files)
+/// is reported at once.
+fn read_document(
+    file: &std::path::Path,
+    floor_events: Option<&std::path::Path>,
+) -> Result<(Session, PathBuf)> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))
+    };
+    let text = read(file)?;
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let doc = |e| anyhow::Error::new(e).context(format!("{} is not a valid session document", file.display()));
+    let mut session: Session = match Format::from_file_name(&name) {
+        Format::Json => session::from_json(&text),
+        Format::Toml => session::doc::from_toml(&text),
+    }
+    .map_err(doc)?;
+    if let Some(path) = floor_events {
+        let events: Vec<FloorEvent> = session::from_json(&read(path)?).map_err(|e| {
+            anyhow::Error::new(e).context(format!("{} is not a valid floor event list", path.display()))
+        })?;
+        session.floor_events.extend(events);
+        session.floor_events.sort_by_key(|e| e.at);
+    }
+    let base_dir = absolute(file)?
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut problems = session.validate();
+    problems.extend(crate::media::missing_media(&session, &base_dir));
+    if !problems.is_empty() {
+        return Err(doc(session::DocumentError::Invalid(problems)));
+    }
+    Ok((session, base_dir))
+}
+
+fn print_session(s: &Session) {
+    println!("{} - {}, {}", s.id, s.body, s.title);
+    println!(
+        "start {}  mode {}  language {}",
+        s.start.to_rfc3339(),
+        s.mode.as_str(),
+        s.language
+    );
+    println!("sources:");
+    for src in &s.sources {
+        println!("  {:<16} {:<10} {}", src.id, src.kind.as_str(), src.uri);
+    }
+    println!("roster:");
+    for p in &s.roster {
+        let seat = p.seat.map_or_else(|| "remote".into(), |n| format!("seat {n}"));
+        let group = p.group.as_deref().unwrap_or("");
+        println!("  {:<20} {:<24} {:<10} {:<8} {}", p.id, p.name, p.role.as_str(), seat, group);
+    }
+    println!("agenda:");
+    for a in &s.agenda {
+        println!("  {:>3}. {} ({})", a.number, a.title, a.kind.as_str());
+    }
+    println!(
+        "{} closed range(s), {} floor event(s), {} agenda marker(s)",
+        s.closed_ranges.len(),
+        s.floor_events.len(),
+        s.agenda_markers.len()
+    );
+}
+
+async fn sample_create(args: SampleArgs, cancel: Cancel) -> Result<()> {
+    let opts = SampleOptions {
+        lang: match args.lang {
+            LangArg::It => Lang::It,
+            LangArg::En => Lang::En,
+        },
+        seed: args.seed,
+        seconds: args.seconds,
+        speakers: args.speakers,
+        items: args.items,
+        mode: match args.mode {
+            ModeArg::InPerson => Mode::InPerson,
+            ModeArg::Hybrid => Mode::Hybrid,
+        },
+        jitter_ms: args.jitter_ms,
+    };
+    let dir = absolute(&args.dir)?;
+    let summary =
+        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &cancel)).await??;
+    if args.json {
+        print_json(&summary)
+    } else {
+        println!(
+            "sample session {} ({} s, {} utterances) in {}: {}",
+            summary.session,
+            summary.duration_ms / 1000,
+            summary.utterances,
+            summary.dir.display(),
+            summary.files.join(", ")
+        );
+        Ok(())
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

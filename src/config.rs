@@ -1,0 +1,57 @@
+//! Where aula keeps its data and catalogue: command-line flags, then the environment (`AULA_HOME`,
+//! `AULA_DATABASE`), then `$AULA_HOME/aula.toml`, then the defaults (`./aula-data`, SQLite inside it).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub home: PathBuf,
+    pub database_url: String,
+}
+
+/// The optional `$AULA_HOME/aula.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    database: Option<String>,
+}
+
+impl Config {
+    /// `home` and `database` are the already merged flag-or-environment values.
+    pub fn resolve(home: Option<PathBuf>, database: Option<String>) -> Result<Config> {
+        let home = home.unwrap_or_else(|| PathBuf::from("aula-data"));
+        let file_path = home.join("aula.toml");
+        let file: ConfigFile = match std::fs::read_to_string(&file_path) {
+            Ok(text) => session::doc::from_toml(&text).with_context(|| {
+                crate::BadInput(format!("bad configuration file {}", file_path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigFile::default(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", file_path.display())),
+        };
+        let database_url = database
+            .or(file.database)
+            .unwrap_or_else(|| crate::catalogue::Catalogue::sqlite_url(&home));
+        Ok(Config {
+            home,
+            database_url,
+        })
+    }
+
+    /// Creates the data directory when the catalogue is about to be used.
+    pub fn ensure_home(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.home)
+            .with_context(|| format!("creating the data directory {}", self.home.display()))
+    }
+
+    /// The folder of one session's own outputs (transcripts, clips, packages, live).
+    pub fn session_dir(&self, id: &str) -> PathBuf {
+        self.home.join("sessions").join(id)
+    }
+}
+
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}

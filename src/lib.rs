@@ -1,0 +1,35 @@
+//! aula: the video pipeline for city council sessions. This crate is the `aula` binary's library:
+//! the catalogue, configuration, the generated sample sessions and the command implementations that
+//! wire the `session` model to the media crates.
+
+pub mod cancel;
+pub mod catalogue;
+pub mod commands;
+pub mod config;
+pub mod fsutil;
+pub mod media;
+pub mod sample;
+
+/// An error caused by the caller's input (a bad document, an unknown id, an out-of-range option):
+/// the binary exits with code 2 for these, 1 for everything else.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadInput(pub String);
+
+/// The process exit code for an error: 2 for bad input or usage, 130 when cancelled, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let bad_input = err.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause.is::<session::DocumentError>()
+            || cause
+                .downcast_ref::<catalogue::CatalogueError>()
+                .is_some_and(catalogue::CatalogueError::is_bad_input)
+    });
+    if bad_input {
+        2
+    } else if err.chain().any(|cause| cause.is::<cancel::Cancelled>()) {
+        130
+    } else {
+        1
+    }
+}

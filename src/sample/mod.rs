@@ -1,0 +1,335 @@
+//! `aula sample create`: generated council sessions with known truth, the test bed for every stage.
+//!
+//! A chair opens the session and announces each agenda item in words, councillors speak on the items
+//! with silences between turns (espeak-ng voices), a 720p camera file shows who speaks and the running
+//! time, floor events carry the conference system's jitter, and `truth.json` says who said what when.
+
+pub mod render;
+pub mod script;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use session::{FloorEvent, MicAction, Mode, Session, SessionMs, Source, SourceKind};
+
+use crate::cancel::Cancel;
+use crate::fsutil::write_atomic;
+use crate::BadInput;
+use script::{CastMember, Lang, Layout, Rng};
+
+#[derive(Clone, Debug)]
+pub struct SampleOptions {
+    pub lang: Lang,
+    pub seed: u64,
+    pub seconds: u64,
+    /// Councillors besides the chair.
+    pub speakers: u32,
+    pub items: u32,
+    pub mode: Mode,
+    pub jitter_ms: u64,
+}
+
+impl SampleOptions {
+    fn validate(&self) -> Result<(), BadInput> {
+        let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(BadInput(what)) };
+        check(
+            (20..=4 * 3600).contains(&self.seconds),
+            format!("--seconds {} out of range (expected 20 to 14400)", self.seconds),
+        )?;
+        check(
+            (1..=9).contains(&self.speakers),
+            format!("--speakers {} out of range (expected 1 to 9)", self.speakers),
+        )?;
+        check(
+            (1..=8).contains(&self.items),
+            format!("--items {} out of range (expected 1 to 8)", self.items),
+        )?;
+        check(
+            self.jitter_ms <= 2000,
+            format!("--jitter-ms {} out of range (expected 0 to 2000)", self.jitter_ms),
+        )?;
+        check(
+            self.mode != Mode::Remote,
+            "--mode remote is not generated (expected in_person or hybrid)".into(),
+        )
+    }
+}
+
+/// `truth.json`: who said what and when, and where each agenda item lies, in session time.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct Truth {
+    pub duration_ms: SessionMs,
+    pub utterances: Vec<TruthUtterance>,
+    pub items: Vec<TruthItem>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct TruthUtterance {
+    pub person: String,
+    pub item: Option<u32>,
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct TruthItem {
+    pub number: u32,
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SampleSummary {
+    pub dir: PathBuf,
+    pub session: String,
+    pub duration_ms: u64,
+    pub utterances: usize,
+    pub files: Vec<String>,
+}
+
+pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<SampleSummary> {
+    opts.validate()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut rng = Rng::new(opts.seed);
+    let hybrid = opts.mode == Mode::Hybrid;
+    let cast = script::cast(opts.lang, opts.speakers, hybrid, &mut rng);
+    let agenda = script::agenda(opts.lang, opts.items, &cast, &mut rng);
+    let duration_ms = opts.seconds * 1000;
+
+    let scratch = dir.join(".speech.wav.part");
+    let mut speech: HashMap<(usize, String), Vec<f32>> = HashMap::new();
+    let layout = script::lay_out(
+        opts.lang,
+        &cast,
+        &agenda,
+        duration_ms,
+        &mut rng,
+        |line| {
+            cancel.check().map_err(|e| e.to_string())?;
+            let key = (line.speaker, line.text.clone());
+            if let Some(samples) = speech.get(&key) {
+                return Ok(render::samples_to_ms(samples.len()));
+            }
+            let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
+                .map_err(|e| format!("{e:#}"))?;
+            let ms = render::samples_to_ms(samples.len());
+            speech.insert(key, samples);
+            Ok(ms)
+        },
+    );
+    let _ = std::fs::remove_file(&scratch);
+    let layout = layout.map_err(|e| match e {
+        script::LayoutError::TooShort { .. } => anyhow::Error::new(BadInput(e.to_string())),
+        script::LayoutError::Synth(_) => anyhow::Error::new(e),
+    })?;
+    tracing::info!(
+        "laid out {} utterances over {} s",
+        layout.utterances.len(),
+        opts.seconds
+    );
+
+    let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2021-03-15T17:00:00Z")
+        .expect("constant RFC 3339 date")
+        .with_timezone(&Utc)
+        + Duration::days((opts.seed % 365) as i64);
+    let session = session_document(opts, &cast, agenda, start);
+    let floor_events = floor_events(&layout, &cast, start, opts);
+    let truth = truth(&layout, &cast);
+
+    let mut files = Vec::new();
+    let room_samples = render::ms_to_samples(duration_ms);
+    let mut room = vec![0.0f32; room_samples];
+    let mut remote_tracks: HashMap<usize, Vec<f32>> = cast
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.remote)
+        .map(|(i, _)| (i, vec![0.0f32; room_samples]))
+        .collect();
+    for u in &layout.utterances {
+        let samples = &speech[&(u.speaker, u.text.clone())];
+        match remote_tracks.get_mut(&u.speaker) {
+            Some(track) => {
+                render::mix_into(track, samples, u.start_ms.0, 0.9, false);
+                render::mix_into(&mut room, samples, u.start_ms.0, 0.6, true);
+            }
+            None => render::mix_into(&mut room, samples, u.start_ms.0, 0.8, false),
+        }
+    }
+    render::add_room_tone(&mut room, opts.seed);
+    let spec = render::VideoSpec {
+        width: 1280,
+        height: 720,
+        duration_ms,
+    };
+    let captions = render::Captions {
+        spans: layout
+            .utterances
+            .iter()
+            .map(|u| (u.start_ms.0, u.end_ms.0, caption(&cast[u.speaker])))
+            .collect(),
+        idle: session.title.clone(),
+    };
+    encode(dir, "camera.mp4", &room, &spec, captions, cancel)?;
+    files.push("camera.mp4".to_owned());
+    for (index, mut track) in remote_tracks {
+        let member = &cast[index];
+        render::add_room_tone(&mut track, opts.seed ^ index as u64);
+        let name = format!("remote-{}.mp4", member.person.id);
+        let captions = render::Captions {
+            spans: layout
+                .utterances
+                .iter()
+                .filter(|u| u.speaker == index)
+                .map(|u| (u.start_ms.0, u.end_ms.0, format!("{} (remote)", member.person.name)))
+                .collect(),
+            idle: format!("{} (remote, listening)", member.person.name),
+        };
+        let spec = render::VideoSpec {
+            width: 640,
+            height: 360,
+            duration_ms,
+        };
+        encode(dir, &name, &track, &spec, captions, cancel)?;
+        files.push(name);
+    }
+
+    write_atomic(&dir.join("session.json"), session::to_json(&session).as_bytes())?;
+    write_atomic(
+        &dir.join("floor_events.json"),
+        session::to_json(&floor_events).as_bytes(),
+    )?;
+    write_atomic(&dir.join("truth.json"), session::to_json(&truth).as_bytes())?;
+    files.extend(["session.json", "floor_events.json", "truth.json"].map(String::from));
+    Ok(SampleSummary {
+        dir: dir.to_path_buf(),
+        session: session.id,
+        duration_ms,
+        utterances: layout.utterances.len(),
+        files,
+    })
+}
+
+fn encode(
+    dir: &Path,
+    name: &str,
+    track: &[f32],
+    spec: &render::VideoSpec,
+    captions: render::Captions,
+    cancel: &Cancel,
+) -> Result<()> {
+    let wav = dir.join(format!(".{name}.wav.part"));
+    let result = render::write_wav(&wav, track)
+        .and_then(|()| render::encode_mp4(&dir.join(name), &wav, spec, captions, cancel));
+    let _ = std::fs::remove_file(&wav);
+    result.with_context(|| format!("encoding {name}"))
+}
+
+fn caption(member: &CastMember) -> String {
+    let p = &member.person;
+    match &p.group {
+        Some(group) => format!("{} - {}", p.name, group),
+        None => format!("{} - {}", p.name, p.role.as_str().replace('_', " ")),
+    }
+}
+
+fn session_document(
+    opts: &SampleOptions,
+    cast: &[CastMember],
+    agenda: Vec<session::AgendaItem>,
+    start: DateTime<Utc>,
+) -> Session {
+    let (body, title) = match opts.lang {
+        Lang::En => ("Example City Council", "Ordinary session"),
+        Lang::It => ("Consiglio comunale di Esempio", "Seduta ordinaria"),
+    };
+    let mut sources = vec![Source {
+        id: "cam1".into(),
+        kind: SourceKind::Camera,
+        uri: "camera.mp4".into(),
+        person: None,
+    }];
+    sources.extend(cast.iter().filter(|m| m.remote).map(|m| Source {
+        id: format!("remote-{}", m.person.id),
+        kind: SourceKind::Remote,
+        uri: format!("remote-{}.mp4", m.person.id),
+        person: Some(m.person.id.clone()),
+    }));
+    Session {
+        id: format!("sample-{}-{}", opts.lang.code(), opts.seed),
+        body: body.into(),
+        title: title.into(),
+        start,
+        mode: opts.mode,
+        language: opts.lang.code().into(),
+        sources,
+        roster: cast.iter().map(|m| m.person.clone()).collect(),
+        agenda,
+        closed_ranges: Vec::new(),
+        floor_events: Vec::new(),
+        agenda_markers: Vec::new(),
+    }
+}
+
+/// Mic on/off around every turn spoken in the chamber, each off by up to `jitter_ms` either way.
+fn floor_events(
+    layout: &Layout,
+    cast: &[CastMember],
+    start: DateTime<Utc>,
+    opts: &SampleOptions,
+) -> Vec<FloorEvent> {
+    let mut rng = Rng::new(opts.seed ^ 0xf100_e7e7);
+    let mut jitter = |ms: u64| -> u64 {
+        let j = rng.below(2 * opts.jitter_ms + 1);
+        (ms + j).saturating_sub(opts.jitter_ms)
+    };
+    let mut events = Vec::new();
+    for u in &layout.utterances {
+        let member = &cast[u.speaker];
+        let Some(seat) = member.person.seat else {
+            continue;
+        };
+        for (ms, action) in [
+            (jitter(u.start_ms.0), MicAction::MicOn),
+            (jitter(u.end_ms.0), MicAction::MicOff),
+        ] {
+            events.push(FloorEvent {
+                at: start + Duration::milliseconds(ms as i64),
+                seat: Some(seat),
+                person: None,
+                action,
+            });
+        }
+    }
+    events.sort_by_key(|e| e.at);
+    events
+}
+
+fn truth(layout: &Layout, cast: &[CastMember]) -> Truth {
+    Truth {
+        duration_ms: SessionMs(layout.duration_ms),
+        utterances: layout
+            .utterances
+            .iter()
+            .map(|u| TruthUtterance {
+                person: cast[u.speaker].person.id.clone(),
+                item: u.item,
+                start_ms: u.start_ms,
+                end_ms: u.end_ms,
+                text: u.text.clone(),
+            })
+            .collect(),
+        items: layout
+            .items
+            .iter()
+            .map(|i| TruthItem {
+                number: i.number,
+                start_ms: i.start_ms,
+                end_ms: i.end_ms,
+            })
+            .collect(),
+    }
+}

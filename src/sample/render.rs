@@ -1,0 +1,238 @@
+//! Media for generated sessions: espeak-ng speech, the room mix, and H.264/AAC files encoded with
+//! GStreamer (a picture that shows who is speaking and the running time).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::script::CastMember;
+use crate::cancel::Cancel;
+use crate::fsutil::part_path;
+
+pub const SPEECH_RATE_HZ: u32 = 22_050;
+const TRIM_THRESHOLD: f32 = 0.01;
+
+/// Speaks `text` with the member's voice; returns the speech with leading and trailing silence
+/// trimmed, so that its first and last samples are the utterance's true edges.
+pub fn speak(member: &CastMember, text: &str, scratch: &Path) -> Result<Vec<f32>> {
+    let output = Command::new("espeak-ng")
+        .arg("-v")
+        .arg(&member.voice)
+        .arg("-p")
+        .arg(member.pitch.to_string())
+        .arg("-s")
+        .arg(member.words_per_minute.to_string())
+        .arg("-w")
+        .arg(scratch)
+        .arg(text)
+        .output()
+        .context("running espeak-ng (install it with scripts/setup)")?;
+    if !output.status.success() {
+        bail!(
+            "espeak-ng failed with voice {}: {}",
+            member.voice,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut reader = hound::WavReader::open(scratch).context("reading espeak-ng output")?;
+    let spec = reader.spec();
+    if spec.sample_rate != SPEECH_RATE_HZ || spec.channels != 1 || spec.bits_per_sample != 16 {
+        bail!("espeak-ng wrote {spec:?}, expected 16-bit mono at {SPEECH_RATE_HZ} Hz");
+    }
+    let samples = reader
+        .samples::<i16>()
+        .map(|s| s.map(|v| f32::from(v) / 32768.0))
+        .collect::<Result<Vec<_>, _>>()
+        .context("decoding espeak-ng output")?;
+    let first = samples.iter().position(|s| s.abs() > TRIM_THRESHOLD);
+    let last = samples.iter().rposition(|s| s.abs() > TRIM_THRESHOLD);
+    Ok(match (first, last) {
+        (Some(a), Some(b)) => samples[a..=b].to_vec(),
+        _ => Vec::new(),
+    })
+}
+
+pub fn ms_to_samples(ms: u64) -> usize {
+    (ms * u64::from(SPEECH_RATE_HZ) / 1000) as usize
+}
+
+pub fn samples_to_ms(samples: usize) -> u64 {
+    (samples as u64 * 1000).div_ceil(u64::from(SPEECH_RATE_HZ))
+}
+
+/// Adds `speech` into `track` at `start_ms` with `gain`; with `telephone` it is band-limited the
+/// way a remote participant's voice sounds through the chamber's loudspeakers.
+pub fn mix_into(track: &mut [f32], speech: &[f32], start_ms: u64, gain: f32, telephone: bool) {
+    let start = ms_to_samples(start_ms).min(track.len());
+    // One-pole low-pass at ~3.4 kHz: a = 1 - exp(-2*pi*3400/22050).
+    let alpha = 0.62;
+    let mut low = 0.0f32;
+    for (slot, &sample) in track[start..].iter_mut().zip(speech) {
+        let value = if telephone {
+            low += alpha * (sample - low);
+            low
+        } else {
+            sample
+        };
+        *slot += gain * value;
+    }
+}
+
+/// Low-level room tone (about -60 dBFS), deterministic from the seed.
+pub fn add_room_tone(track: &mut [f32], seed: u64) {
+    let mut rng = super::script::Rng::new(seed);
+    for slot in track.iter_mut() {
+        let unit = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        *slot += (unit - 0.5) * 0.002;
+    }
+}
+
+pub fn write_wav(path: &Path, track: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: SPEECH_RATE_HZ,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for &s in track {
+        writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+    }
+    writer.finalize()?;
+    Ok(())
+}
+
+/// What the picture shows at a given session time.
+pub struct Captions {
+    /// (start_ms, end_ms, text), sorted by start.
+    pub spans: Vec<(u64, u64, String)>,
+    pub idle: String,
+}
+
+impl Captions {
+    pub fn at(&self, ms: u64) -> &str {
+        self.spans
+            .iter()
+            .find(|(a, b, _)| (*a..*b).contains(&ms))
+            .map_or(self.idle.as_str(), |(_, _, text)| text.as_str())
+    }
+}
+
+pub struct VideoSpec {
+    pub width: u32,
+    pub height: u32,
+    pub duration_ms: u64,
+}
+
+const FPS: u64 = 25;
+
+/// Encodes a 25 fps H.264 + AAC MP4 at `out` from a WAV track and captions; written under a
+/// temporary name and renamed when complete.
+pub fn encode_mp4(
+    out: &Path,
+    wav: &Path,
+    spec: &VideoSpec,
+    captions: Captions,
+    cancel: &Cancel,
+) -> Result<()> {
+    gst::init().context("initialising GStreamer")?;
+    let frames = spec.duration_ms * FPS / 1000;
+    let font_px = spec.height / 18;
+    let description = format!(
+        "videotestsrc name=vsrc pattern=solid-color foreground-color=0xff1d3557 num-buffers={frames} \
+         ! video/x-raw,width={w},height={h},framerate={FPS}/1 \
+         ! textoverlay name=label valignment=center halignment=center font-desc=\"Sans {font_px}px\" \
+           shaded-background=true \
+         ! timeoverlay valignment=bottom halignment=right font-desc=\"Sans Mono {font_px}px\" \
+           shaded-background=true \
+         ! videoconvert ! x264enc speed-preset=ultrafast key-int-max=50 \
+         ! video/x-h264,profile=constrained-baseline ! h264parse ! queue ! mp4mux name=mux faststart=true \
+         ! filesink name=sink \
+         filesrc name=wav ! wavparse ! audioconvert ! audioresample \
+         ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! aacparse ! queue ! mux.",
+        w = spec.width,
+        h = spec.height,
+    );
+    let pipeline = gst::parse::launch(&description)
+        .context("building the encoding pipeline (are the GStreamer plugins installed? run scripts/setup)")?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| anyhow::anyhow!("the encoding description is not a pipeline"))?;
+    let element = |name: &str| {
+        pipeline
+            .by_name(name)
+            .with_context(|| format!("pipeline element {name} missing"))
+    };
+    let part = part_path(out);
+    element("sink")?.set_property("location", path_str(&part)?);
+    element("wav")?.set_property("location", path_str(wav)?);
+    let label = element("label")?;
+    label.set_property("text", captions.at(0));
+    let captions = Arc::new(captions);
+    let src_pad = element("vsrc")?
+        .static_pad("src")
+        .context("videotestsrc has no src pad")?;
+    let label_weak = label.downgrade();
+    src_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let (Some(buffer), Some(label)) = (info.buffer(), label_weak.upgrade()) {
+            if let Some(pts) = buffer.pts() {
+                label.set_property("text", captions.at(pts.mseconds()));
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let result = run_to_eos(&pipeline, out, spec.duration_ms, cancel);
+    pipeline
+        .set_state(gst::State::Null)
+        .context("stopping the encoding pipeline")?;
+    match result {
+        Ok(()) => std::fs::rename(&part, out)
+            .with_context(|| format!("moving {} into place", out.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
+    }
+}
+
+fn run_to_eos(pipeline: &gst::Pipeline, out: &Path, duration_ms: u64, cancel: &Cancel) -> Result<()> {
+    let bus = pipeline.bus().context("pipeline without a bus")?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .context("starting the encoding pipeline")?;
+    let name = out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut last_report = std::time::Instant::now();
+    loop {
+        cancel.check()?;
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
+            if last_report.elapsed() >= Duration::from_secs(5) {
+                last_report = std::time::Instant::now();
+                if let Some(pos) = pipeline.query_position::<gst::ClockTime>() {
+                    let percent = pos.mseconds() * 100 / duration_ms.max(1);
+                    tracing::info!("encoding {name}: {percent}%");
+                }
+            }
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => return Ok(()),
+            gst::MessageView::Error(err) => bail!(
+                "GStreamer error from {}: {} ({})",
+                err.src().map_or_else(|| "pipeline".into(), |s| s.path_string().to_string()),
+                err.error(),
+                err.debug().map_or_else(String::new, |d| d.to_string()),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .with_context(|| format!("path is not UTF-8: {}", path.display()))
+}

@@ -1,0 +1,501 @@
+//! What a generated session says and when: the cast, the agenda, the lines, and their layout in
+//! session time. Pure logic: speech durations come from a caller-supplied synthesizer.
+
+use session::{AgendaItem, ItemKind, Person, Role, SessionMs};
+
+/// Deterministic generator (SplitMix64): the same seed gives the same session on every platform.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5eed_a01a_c0c0_11e5)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    It,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::It => "it",
+        }
+    }
+}
+
+/// A person of the generated session and the espeak-ng voice that speaks for them.
+#[derive(Clone, Debug)]
+pub struct CastMember {
+    pub person: Person,
+    pub voice: String,
+    pub pitch: u32,
+    pub words_per_minute: u32,
+    /// Joins from home through a remote stream rather than from a seat in the chamber.
+    pub remote: bool,
+}
+
+const NAMES_IT: [(&str, bool); 10] = [
+    ("Marco Rossi", false),
+    ("Giulia Bianchi", true),
+    ("Luca Ferrari", false),
+    ("Sara Romano", true),
+    ("Paolo Esposito", false),
+    ("Chiara Colombo", true),
+    ("Andrea Ricci", false),
+    ("Elena Marino", true),
+    ("Davide Greco", false),
+    ("Francesca Bruno", true),
+];
+const NAMES_EN: [(&str, bool); 10] = [
+    ("John Carter", false),
+    ("Mary Hughes", true),
+    ("Peter Walsh", false),
+    ("Susan Reed", true),
+    ("David Brooks", false),
+    ("Linda Foster", true),
+    ("Robert Hayes", false),
+    ("Karen Price", true),
+    ("James Porter", false),
+    ("Helen Ward", true),
+];
+const GROUPS_IT: [&str; 4] = [
+    "Lista Civica Insieme",
+    "Futuro Comune",
+    "Centro Città",
+    "Gruppo Misto",
+];
+const GROUPS_EN: [&str; 4] = [
+    "Civic List",
+    "Common Future",
+    "City Centre",
+    "Independents",
+];
+const MALE_VOICES: [&str; 5] = ["m1", "m2", "m3", "m4", "m7"];
+const FEMALE_VOICES: [&str; 4] = ["f1", "f2", "f3", "f4"];
+
+/// The chair and `councillors` councillors; in hybrid mode the last councillor is remote.
+pub fn cast(lang: Lang, councillors: u32, hybrid: bool, rng: &mut Rng) -> Vec<CastMember> {
+    let (names, groups) = match lang {
+        Lang::En => (&NAMES_EN, &GROUPS_EN),
+        Lang::It => (&NAMES_IT, &GROUPS_IT),
+    };
+    let offset = rng.below(names.len() as u64) as usize;
+    (0..=councillors as usize)
+        .map(|i| {
+            let (name, female) = names[(offset + i) % names.len()];
+            let voices: &[&str] = if female {
+                &FEMALE_VOICES
+            } else {
+                &MALE_VOICES
+            };
+            let remote = hybrid && i == councillors as usize && i > 0;
+            let chair = i == 0;
+            CastMember {
+                person: Person {
+                    id: slug(name),
+                    name: name.to_owned(),
+                    role: if chair { Role::Chair } else { Role::Councillor },
+                    group: (!chair).then(|| groups[i % groups.len()].to_owned()),
+                    seat: (!remote).then_some(i as u32 + 1),
+                },
+                voice: format!("{}+{}", lang.code(), voices[i % voices.len()]),
+                pitch: 30 + (rng.below(5) as u32) * 10,
+                words_per_minute: 150 + (rng.below(4) as u32) * 10,
+                remote,
+            }
+        })
+        .collect()
+}
+
+fn slug(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+const TITLES_IT: [(&str, ItemKind); 8] = [
+    ("Approvazione del bilancio di previsione", ItemKind::Resolution),
+    ("Mozione sulla mobilità sostenibile", ItemKind::Motion),
+    ("Interrogazione sulla manutenzione delle scuole", ItemKind::Question),
+    ("Variazione al piano delle opere pubbliche", ItemKind::Resolution),
+    ("Regolamento per l'uso dei parchi cittadini", ItemKind::Resolution),
+    ("Mozione sulla raccolta differenziata", ItemKind::Motion),
+    ("Comunicazioni del sindaco", ItemKind::Communication),
+    ("Interrogazione sul trasporto pubblico", ItemKind::Question),
+];
+const TITLES_EN: [(&str, ItemKind); 8] = [
+    ("Approval of the annual budget", ItemKind::Resolution),
+    ("Motion on sustainable transport", ItemKind::Motion),
+    ("Question on school maintenance", ItemKind::Question),
+    ("Changes to the public works plan", ItemKind::Resolution),
+    ("Rules for the use of city parks", ItemKind::Resolution),
+    ("Motion on recycling", ItemKind::Motion),
+    ("Statement by the mayor", ItemKind::Communication),
+    ("Question on public transport", ItemKind::Question),
+];
+
+pub fn agenda(lang: Lang, items: u32, cast: &[CastMember], rng: &mut Rng) -> Vec<AgendaItem> {
+    let titles = match lang {
+        Lang::En => &TITLES_EN,
+        Lang::It => &TITLES_IT,
+    };
+    let offset = rng.below(titles.len() as u64) as usize;
+    (0..items as usize)
+        .map(|i| {
+            let (title, kind) = titles[(offset + i) % titles.len()];
+            let number = i as u32 + 1;
+            AgendaItem {
+                number,
+                title: title.to_owned(),
+                kind,
+                act: (kind == ItemKind::Resolution).then(|| format!("DCC {number}/2021")),
+                rapporteur: (kind == ItemKind::Resolution && cast.len() > 1)
+                    .then(|| cast[1 + rng.below(cast.len() as u64 - 1) as usize].person.id.clone()),
+            }
+        })
+        .collect()
+}
+
+const SENTENCES_IT: [&str; 16] = [
+    "Ringrazio la presidenza per la parola.",
+    "Questo provvedimento riguarda tutti i cittadini del nostro comune.",
+    "Il nostro gruppo voterà a favore della proposta.",
+    "Chiediamo che la giunta presenti una relazione entro la fine dell'anno.",
+    "Le risorse previste non sono sufficienti per le scuole dei quartieri.",
+    "Abbiamo ascoltato le associazioni e i comitati di quartiere.",
+    "Propongo un emendamento per aumentare i fondi destinati alle strade.",
+    "I dati dell'ufficio tecnico mostrano un miglioramento rispetto allo scorso anno.",
+    "Vorrei sapere quali sono i tempi previsti per i lavori.",
+    "La commissione ha esaminato il testo nella seduta di lunedì.",
+    "Serve più attenzione per le periferie e per le persone anziane.",
+    "Il parere dei revisori dei conti è favorevole.",
+    "Ci asterremo perché mancano informazioni importanti.",
+    "Invito i colleghi a sostenere questa mozione.",
+    "Il trasporto pubblico deve arrivare anche nelle frazioni.",
+    "Concludo ringraziando gli uffici per il lavoro svolto.",
+];
+const SENTENCES_EN: [&str; 16] = [
+    "Thank you, chair, for giving me the floor.",
+    "This decision matters to every resident of our city.",
+    "Our group will vote in favour of the proposal.",
+    "We ask the executive to report back before the end of the year.",
+    "The funds in this budget are not enough for the schools in our neighbourhoods.",
+    "We have listened to the local associations and residents.",
+    "I propose an amendment to increase the money for road repairs.",
+    "The figures from the technical office show an improvement on last year.",
+    "I would like to know when the works are expected to begin.",
+    "The committee examined the text at its meeting on Monday.",
+    "We need more attention for the suburbs and for older people.",
+    "The auditors have given a favourable opinion.",
+    "We will abstain because important information is missing.",
+    "I invite my colleagues to support this motion.",
+    "Public transport must reach the outlying villages too.",
+    "I will finish by thanking the staff for their work.",
+];
+
+fn opening(lang: Lang) -> String {
+    match lang {
+        Lang::En => "Good evening. I declare this session of the city council open.".into(),
+        Lang::It => "Buonasera. Dichiaro aperta la seduta del consiglio comunale.".into(),
+    }
+}
+
+fn announcement(lang: Lang, item: &AgendaItem) -> String {
+    match lang {
+        Lang::En => format!(
+            "We now move to item {} on the agenda: {}.",
+            item.number, item.title
+        ),
+        Lang::It => format!(
+            "Passiamo al punto {} all'ordine del giorno: {}.",
+            item.number, item.title
+        ),
+    }
+}
+
+fn give_floor(lang: Lang, person: &Person) -> String {
+    match lang {
+        Lang::En => format!("Councillor {} has the floor.", person.name),
+        Lang::It => format!("La parola al consigliere {}.", person.name),
+    }
+}
+
+fn closing(lang: Lang) -> String {
+    match lang {
+        Lang::En => "The session is closed. Thank you all.".into(),
+        Lang::It => "La seduta è tolta. Grazie a tutti.".into(),
+    }
+}
+
+/// A line to be spoken by one cast member (an index into the cast).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub speaker: usize,
+    pub text: String,
+}
+
+/// A line placed in session time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Utterance {
+    pub speaker: usize,
+    pub item: Option<u32>,
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemSpan {
+    pub number: u32,
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub duration_ms: u64,
+    pub utterances: Vec<Utterance>,
+    pub items: Vec<ItemSpan>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("{seconds} s is too short for {items} agenda item(s): item {item}'s announcement does not fit (try --seconds {suggest})")]
+    TooShort {
+        seconds: u64,
+        items: usize,
+        item: u32,
+        suggest: u64,
+    },
+    #[error("speech synthesis failed: {0}")]
+    Synth(String),
+}
+
+const LEAD_IN_MS: u64 = 1500;
+const TAIL_MS: u64 = 1500;
+
+/// Places the opening, each item's announcement and councillors' turns, and the closing, with
+/// silences between turns, so that everything ends within `duration_ms`. `speak` synthesizes a line
+/// and returns its spoken duration in milliseconds.
+pub fn lay_out(
+    lang: Lang,
+    cast: &[CastMember],
+    agenda: &[AgendaItem],
+    duration_ms: u64,
+    rng: &mut Rng,
+    mut speak: impl FnMut(&Line) -> Result<u64, String>,
+) -> Result<Layout, LayoutError> {
+    let mut utterances = Vec::new();
+    let mut items = Vec::new();
+    let speech_end = duration_ms.saturating_sub(TAIL_MS);
+    let mut t = LEAD_IN_MS;
+    let mut place = |line: Line, item: Option<u32>, at: u64, dur: u64| {
+        utterances.push(Utterance {
+            speaker: line.speaker,
+            item,
+            start_ms: SessionMs(at),
+            end_ms: SessionMs(at + dur),
+            text: line.text,
+        });
+        at + dur
+    };
+    let mut say = |line: &Line| speak(line).map_err(LayoutError::Synth);
+
+    let open = Line {
+        speaker: 0,
+        text: opening(lang),
+    };
+    let open_ms = say(&open)?;
+    if t + open_ms <= speech_end {
+        t = place(open, None, t, open_ms);
+    }
+    let item_count = agenda.len() as u64;
+    let first_item_at = t;
+    for (k, item) in agenda.iter().enumerate() {
+        let budget_end =
+            first_item_at + (speech_end - first_item_at.min(speech_end)) * (k as u64 + 1) / item_count;
+        let start = t + rng.between(800, 1600);
+        let line = Line {
+            speaker: 0,
+            text: announcement(lang, item),
+        };
+        let dur = say(&line)?;
+        if start + dur > budget_end {
+            return Err(LayoutError::TooShort {
+                seconds: duration_ms / 1000,
+                items: agenda.len(),
+                item: item.number,
+                suggest: item_count * 25 + 10,
+            });
+        }
+        items.push(ItemSpan {
+            number: item.number,
+            start_ms: SessionMs(start),
+            end_ms: SessionMs(duration_ms),
+        });
+        t = place(line, Some(item.number), start, dur);
+        let mut previous = 0;
+        loop {
+            let councillor = if cast.len() > 2 {
+                let mut c = 1 + rng.below(cast.len() as u64 - 1) as usize;
+                if c == previous {
+                    c = 1 + c % (cast.len() - 1);
+                }
+                c
+            } else {
+                cast.len() - 1
+            };
+            let mut lines = Vec::new();
+            if councillor != 0 && rng.chance(50) {
+                lines.push(Line {
+                    speaker: 0,
+                    text: give_floor(lang, &cast[councillor].person),
+                });
+            }
+            let sentences = match lang {
+                Lang::En => &SENTENCES_EN,
+                Lang::It => &SENTENCES_IT,
+            };
+            let count = rng.between(1, 3) as usize;
+            let first = rng.below(sentences.len() as u64) as usize;
+            let text = (0..count)
+                .map(|i| sentences[(first + i * 5) % sentences.len()])
+                .collect::<Vec<_>>()
+                .join(" ");
+            lines.push(Line {
+                speaker: councillor,
+                text,
+            });
+            let mut planned = Vec::new();
+            let mut at = t;
+            for line in lines {
+                let gap = rng.between(700, 2000);
+                let dur = say(&line)?;
+                planned.push((line, at + gap, dur));
+                at += gap + dur;
+            }
+            if at > budget_end {
+                break;
+            }
+            for (line, start, dur) in planned {
+                t = place(line, Some(item.number), start, dur);
+            }
+            previous = councillor;
+        }
+    }
+    let close = Line {
+        speaker: 0,
+        text: closing(lang),
+    };
+    let close_ms = say(&close)?;
+    let start = t + 1000;
+    if start + close_ms <= speech_end + TAIL_MS / 2 {
+        let last_item = agenda.last().map(|i| i.number);
+        place(close, last_item, start, close_ms);
+    }
+    for k in 1..items.len() {
+        items[k - 1].end_ms = items[k].start_ms;
+    }
+    Ok(Layout {
+        duration_ms,
+        utterances,
+        items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_speech(line: &Line) -> Result<u64, String> {
+        Ok(line.text.len() as u64 * 70)
+    }
+
+    fn layout(seed: u64, seconds: u64, items: u32) -> Result<Layout, LayoutError> {
+        let mut rng = Rng::new(seed);
+        let cast = cast(Lang::It, 3, true, &mut rng);
+        let agenda = agenda(Lang::It, items, &cast, &mut rng);
+        lay_out(Lang::It, &cast, &agenda, seconds * 1000, &mut rng, fake_speech)
+    }
+
+    #[test]
+    fn same_seed_same_layout() {
+        assert_eq!(layout(7, 120, 3).unwrap(), layout(7, 120, 3).unwrap());
+        assert_ne!(layout(7, 120, 3).unwrap(), layout(8, 120, 3).unwrap());
+    }
+
+    #[test]
+    fn utterances_do_not_overlap_and_fit_the_duration() {
+        let l = layout(1, 300, 4).unwrap();
+        assert_eq!(l.items.len(), 4);
+        for pair in l.utterances.windows(2) {
+            assert!(pair[0].end_ms < pair[1].start_ms, "{pair:?}");
+        }
+        assert!(l.utterances.last().unwrap().end_ms.0 <= 300_000);
+        assert_eq!(l.items.last().unwrap().end_ms, SessionMs(300_000));
+    }
+
+    #[test]
+    fn every_item_starts_with_its_announcement_and_has_councillors() {
+        let l = layout(3, 240, 3).unwrap();
+        for span in &l.items {
+            let within: Vec<_> = l
+                .utterances
+                .iter()
+                .filter(|u| u.item == Some(span.number))
+                .collect();
+            assert_eq!(within[0].start_ms, span.start_ms);
+            assert!(within[0].text.contains(&format!("punto {}", span.number)));
+            assert!(within.iter().any(|u| u.speaker != 0), "item {}", span.number);
+        }
+    }
+
+    #[test]
+    fn too_short_a_session_is_refused() {
+        let err = layout(1, 10, 5).unwrap_err();
+        assert!(matches!(err, LayoutError::TooShort { .. }), "{err}");
+    }
+
+    #[test]
+    fn hybrid_cast_has_one_remote_councillor_without_a_seat() {
+        let mut rng = Rng::new(1);
+        let c = cast(Lang::En, 3, true, &mut rng);
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[0].person.role, Role::Chair);
+        let remote: Vec<_> = c.iter().filter(|m| m.remote).collect();
+        assert_eq!(remote.len(), 1);
+        assert_eq!(remote[0].person.seat, None);
+    }
+}
