@@ -35,7 +35,10 @@ pub enum CatalogueError {
 impl CatalogueError {
     /// Whether the error is the caller's (an unknown or duplicate id) rather than the system's.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, CatalogueError::AlreadyExists(_) | CatalogueError::NotFound(_))
+        matches!(
+            self,
+            CatalogueError::AlreadyExists(_) | CatalogueError::NotFound(_)
+        )
     }
 }
 
@@ -248,7 +251,10 @@ impl Catalogue {
             agenda_markers: Vec::new(),
         };
         let base_dir = PathBuf::from(row.try_get::<String, _>("base_dir")?);
-        for row in self.rows("SELECT id, name, role, group_name, seat FROM persons", id).await? {
+        for row in self
+            .rows("SELECT id, name, role, group_name, seat FROM persons", id)
+            .await?
+        {
             session.roster.push(Person {
                 id: row.try_get("id")?,
                 name: row.try_get("name")?,
@@ -257,7 +263,10 @@ impl Catalogue {
                 seat: small(row.try_get("seat")?, "persons", "seat")?,
             });
         }
-        for row in self.rows("SELECT id, kind, uri, person_id FROM sources", id).await? {
+        for row in self
+            .rows("SELECT id, kind, uri, person_id FROM sources", id)
+            .await?
+        {
             session.sources.push(Source {
                 id: row.try_get("id")?,
                 kind: parse_enum("sources", "kind", row.try_get("kind")?)?,
@@ -293,7 +302,10 @@ impl Catalogue {
                 action: parse_enum("floor_events", "action", row.try_get("action")?)?,
             });
         }
-        for row in self.rows("SELECT at_ms, item FROM agenda_markers", id).await? {
+        for row in self
+            .rows("SELECT at_ms, item FROM agenda_markers", id)
+            .await?
+        {
             session.agenda_markers.push(AgendaMarker {
                 at: clock.to_wall(ms(row.try_get("at_ms")?, "agenda_markers", "at_ms")?),
                 item: number(row.try_get("item")?, "agenda_markers", "item")?,

@@ -143,8 +143,7 @@ async fn session_command(config: &Config, cmd: SessionCommand) -> Result<()> {
             let catalogue = open_catalogue(config).await?;
             catalogue.import(&session, &base_dir, replace).await?;
             let dir = config.session_dir(&session.id);
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             tracing::info!(
                 "imported session {} ({} people, {} agenda items, {} floor events)",
                 session.id,
@@ -212,7 +211,12 @@ fn read_document(
     };
     let text = read(file)?;
     let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let doc = |e| anyhow::Error::new(e).context(format!("{} is not a valid session document", file.display()));
+    let doc = |e| {
+        anyhow::Error::new(e).context(format!(
+            "{} is not a valid session document",
+            file.display()
+        ))
+    };
     let mut session: Session = match Format::from_file_name(&name) {
         Format::Json => session::from_json(&text),
         Format::Toml => session::doc::from_toml(&text),
@@ -220,7 +224,10 @@ fn read_document(
     .map_err(doc)?;
     if let Some(path) = floor_events {
         let events: Vec<FloorEvent> = session::from_json(&read(path)?).map_err(|e| {
-            anyhow::Error::new(e).context(format!("{} is not a valid floor event list", path.display()))
+            anyhow::Error::new(e).context(format!(
+                "{} is not a valid floor event list",
+                path.display()
+            ))
         })?;
         session.floor_events.extend(events);
         session.floor_events.sort_by_key(|e| e.at);
@@ -251,9 +258,18 @@ fn print_session(s: &Session) {
     }
     println!("roster:");
     for p in &s.roster {
-        let seat = p.seat.map_or_else(|| "remote".into(), |n| format!("seat {n}"));
+        let seat = p
+            .seat
+            .map_or_else(|| "remote".into(), |n| format!("seat {n}"));
         let group = p.group.as_deref().unwrap_or("");
-        println!("  {:<20} {:<24} {:<10} {:<8} {}", p.id, p.name, p.role.as_str(), seat, group);
+        println!(
+            "  {:<20} {:<24} {:<10} {:<8} {}",
+            p.id,
+            p.name,
+            p.role.as_str(),
+            seat,
+            group
+        );
     }
     println!("agenda:");
     for a in &s.agenda {

@@ -34,10 +34,7 @@ impl Config {
         let database_url = database
             .or(file.database)
             .unwrap_or_else(|| crate::catalogue::Catalogue::sqlite_url(&home));
-        Ok(Config {
-            home,
-            database_url,
-        })
+        Ok(Config { home, database_url })
     }
 
     /// Creates the data directory when the catalogue is about to be used.

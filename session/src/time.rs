@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A point in session time: milliseconds since the session's start (never negative).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct SessionMs(pub u64);
 
@@ -91,7 +93,10 @@ mod tests {
         let ms = clock.to_session(at).unwrap();
         assert_eq!(ms, SessionMs(123_456));
         assert_eq!(clock.to_wall(ms), at);
-        assert_eq!(clock.to_session("2021-03-15T16:59:59Z".parse().unwrap()), None);
+        assert_eq!(
+            clock.to_session("2021-03-15T16:59:59Z".parse().unwrap()),
+            None
+        );
     }
 
     #[test]

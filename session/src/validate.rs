@@ -119,7 +119,10 @@ impl Session {
             p.id(format!("roster[{i}].id"), &person.id);
             p.not_blank(format!("roster[{i}].name"), &person.name);
             if person.seat == Some(0) {
-                p.add(format!("roster[{i}].seat"), "0 is not a seat (expected >= 1)");
+                p.add(
+                    format!("roster[{i}].seat"),
+                    "0 is not a seat (expected >= 1)",
+                );
             }
         }
         p.unique(
@@ -244,12 +247,10 @@ impl Session {
                     format!("{path}.seat"),
                     format!("no person sits at seat {seat}"),
                 ),
-                (Some(person), Some(seat)) if seats.get(&seat) != Some(&person.as_str()) => {
-                    p.add(
-                        format!("{path}.seat"),
-                        format!("seat {seat} is not {person:?}'s seat"),
-                    )
-                }
+                (Some(person), Some(seat)) if seats.get(&seat) != Some(&person.as_str()) => p.add(
+                    format!("{path}.seat"),
+                    format!("seat {seat} is not {person:?}'s seat"),
+                ),
                 _ => {}
             }
             if clock.to_session(event.at).is_none() {

@@ -37,11 +37,17 @@ impl SampleOptions {
         let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(BadInput(what)) };
         check(
             (20..=4 * 3600).contains(&self.seconds),
-            format!("--seconds {} out of range (expected 20 to 14400)", self.seconds),
+            format!(
+                "--seconds {} out of range (expected 20 to 14400)",
+                self.seconds
+            ),
         )?;
         check(
             (1..=9).contains(&self.speakers),
-            format!("--speakers {} out of range (expected 1 to 9)", self.speakers),
+            format!(
+                "--speakers {} out of range (expected 1 to 9)",
+                self.speakers
+            ),
         )?;
         check(
             (1..=8).contains(&self.items),
@@ -49,7 +55,10 @@ impl SampleOptions {
         )?;
         check(
             self.jitter_ms <= 2000,
-            format!("--jitter-ms {} out of range (expected 0 to 2000)", self.jitter_ms),
+            format!(
+                "--jitter-ms {} out of range (expected 0 to 2000)",
+                self.jitter_ms
+            ),
         )?;
         check(
             self.mode != Mode::Remote,
@@ -102,25 +111,18 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
 
     let scratch = dir.join(".speech.wav.part");
     let mut speech: HashMap<(usize, String), Vec<f32>> = HashMap::new();
-    let layout = script::lay_out(
-        opts.lang,
-        &cast,
-        &agenda,
-        duration_ms,
-        &mut rng,
-        |line| {
-            cancel.check().map_err(|e| e.to_string())?;
-            let key = (line.speaker, line.text.clone());
-            if let Some(samples) = speech.get(&key) {
-                return Ok(render::samples_to_ms(samples.len()));
-            }
-            let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
-                .map_err(|e| format!("{e:#}"))?;
-            let ms = render::samples_to_ms(samples.len());
-            speech.insert(key, samples);
-            Ok(ms)
-        },
-    );
+    let layout = script::lay_out(opts.lang, &cast, &agenda, duration_ms, &mut rng, |line| {
+        cancel.check().map_err(|e| e.to_string())?;
+        let key = (line.speaker, line.text.clone());
+        if let Some(samples) = speech.get(&key) {
+            return Ok(render::samples_to_ms(samples.len()));
+        }
+        let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
+            .map_err(|e| format!("{e:#}"))?;
+        let ms = render::samples_to_ms(samples.len());
+        speech.insert(key, samples);
+        Ok(ms)
+    });
     let _ = std::fs::remove_file(&scratch);
     let layout = layout.map_err(|e| match e {
         script::LayoutError::TooShort { .. } => anyhow::Error::new(BadInput(e.to_string())),
@@ -184,7 +186,13 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
                 .utterances
                 .iter()
                 .filter(|u| u.speaker == index)
-                .map(|u| (u.start_ms.0, u.end_ms.0, format!("{} (remote)", member.person.name)))
+                .map(|u| {
+                    (
+                        u.start_ms.0,
+                        u.end_ms.0,
+                        format!("{} (remote)", member.person.name),
+                    )
+                })
                 .collect(),
             idle: format!("{} (remote, listening)", member.person.name),
         };
@@ -197,7 +205,10 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         files.push(name);
     }
 
-    write_atomic(&dir.join("session.json"), session::to_json(&session).as_bytes())?;
+    write_atomic(
+        &dir.join("session.json"),
+        session::to_json(&session).as_bytes(),
+    )?;
     write_atomic(
         &dir.join("floor_events.json"),
         session::to_json(&floor_events).as_bytes(),

@@ -200,12 +200,19 @@ pub fn encode_mp4(
     }
 }
 
-fn run_to_eos(pipeline: &gst::Pipeline, out: &Path, duration_ms: u64, cancel: &Cancel) -> Result<()> {
+fn run_to_eos(
+    pipeline: &gst::Pipeline,
+    out: &Path,
+    duration_ms: u64,
+    cancel: &Cancel,
+) -> Result<()> {
     let bus = pipeline.bus().context("pipeline without a bus")?;
     pipeline
         .set_state(gst::State::Playing)
         .context("starting the encoding pipeline")?;
-    let name = out.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let name = out
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut last_report = std::time::Instant::now();
     loop {
         cancel.check()?;
@@ -223,7 +230,8 @@ fn run_to_eos(pipeline: &gst::Pipeline, out: &Path, duration_ms: u64, cancel: &C
             gst::MessageView::Eos(_) => return Ok(()),
             gst::MessageView::Error(err) => bail!(
                 "GStreamer error from {}: {} ({})",
-                err.src().map_or_else(|| "pipeline".into(), |s| s.path_string().to_string()),
+                err.src()
+                    .map_or_else(|| "pipeline".into(), |s| s.path_string().to_string()),
                 err.error(),
                 err.debug().map_or_else(String::new, |d| d.to_string()),
             ),

@@ -95,12 +95,7 @@ const GROUPS_IT: [&str; 4] = [
     "Centro Città",
     "Gruppo Misto",
 ];
-const GROUPS_EN: [&str; 4] = [
-    "Civic List",
-    "Common Future",
-    "City Centre",
-    "Independents",
-];
+const GROUPS_EN: [&str; 4] = ["Civic List", "Common Future", "City Centre", "Independents"];
 const MALE_VOICES: [&str; 5] = ["m1", "m2", "m3", "m4", "m7"];
 const FEMALE_VOICES: [&str; 4] = ["f1", "f2", "f3", "f4"];
 
@@ -114,11 +109,7 @@ pub fn cast(lang: Lang, councillors: u32, hybrid: bool, rng: &mut Rng) -> Vec<Ca
     (0..=councillors as usize)
         .map(|i| {
             let (name, female) = names[(offset + i) % names.len()];
-            let voices: &[&str] = if female {
-                &FEMALE_VOICES
-            } else {
-                &MALE_VOICES
-            };
+            let voices: &[&str] = if female { &FEMALE_VOICES } else { &MALE_VOICES };
             let remote = hybrid && i == councillors as usize && i > 0;
             let chair = i == 0;
             CastMember {
@@ -146,11 +137,23 @@ fn slug(name: &str) -> String {
 }
 
 const TITLES_IT: [(&str, ItemKind); 8] = [
-    ("Approvazione del bilancio di previsione", ItemKind::Resolution),
+    (
+        "Approvazione del bilancio di previsione",
+        ItemKind::Resolution,
+    ),
     ("Mozione sulla mobilità sostenibile", ItemKind::Motion),
-    ("Interrogazione sulla manutenzione delle scuole", ItemKind::Question),
-    ("Variazione al piano delle opere pubbliche", ItemKind::Resolution),
-    ("Regolamento per l'uso dei parchi cittadini", ItemKind::Resolution),
+    (
+        "Interrogazione sulla manutenzione delle scuole",
+        ItemKind::Question,
+    ),
+    (
+        "Variazione al piano delle opere pubbliche",
+        ItemKind::Resolution,
+    ),
+    (
+        "Regolamento per l'uso dei parchi cittadini",
+        ItemKind::Resolution,
+    ),
     ("Mozione sulla raccolta differenziata", ItemKind::Motion),
     ("Comunicazioni del sindaco", ItemKind::Communication),
     ("Interrogazione sul trasporto pubblico", ItemKind::Question),
@@ -181,8 +184,12 @@ pub fn agenda(lang: Lang, items: u32, cast: &[CastMember], rng: &mut Rng) -> Vec
                 title: title.to_owned(),
                 kind,
                 act: (kind == ItemKind::Resolution).then(|| format!("DCC {number}/2021")),
-                rapporteur: (kind == ItemKind::Resolution && cast.len() > 1)
-                    .then(|| cast[1 + rng.below(cast.len() as u64 - 1) as usize].person.id.clone()),
+                rapporteur: (kind == ItemKind::Resolution && cast.len() > 1).then(|| {
+                    cast[1 + rng.below(cast.len() as u64 - 1) as usize]
+                        .person
+                        .id
+                        .clone()
+                }),
             }
         })
         .collect()
@@ -344,8 +351,8 @@ pub fn lay_out(
     let item_count = agenda.len() as u64;
     let first_item_at = t;
     for (k, item) in agenda.iter().enumerate() {
-        let budget_end =
-            first_item_at + (speech_end - first_item_at.min(speech_end)) * (k as u64 + 1) / item_count;
+        let budget_end = first_item_at
+            + (speech_end - first_item_at.min(speech_end)) * (k as u64 + 1) / item_count;
         let start = t + rng.between(800, 1600);
         let line = Line {
             speaker: 0,
@@ -447,7 +454,14 @@ mod tests {
         let mut rng = Rng::new(seed);
         let cast = cast(Lang::It, 3, true, &mut rng);
         let agenda = agenda(Lang::It, items, &cast, &mut rng);
-        lay_out(Lang::It, &cast, &agenda, seconds * 1000, &mut rng, fake_speech)
+        lay_out(
+            Lang::It,
+            &cast,
+            &agenda,
+            seconds * 1000,
+            &mut rng,
+            fake_speech,
+        )
     }
 
     #[test]
@@ -478,7 +492,11 @@ mod tests {
                 .collect();
             assert_eq!(within[0].start_ms, span.start_ms);
             assert!(within[0].text.contains(&format!("punto {}", span.number)));
-            assert!(within.iter().any(|u| u.speaker != 0), "item {}", span.number);
+            assert!(
+                within.iter().any(|u| u.speaker != 0),
+                "item {}",
+                span.number
+            );
         }
     }
 

@@ -1,0 +1,43 @@
+# aula: `make demo` runs the whole job on a generated sample session; `make test` passes the tests.
+# Both install what they need first (scripts/setup).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+AULA := $(TARGET_DIR)/release/aula
+export AULA_HOME ?= $(CURDIR)/aula-data
+DEMO_DIR := $(AULA_HOME)/samples/demo
+
+.PHONY: setup build test demo bench lint
+
+setup:
+	@scripts/setup
+
+build: setup
+	$(CARGO) build --release --locked
+
+test: setup
+	$(CARGO) test --workspace --locked
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+demo: build
+	@echo "== 1. generate a 2-minute hybrid Italian council session in $(DEMO_DIR)"
+	$(AULA) sample create "$(DEMO_DIR)" --lang it --seconds 120 --items 3 --speakers 3 --mode hybrid --seed 1
+	@echo "== 2. import it into the catalogue ($(AULA_HOME)/aula.db)"
+	$(AULA) session import "$(DEMO_DIR)/session.json" --floor-events "$(DEMO_DIR)/floor_events.json" --replace
+	$(AULA) session show sample-it-1
+	@echo
+	@echo "Outputs:"
+	@echo "  session document   $(DEMO_DIR)/session.json"
+	@echo "  camera recording   $(DEMO_DIR)/camera.mp4"
+	@echo "  remote stream      $$(ls $(DEMO_DIR)/remote-*.mp4)"
+	@echo "  floor events       $(DEMO_DIR)/floor_events.json"
+	@echo "  truth              $(DEMO_DIR)/truth.json"
+	@echo "  catalogue          $(AULA_HOME)/aula.db"
+	@echo "  session outputs    $(AULA_HOME)/sessions/sample-it-1/"
+
+bench: build
+	$(CARGO) bench --workspace --locked

@@ -1,0 +1,162 @@
+//! Helpers shared by the end-to-end tests: run the real `aula` binary, decode media with GStreamer.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+/// A scratch data directory and the `aula` binary pointed at it.
+pub struct Aula {
+    pub home: tempfile::TempDir,
+}
+
+impl Aula {
+    pub fn new() -> Aula {
+        Aula {
+            home: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_aula"))
+            .args(args)
+            .env("AULA_HOME", self.home.path().join("data"))
+            .env_remove("AULA_DATABASE")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("running aula")
+    }
+
+    /// Runs a command that must succeed and returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "aula {args:?} failed with {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What a media file decodes to: mono 16 kHz audio and the number of video frames.
+pub struct Decoded {
+    pub audio: Vec<f32>,
+    pub video_frames: u64,
+}
+
+pub const RATE_HZ: usize = 16_000;
+
+impl Decoded {
+    pub fn audio_ms(&self) -> u64 {
+        (self.audio.len() * 1000 / RATE_HZ) as u64
+    }
+
+    /// RMS level of the audio between two session times.
+    pub fn rms(&self, start_ms: u64, end_ms: u64) -> f32 {
+        let a = (start_ms as usize * RATE_HZ / 1000).min(self.audio.len());
+        let b = (end_ms as usize * RATE_HZ / 1000).min(self.audio.len());
+        if b <= a {
+            return 0.0;
+        }
+        let sum: f32 = self.audio[a..b].iter().map(|s| s * s).sum();
+        (sum / (b - a) as f32).sqrt()
+    }
+}
+
+/// Decodes every audio sample and counts every video frame of a file with GStreamer.
+pub fn decode(path: &Path) -> Decoded {
+    gst::init().expect("GStreamer");
+    let pipeline = gst::parse::launch(
+        "filesrc name=src ! decodebin name=d \
+         d. ! queue ! audioconvert ! audioresample \
+            ! audio/x-raw,format=F32LE,rate=16000,channels=1 ! appsink name=audio sync=false \
+         d. ! queue ! videoconvert ! videoscale ! video/x-raw,width=160,height=90 \
+            ! appsink name=video sync=false",
+    )
+    .expect("decode pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    pipeline
+        .by_name("src")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    let audio = Arc::new(Mutex::new(Vec::new()));
+    let frames = Arc::new(Mutex::new(0u64));
+    let sink = |name: &str| {
+        pipeline
+            .by_name(name)
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap()
+    };
+    let collected = audio.clone();
+    sink("audio").set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                let mut out = collected.lock().unwrap();
+                out.extend(
+                    map.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let counted = frames.clone();
+    sink("video").set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                *counted.lock().unwrap() += 1;
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                pipeline.set_state(gst::State::Null).unwrap();
+                panic!("decoding {}: {} {:?}", path.display(), e.error(), e.debug());
+            }
+            _ => {}
+        }
+    }
+    pipeline.set_state(gst::State::Null).unwrap();
+    let audio = std::mem::take(&mut *audio.lock().unwrap());
+    let video_frames = *frames.lock().unwrap();
+    Decoded {
+        audio,
+        video_frames,
+    }
+}
+
+pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn sample_dir(aula: &Aula, name: &str) -> PathBuf {
+    aula.path().join(name)
+}
