@@ -1,44 +1,15 @@
-//! The command line: clap definitions and what each command does.
+//! `aula session ...`: import, list, show and delete sessions in the catalogue.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde::Serialize;
-use session::{FloorEvent, Format, Mode, Session};
+use clap::Subcommand;
+use session::{FloorEvent, Format, Session};
 
-use crate::cancel::Cancel;
-use crate::catalogue::Catalogue;
+use super::{open_catalogue, print_json};
 use crate::config::{absolute, Config};
-use crate::sample::{self, script::Lang, SampleOptions};
 use crate::BadInput;
-
-/// aula: record, transcribe, clip and publish city council sessions.
-///
-/// Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted.
-#[derive(Debug, Parser)]
-#[command(name = "aula", version, about, long_about)]
-pub struct Cli {
-    /// Data directory (catalogue, sessions' outputs, models).
-    #[arg(long, global = true, env = "AULA_HOME", value_name = "DIR")]
-    pub home: Option<PathBuf>,
-    /// Catalogue URL (default: SQLite at $AULA_HOME/aula.db), e.g. postgres://host/aula.
-    #[arg(long, global = true, env = "AULA_DATABASE", value_name = "URL")]
-    pub database: Option<String>,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Import, list, show and delete sessions in the catalogue.
-    #[command(subcommand)]
-    Session(SessionCommand),
-    /// Generate sample sessions with known truth (speech, camera video, floor events).
-    #[command(subcommand)]
-    Sample(SampleCommand),
-}
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
@@ -71,67 +42,7 @@ pub enum SessionCommand {
     Delete { id: String },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum SampleCommand {
-    /// Write DIR/session.json, the media, DIR/floor_events.json and DIR/truth.json.
-    Create(SampleArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct SampleArgs {
-    /// Output folder (created when missing).
-    pub dir: PathBuf,
-    #[arg(long, value_enum, default_value = "it")]
-    pub lang: LangArg,
-    /// Same seed, same session.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Length of the session in seconds.
-    #[arg(long, default_value_t = 120)]
-    pub seconds: u64,
-    /// Councillors besides the chair.
-    #[arg(long, default_value_t = 3)]
-    pub speakers: u32,
-    /// Agenda items.
-    #[arg(long, default_value_t = 3)]
-    pub items: u32,
-    #[arg(long, value_enum, default_value = "in_person")]
-    pub mode: ModeArg,
-    /// Largest offset of a floor event from the speech it marks.
-    #[arg(long, default_value_t = 300)]
-    pub jitter_ms: u64,
-    /// Print a summary as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LangArg {
-    It,
-    En,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ModeArg {
-    InPerson,
-    Hybrid,
-}
-
-pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
-    let config = Config::resolve(cli.home, cli.database)?;
-    match cli.command {
-        Command::Session(cmd) => session_command(&config, cmd).await,
-        Command::Sample(SampleCommand::Create(args)) => sample_create(args, cancel).await,
-    }
-}
-
-async fn open_catalogue(config: &Config) -> Result<Catalogue> {
-    config.ensure_home()?;
-    Ok(Catalogue::open(&config.database_url).await?)
-}
-
-async fn session_command(config: &Config, cmd: SessionCommand) -> Result<()> {
+pub async fn run(config: &Config, cmd: SessionCommand) -> Result<()> {
     match cmd {
         SessionCommand::Import {
             file,
@@ -201,11 +112,8 @@ async fn session_command(config: &Config, cmd: SessionCommand) -> Result<()> {
 
 /// Reads, merges and validates a session document; every problem (including missing media files)
 /// is reported at once.
-fn read_document(
-    file: &std::path::Path,
-    floor_events: Option<&std::path::Path>,
-) -> Result<(Session, PathBuf)> {
-    let read = |path: &std::path::Path| {
+fn read_document(file: &Path, floor_events: Option<&Path>) -> Result<(Session, PathBuf)> {
+    let read = |path: &Path| {
         std::fs::read_to_string(path)
             .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))
     };
@@ -281,45 +189,4 @@ fn print_session(s: &Session) {
         s.floor_events.len(),
         s.agenda_markers.len()
     );
-}
-
-async fn sample_create(args: SampleArgs, cancel: Cancel) -> Result<()> {
-    let opts = SampleOptions {
-        lang: match args.lang {
-            LangArg::It => Lang::It,
-            LangArg::En => Lang::En,
-        },
-        seed: args.seed,
-        seconds: args.seconds,
-        speakers: args.speakers,
-        items: args.items,
-        mode: match args.mode {
-            ModeArg::InPerson => Mode::InPerson,
-            ModeArg::Hybrid => Mode::Hybrid,
-        },
-        jitter_ms: args.jitter_ms,
-    };
-    let dir = absolute(&args.dir)?;
-    let summary =
-        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &cancel)).await??;
-    if args.json {
-        print_json(&summary)
-    } else {
-        println!(
-            "sample session {} ({} s, {} utterances) in {}: {}",
-            summary.session,
-            summary.duration_ms / 1000,
-            summary.utterances,
-            summary.dir.display(),
-            summary.files.join(", ")
-        );
-        Ok(())
-    }
-}
-
-fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
 }

@@ -1,0 +1,60 @@
+//! The command line: clap definitions and what each command does.
+
+mod sample;
+mod session;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::cancel::Cancel;
+use crate::catalogue::Catalogue;
+use crate::config::Config;
+pub use sample::SampleCommand;
+pub use session::SessionCommand;
+
+#[derive(Debug, Parser)]
+#[command(name = "aula", version, about, long_about)]
+pub struct Cli {
+    /// Data directory (catalogue, sessions' outputs, models).
+    #[arg(long, global = true, env = "AULA_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Catalogue URL (default: SQLite at $AULA_HOME/aula.db), e.g. postgres://host/aula.
+    #[arg(long, global = true, env = "AULA_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import, list, show and delete sessions in the catalogue.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// Generate sample sessions with known truth (speech, camera video, floor events).
+    #[command(subcommand)]
+    Sample(SampleCommand),
+}
+
+pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
+    let config = Config::resolve(cli.home, cli.database)?;
+    match cli.command {
+        Command::Session(cmd) => session::run(&config, cmd).await,
+        Command::Sample(SampleCommand::Create(args)) => sample::create(args, cancel).await,
+    }
+}
+
+pub(crate) async fn open_catalogue(config: &Config) -> Result<Catalogue> {
+    config.ensure_home()?;
+    Ok(Catalogue::open(&config.database_url).await?)
+}
+
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}

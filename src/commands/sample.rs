@@ -1,0 +1,93 @@
+//! `aula sample create`: generated sessions with known truth.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand, ValueEnum};
+use session::Mode;
+
+use super::print_json;
+use crate::cancel::Cancel;
+use crate::config::absolute;
+use crate::sample::{self, script::Lang, SampleOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum SampleCommand {
+    /// Write DIR/session.json, the media, DIR/floor_events.json and DIR/truth.json.
+    Create(SampleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Output folder (created when missing).
+    pub dir: PathBuf,
+    #[arg(long, value_enum, default_value = "it")]
+    pub lang: LangArg,
+    /// Same seed, same session.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Length of the session in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub seconds: u64,
+    /// Councillors besides the chair.
+    #[arg(long, default_value_t = 3)]
+    pub speakers: u32,
+    /// Agenda items.
+    #[arg(long, default_value_t = 3)]
+    pub items: u32,
+    #[arg(long, value_enum, default_value = "in_person")]
+    pub mode: ModeArg,
+    /// Largest offset of a floor event from the speech it marks.
+    #[arg(long, default_value_t = 300)]
+    pub jitter_ms: u64,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LangArg {
+    It,
+    En,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ModeArg {
+    InPerson,
+    Hybrid,
+}
+
+pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
+    let opts = SampleOptions {
+        lang: match args.lang {
+            LangArg::It => Lang::It,
+            LangArg::En => Lang::En,
+        },
+        seed: args.seed,
+        seconds: args.seconds,
+        speakers: args.speakers,
+        items: args.items,
+        mode: match args.mode {
+            ModeArg::InPerson => Mode::InPerson,
+            ModeArg::Hybrid => Mode::Hybrid,
+        },
+        jitter_ms: args.jitter_ms,
+    };
+    let dir = absolute(&args.dir)?;
+    let summary =
+        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &cancel)).await??;
+    if args.json {
+        print_json(&summary)
+    } else {
+        println!(
+            "sample session {} ({} s, {} utterances) in {}: {}",
+            summary.session,
+            summary.duration_ms / 1000,
+            summary.utterances,
+            summary.dir.display(),
+            summary.files.join(", ")
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! aula's speech to text: Whisper models (install, import, convert to ggml), audio decoding to
+//! 16 kHz mono in blocks, voice activity and chunking, and whisper-rs transcription with a time and
+//! a confidence for every word.
+
+pub mod models;
+pub mod whisper;
