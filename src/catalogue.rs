@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use session::{
     AgendaItem, AgendaMarker, ClosedRange, FloorEvent, Person, Session, SessionMs, Source,
+    Transcript,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -331,9 +332,61 @@ impl Catalogue {
     }
 }
 
+impl Catalogue {
+    /// Stores (replacing) a session's transcript.
+    pub async fn put_transcript(&self, id: &str, transcript: &Transcript) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(CatalogueError::NotFound(id.to_owned()));
+        }
+        sqlx::query("DELETE FROM transcripts WHERE session_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO transcripts (session_id, model, language, duration_ms, word_count, created_at, document)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(&transcript.model)
+        .bind(&transcript.language)
+        .bind(transcript.duration_ms.0 as i64)
+        .bind(transcript.words().count() as i64)
+        .bind(timestamp(Utc::now()))
+        .bind(session::to_json(transcript))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A session's current transcript, if it has one.
+    pub async fn transcript(&self, id: &str) -> Result<Option<Transcript>> {
+        let row = sqlx::query("SELECT document FROM transcripts WHERE session_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            let text: String = row.try_get("document")?;
+            session::from_json(&text).map_err(|_| CatalogueError::Corrupt {
+                table: "transcripts",
+                column: "document",
+                value: text.chars().take(80).collect(),
+            })
+        })
+        .transpose()
+    }
+}
+
 /// Deletes a session and its child rows inside `tx`; false when there was no such session.
 async fn delete_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<bool> {
     for table in [
+        "transcripts",
         "persons",
         "sources",
         "agenda_items",

@@ -24,6 +24,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<catalogue::CatalogueError>()
                 .is_some_and(catalogue::CatalogueError::is_bad_input)
+            || cause
+                .downcast_ref::<transcriber::models::ModelError>()
+                .is_some_and(transcriber::models::ModelError::is_bad_input)
+            || cause
+                .downcast_ref::<transcriber::audio::AudioError>()
+                .is_some_and(transcriber::audio::AudioError::is_bad_input)
+            || cause
+                .downcast_ref::<transcriber::whisper::TranscribeError>()
+                .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
     });
     if bad_input {
         2

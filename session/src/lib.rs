@@ -10,6 +10,7 @@
 
 pub mod doc;
 pub mod model;
+pub mod subtitles;
 pub mod time;
 pub mod transcript;
 pub mod validate;

@@ -1,7 +1,9 @@
 //! The command line: clap definitions and what each command does.
 
+mod models;
 mod sample;
 mod session;
+mod transcribe;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use serde::Serialize;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
 use crate::config::Config;
+pub use models::ModelsCommand;
 pub use sample::SampleCommand;
 pub use session::SessionCommand;
 
@@ -37,13 +40,20 @@ pub enum Command {
     /// Generate sample sessions with known truth (speech, camera video, floor events).
     #[command(subcommand)]
     Sample(SampleCommand),
+    /// Install, import, list and remove Whisper models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Transcribe an audio or video file: text with a time and a confidence for every word.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
     let config = Config::resolve(cli.home, cli.database)?;
     match cli.command {
-        Command::Session(cmd) => session::run(&config, cmd).await,
+        Command::Session(cmd) => session::run(config, cmd, cancel).await,
         Command::Sample(SampleCommand::Create(args)) => sample::create(args, cancel).await,
+        Command::Models(cmd) => models::run(&config, cmd).await,
+        Command::Transcribe(args) => transcribe::transcribe_file(config, args, cancel).await,
     }
 }
 

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use session::{FloorEvent, Format, Session};
 
 use super::{open_catalogue, print_json};
+use crate::cancel::Cancel;
 use crate::config::{absolute, Config};
 use crate::BadInput;
 
@@ -38,12 +39,22 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Transcribe the session's room audio (else program, else camera) and store the transcript.
+    Transcribe {
+        id: String,
+        #[command(flatten)]
+        model: super::transcribe::ModelArgs,
+    },
     /// Delete a session from the catalogue together with its outputs under $AULA_HOME/sessions/ID.
     Delete { id: String },
 }
 
-pub async fn run(config: &Config, cmd: SessionCommand) -> Result<()> {
+pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
+    let config = &config;
     match cmd {
+        SessionCommand::Transcribe { id, model } => {
+            super::transcribe::transcribe_session(config.clone(), id, model, cancel).await
+        }
         SessionCommand::Import {
             file,
             floor_events,

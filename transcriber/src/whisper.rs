@@ -1,10 +1,103 @@
-//! whisper-rs glue: loading a model and transcribing chunks of 16 kHz mono audio.
+//! whisper-rs glue: loading a model, transcribing the chunks of a decoded input, and turning
+//! tokens into words with session times. Inference runs on the caller's thread; the caller keeps
+//! it off any streaming thread.
 
 use std::path::Path;
 
-use whisper_rs::{WhisperContext, WhisperContextParameters};
+use session::{Segment, SessionMs, Transcript, Word};
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
+    WhisperContextParameters, WhisperState,
+};
 
-use crate::models::ModelError;
+use crate::audio::{AudioDecoder, AudioError, SAMPLE_RATE_HZ};
+use crate::models::{Hparams, ModelError};
+use crate::vad::{Chunk, Chunker, SpeechEdges, VadSettings};
+use crate::words::{self, ChunkWord, Token};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("model {model} is English-only; it cannot transcribe language {language:?} (use a multilingual model such as base)")]
+    EnglishOnly { model: String, language: String },
+    #[error("{0:?} is not a language Whisper knows")]
+    UnknownLanguage(String),
+    #[error("whisper.cpp failed: {0}")]
+    Whisper(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl TranscribeError {
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            TranscribeError::Audio(e) => e.is_bad_input(),
+            TranscribeError::Model(e) => e.is_bad_input(),
+            TranscribeError::EnglishOnly { .. } | TranscribeError::UnknownLanguage(_) => true,
+            TranscribeError::Whisper(_) | TranscribeError::Cancelled => false,
+        }
+    }
+}
+
+/// How word times are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// whisper.cpp's DTW token times over the model's alignment heads instead of its raw token times.
+    pub dtw: bool,
+    /// Snap the first and last word of each speech region to the detected speech edges.
+    pub vad_edges: bool,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            dtw: true,
+            vad_edges: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TranscribeOptions {
+    pub language: String,
+    /// Names and titles that should come out right (the roster, the agenda).
+    pub prompt: Option<String>,
+    pub threads: usize,
+    pub timing: Timing,
+    pub no_speech_threshold: f32,
+    pub max_compression_ratio: f32,
+    pub vad: VadSettings,
+}
+
+impl TranscribeOptions {
+    pub fn new(language: &str) -> TranscribeOptions {
+        TranscribeOptions {
+            language: language.to_owned(),
+            prompt: None,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            timing: Timing::default(),
+            no_speech_threshold: 0.6,
+            max_compression_ratio: 2.4,
+            vad: VadSettings::default(),
+        }
+    }
+}
+
+/// A loaded Whisper model.
+pub struct Model {
+    ctx: WhisperContext,
+    pub name: String,
+    pub hparams: Hparams,
+}
+
+/// Routes whisper.cpp's and ggml's log lines through `tracing` instead of standard error.
+pub fn quiet_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(whisper_rs::install_logging_hooks);
+}
 
 /// Loads a model file once to prove that whisper.cpp accepts it.
 pub fn check_loads(path: &Path) -> Result<(), ModelError> {
@@ -17,8 +110,304 @@ pub fn check_loads(path: &Path) -> Result<(), ModelError> {
         .map_err(|_| ModelError::Load(path.to_path_buf()))
 }
 
-/// Routes whisper.cpp's and ggml's log lines through `tracing` instead of standard error.
-pub fn quiet_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(whisper_rs::install_logging_hooks);
+fn dtw_preset(hp: &Hparams) -> Option<DtwModelPreset> {
+    Some(match (hp.size_name(), hp.is_multilingual()) {
+        ("tiny", false) => DtwModelPreset::TinyEn,
+        ("tiny", true) => DtwModelPreset::Tiny,
+        ("base", false) => DtwModelPreset::BaseEn,
+        ("base", true) => DtwModelPreset::Base,
+        ("small", false) => DtwModelPreset::SmallEn,
+        ("small", true) => DtwModelPreset::Small,
+        ("medium", false) => DtwModelPreset::MediumEn,
+        ("medium", true) => DtwModelPreset::Medium,
+        _ => return None,
+    })
+}
+
+impl Model {
+    pub fn load(
+        path: &Path,
+        name: &str,
+        hparams: Hparams,
+        timing: Timing,
+    ) -> Result<Model, ModelError> {
+        quiet_logs();
+        let path_str = path
+            .to_str()
+            .ok_or_else(|| ModelError::Load(path.to_path_buf()))?;
+        let mut params = WhisperContextParameters::default();
+        if timing.dtw {
+            let mode = match dtw_preset(&hparams) {
+                Some(model_preset) => DtwMode::ModelPreset { model_preset },
+                None => DtwMode::TopMost {
+                    n_top: hparams.n_text_layer.min(2),
+                },
+            };
+            params.dtw_parameters(DtwParameters {
+                mode,
+                ..DtwParameters::default()
+            });
+        }
+        let ctx = WhisperContext::new_with_params(path_str, params)
+            .map_err(|_| ModelError::Load(path.to_path_buf()))?;
+        Ok(Model {
+            ctx,
+            name: name.to_owned(),
+            hparams,
+        })
+    }
+}
+
+/// How far a transcription has come.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub done_ms: u64,
+    pub total_ms: Option<u64>,
+}
+
+/// Builds the initial prompt from the people and the agenda, within Whisper's prompt budget.
+pub fn prompt_from_session(session: &session::Session) -> String {
+    let mut prompt = format!("{}. {}.", session.body, session.title);
+    let names: Vec<&str> = session.roster.iter().map(|p| p.name.as_str()).collect();
+    if !names.is_empty() {
+        prompt.push(' ');
+        prompt.push_str(&names.join(", "));
+        prompt.push('.');
+    }
+    for item in &session.agenda {
+        prompt.push_str(&format!(" {}.", item.title));
+    }
+    // About 150 tokens: Whisper keeps at most half its 448-token context for the prompt.
+    if prompt.len() > 600 {
+        let mut cut = 600;
+        while !prompt.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prompt.truncate(cut);
+    }
+    prompt
+}
+
+/// Transcribes everything `decoder` yields. `cancelled` is polled between chunks.
+pub fn transcribe(
+    model: &Model,
+    decoder: &mut AudioDecoder,
+    opts: &TranscribeOptions,
+    mut on_progress: impl FnMut(Progress),
+    cancelled: impl Fn() -> bool,
+) -> Result<Transcript, TranscribeError> {
+    if !model.hparams.is_multilingual() && opts.language != "en" {
+        return Err(TranscribeError::EnglishOnly {
+            model: model.name.clone(),
+            language: opts.language.clone(),
+        });
+    }
+    if whisper_rs::get_lang_id(&opts.language).is_none() {
+        return Err(TranscribeError::UnknownLanguage(opts.language.clone()));
+    }
+    let mut state = model
+        .ctx
+        .create_state()
+        .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+    let mut chunker = Chunker::new(opts.vad.clone());
+    let mut segments = Vec::new();
+    let rate = u64::from(SAMPLE_RATE_HZ);
+    let mut total_ms = None;
+    loop {
+        if cancelled() {
+            return Err(TranscribeError::Cancelled);
+        }
+        let block = decoder.next_block()?;
+        total_ms = total_ms.or_else(|| decoder.duration_ms());
+        match &block {
+            Some(samples) => chunker.push(samples),
+            None => chunker.finish(),
+        }
+        while let Some(chunk) = chunker.pop() {
+            if cancelled() {
+                return Err(TranscribeError::Cancelled);
+            }
+            segments.extend(transcribe_chunk(
+                &mut state,
+                model.ctx.token_eot(),
+                &chunk,
+                opts,
+            )?);
+            on_progress(Progress {
+                done_ms: chunker.position() * 1000 / rate,
+                total_ms,
+            });
+        }
+        if block.is_none() {
+            break;
+        }
+    }
+    let duration_ms = chunker.position() * 1000 / rate;
+    on_progress(Progress {
+        done_ms: duration_ms,
+        total_ms: Some(duration_ms),
+    });
+    Ok(Transcript {
+        language: opts.language.clone(),
+        model: model.name.clone(),
+        duration_ms: SessionMs(duration_ms),
+        segments,
+    })
+}
+
+fn full_params<'a>(opts: &'a TranscribeOptions) -> FullParams<'a, 'a> {
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_language(Some(&opts.language));
+    params.set_n_threads(opts.threads as i32);
+    params.set_no_context(true);
+    params.set_token_timestamps(true);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_special(false);
+    params.set_print_timestamps(false);
+    params.set_suppress_blank(true);
+    params.set_suppress_nst(true);
+    params.set_no_speech_thold(opts.no_speech_threshold);
+    params.set_temperature(0.0);
+    params.set_temperature_inc(0.2);
+    params.set_entropy_thold(opts.max_compression_ratio);
+    params.set_logprob_thold(-1.0);
+    if let Some(prompt) = &opts.prompt {
+        params.set_initial_prompt(prompt);
+    }
+    params
+}
+
+/// Transcribes one chunk and maps its words to session time; tokens from `eot` on are special.
+pub fn transcribe_chunk(
+    state: &mut WhisperState,
+    eot: i32,
+    chunk: &Chunk,
+    opts: &TranscribeOptions,
+) -> Result<Vec<Segment>, TranscribeError> {
+    state
+        .full(full_params(opts), &chunk.audio)
+        .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+    let mut out: Vec<Segment> = Vec::new();
+    let mut previous: Option<String> = None;
+    for segment in state.as_iter() {
+        let text = segment
+            .to_str_lossy()
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
+        if segment.no_speech_probability() > opts.no_speech_threshold
+            && text.split_whitespace().count() < 3
+        {
+            tracing::debug!(
+                "dropping {text:?}: no-speech probability {:.2}",
+                segment.no_speech_probability()
+            );
+            continue;
+        }
+        if let Some(reason) =
+            words::reject_reason(&text, previous.as_deref(), opts.max_compression_ratio)
+        {
+            tracing::debug!("dropping segment {text:?}: {reason}");
+            continue;
+        }
+        let mut tokens = Vec::new();
+        for i in 0..segment.n_tokens() {
+            let Some(token) = segment.get_token(i) else {
+                continue;
+            };
+            let data = token.token_data();
+            if data.id >= eot {
+                continue;
+            }
+            let ms = |centis: i64| u64::try_from(centis).unwrap_or(0) * 10;
+            tokens.push(Token {
+                bytes: token.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+                start_ms: ms(data.t0),
+                end_ms: ms(data.t1),
+                dtw_ms: (data.t_dtw >= 0).then(|| ms(data.t_dtw)),
+                probability: data.p,
+            });
+        }
+        let chunk_words = words::merge(&tokens);
+        let words = place_words(&chunk_words, chunk, opts.timing);
+        if words.is_empty() {
+            continue;
+        }
+        previous = Some(text.clone());
+        out.push(Segment {
+            start_ms: words[0].start_ms,
+            end_ms: words[words.len() - 1].end_ms,
+            text: words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            words,
+        });
+    }
+    Ok(out)
+}
+
+/// Session times for the words of one segment, per the timing mode.
+pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Word> {
+    let edges = chunk.speech_edges_ms();
+    let mut placed: Vec<Word> = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let (mut start, mut end) = (w.start_ms, w.end_ms);
+        if timing.dtw {
+            if let Some(dtw) = w.dtw_ms {
+                start = dtw;
+                end = words
+                    .get(i + 1)
+                    .and_then(|next| next.dtw_ms)
+                    .map_or(end.max(dtw), |next| next.max(dtw + 50));
+            }
+        }
+        let (piece_start, piece_end) = chunk.piece_span_ms(start);
+        let start_s = chunk.to_session_ms(start).clamp(piece_start, piece_end);
+        let end_s = chunk
+            .to_session_ms(end)
+            .clamp(start_s, piece_end.max(start_s));
+        placed.push(Word {
+            text: w.text.clone(),
+            start_ms: SessionMs(start_s),
+            end_ms: SessionMs(end_s),
+            confidence: w.confidence,
+            person: None,
+            item: None,
+        });
+    }
+    if timing.vad_edges {
+        snap_to_edges(&mut placed, &edges);
+    }
+    placed
+}
+
+/// Within each speech region, no word starts or ends after the detected end of speech; the first
+/// word starts at the detected onset and the last ends at the detected end when they are within 1 s.
+fn snap_to_edges(words: &mut [Word], edges: &[SpeechEdges]) {
+    for e in edges {
+        let (p0, p1) = e.piece_ms;
+        let inside: Vec<usize> = (0..words.len())
+            .filter(|&i| (p0..=p1).contains(&words[i].start_ms.0))
+            .collect();
+        let (Some(&first), Some(&last)) = (inside.first(), inside.last()) else {
+            continue;
+        };
+        for &i in &inside {
+            let w = &mut words[i];
+            w.start_ms = SessionMs(w.start_ms.0.min(e.offset_ms));
+            w.end_ms = SessionMs(
+                w.end_ms
+                    .0
+                    .clamp(w.start_ms.0, e.offset_ms.max(w.start_ms.0)),
+            );
+        }
+        if words[first].start_ms.0.abs_diff(e.onset_ms) <= 1000 {
+            words[first].start_ms = SessionMs(e.onset_ms.min(words[first].end_ms.0));
+        }
+        if words[last].end_ms.0.abs_diff(e.offset_ms) <= 1000 {
+            words[last].end_ms = SessionMs(e.offset_ms.max(words[last].start_ms.0));
+        }
+    }
 }

