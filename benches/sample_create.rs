@@ -21,6 +21,7 @@ fn main() {
         items: 5,
         mode: Mode::Hybrid,
         jitter_ms: 300,
+        pacing: Default::default(),
     };
     let started = Instant::now();
     let summary = create(dir.path(), &opts, &Cancel::default()).expect("sample create");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod fsutil;
 pub mod media;
 pub mod sample;
+pub mod score;
 
 /// An error caused by the caller's input (a bad document, an unknown id, an out-of-range option):
 /// the binary exits with code 2 for these, 1 for everything else.

@@ -40,6 +40,12 @@ pub struct SampleArgs {
     /// Largest offset of a floor event from the speech it marks.
     #[arg(long, default_value_t = 300)]
     pub jitter_ms: u64,
+    /// Silence as a share of the session (each line followed by proportionally long silence).
+    #[arg(long, value_name = "PERCENT")]
+    pub silence_percent: Option<u64>,
+    /// Add a stretch of music (tones, then noise) after the opening.
+    #[arg(long, default_value_t = 0)]
+    pub music_seconds: u64,
     /// Print a summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +79,10 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
             ModeArg::Hybrid => Mode::Hybrid,
         },
         jitter_ms: args.jitter_ms,
+        pacing: sample::script::Pacing {
+            silence_percent: args.silence_percent,
+            music_ms: args.music_seconds * 1000,
+        },
     };
     let dir = absolute(&args.dir)?;
     let summary =

@@ -60,6 +60,9 @@ pub struct ModelArgs {
     /// Whisper threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Beam search width (1 = greedy decoding, the fastest).
+    #[arg(long, default_value_t = 1)]
+    pub beam: u32,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +163,7 @@ fn options(language: &str, args: &ModelArgs, prompt: Option<String>) -> Transcri
     let mut opts = TranscribeOptions::new(language);
     opts.timing = args.timing.into();
     opts.prompt = prompt;
+    opts.beam_size = args.beam.max(1);
     if let Some(threads) = args.threads {
         opts.threads = threads.max(1);
     }

@@ -30,6 +30,7 @@ pub struct SampleOptions {
     pub items: u32,
     pub mode: Mode,
     pub jitter_ms: u64,
+    pub pacing: script::Pacing,
 }
 
 impl SampleOptions {
@@ -61,6 +62,22 @@ impl SampleOptions {
             ),
         )?;
         check(
+            self.pacing
+                .silence_percent
+                .is_none_or(|p| (0..=90).contains(&p)),
+            format!(
+                "--silence-percent {} out of range (expected 0 to 90)",
+                self.pacing.silence_percent.unwrap_or_default()
+            ),
+        )?;
+        check(
+            self.pacing.music_ms <= self.seconds * 500,
+            format!(
+                "--music-seconds {} is more than half the session",
+                self.pacing.music_ms / 1000
+            ),
+        )?;
+        check(
             self.mode != Mode::Remote,
             "--mode remote is not generated (expected in_person or hybrid)".into(),
         )
@@ -73,6 +90,15 @@ pub struct Truth {
     pub duration_ms: SessionMs,
     pub utterances: Vec<TruthUtterance>,
     pub items: Vec<TruthItem>,
+    /// Stretches of music or noise where nobody speaks.
+    #[serde(default)]
+    pub music: Vec<TruthSpan>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct TruthSpan {
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
@@ -111,18 +137,26 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
 
     let scratch = dir.join(".speech.wav.part");
     let mut speech: HashMap<(usize, String), Vec<f32>> = HashMap::new();
-    let layout = script::lay_out(opts.lang, &cast, &agenda, duration_ms, &mut rng, |line| {
-        cancel.check().map_err(|e| e.to_string())?;
-        let key = (line.speaker, line.text.clone());
-        if let Some(samples) = speech.get(&key) {
-            return Ok(render::samples_to_ms(samples.len()));
-        }
-        let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
-            .map_err(|e| format!("{e:#}"))?;
-        let ms = render::samples_to_ms(samples.len());
-        speech.insert(key, samples);
-        Ok(ms)
-    });
+    let layout = script::lay_out(
+        opts.lang,
+        &cast,
+        &agenda,
+        duration_ms,
+        opts.pacing,
+        &mut rng,
+        |line| {
+            cancel.check().map_err(|e| e.to_string())?;
+            let key = (line.speaker, line.text.clone());
+            if let Some(samples) = speech.get(&key) {
+                return Ok(render::samples_to_ms(samples.len()));
+            }
+            let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
+                .map_err(|e| format!("{e:#}"))?;
+            let ms = render::samples_to_ms(samples.len());
+            speech.insert(key, samples);
+            Ok(ms)
+        },
+    );
     let _ = std::fs::remove_file(&scratch);
     let layout = layout.map_err(|e| match e {
         script::LayoutError::TooShort { .. } => anyhow::Error::new(BadInput(e.to_string())),
@@ -160,6 +194,9 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
             }
             None => render::mix_into(&mut room, samples, u.start_ms.0, 0.8, false),
         }
+    }
+    if let Some((start, end)) = layout.music {
+        render::add_music(&mut room, start.0, end.0);
     }
     render::add_room_tone(&mut room, opts.seed);
     let spec = render::VideoSpec {
@@ -341,6 +378,11 @@ fn truth(layout: &Layout, cast: &[CastMember]) -> Truth {
                 start_ms: i.start_ms,
                 end_ms: i.end_ms,
             })
+            .collect(),
+        music: layout
+            .music
+            .iter()
+            .map(|&(start_ms, end_ms)| TruthSpan { start_ms, end_ms })
             .collect(),
     }
 }

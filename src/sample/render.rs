@@ -83,6 +83,30 @@ pub fn mix_into(track: &mut [f32], speech: &[f32], start_ms: u64, gain: f32, tel
     }
 }
 
+/// Music as a test source would make it: a steady melody of organ-like notes for the first half,
+/// steady noise for the second.
+pub fn add_music(track: &mut [f32], start_ms: u64, end_ms: u64) {
+    let (start, end) = (
+        ms_to_samples(start_ms).min(track.len()),
+        ms_to_samples(end_ms).min(track.len()),
+    );
+    let middle = start + (end - start) / 2;
+    let notes_hz = [261.63f32, 329.63, 392.0, 523.25, 392.0, 329.63];
+    let note_len = ms_to_samples(400);
+    let rate = SPEECH_RATE_HZ as f32;
+    let mut rng = super::script::Rng::new(end_ms);
+    for (i, slot) in track[start..end].iter_mut().enumerate() {
+        *slot += if start + i < middle {
+            let f = notes_hz[(i / note_len) % notes_hz.len()];
+            let t = i as f32 / rate;
+            let phase = 2.0 * std::f32::consts::PI * f * t;
+            0.12 * (phase.sin() + 0.5 * (2.0 * phase).sin() + 0.25 * (3.0 * phase).sin())
+        } else {
+            ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+        };
+    }
+}
+
 /// Low-level room tone (about -60 dBFS), deterministic from the seed.
 pub fn add_room_tone(track: &mut [f32], seed: u64) {
     let mut rng = super::script::Rng::new(seed);

@@ -205,10 +205,10 @@ const SENTENCES_IT: [&str; 16] = [
     "Propongo un emendamento per aumentare i fondi destinati alle strade.",
     "I dati dell'ufficio tecnico mostrano un miglioramento rispetto allo scorso anno.",
     "Vorrei sapere quali sono i tempi previsti per i lavori.",
-    "La commissione ha esaminato il testo nella seduta di lunedì.",
+    "La commissione ha discusso la proposta lunedì mattina.",
     "Serve più attenzione per le periferie e per le persone anziane.",
     "Il parere dei revisori dei conti è favorevole.",
-    "Ci asterremo perché mancano informazioni importanti.",
+    "Il nostro gruppo non voterà perché mancano informazioni importanti.",
     "Invito i colleghi a sostenere questa mozione.",
     "Il trasporto pubblico deve arrivare anche nelle frazioni.",
     "Concludo ringraziando gli uffici per il lavoro svolto.",
@@ -217,24 +217,24 @@ const SENTENCES_EN: [&str; 16] = [
     "Thank you, chair, for giving me the floor.",
     "This decision matters to every resident of our city.",
     "Our group will vote in favour of the proposal.",
-    "We ask the executive to report back before the end of the year.",
-    "The funds in this budget are not enough for the schools in our neighbourhoods.",
+    "We want a full report before the end of the year.",
+    "This budget does not give enough money to our schools.",
     "We have listened to the local associations and residents.",
     "I propose an amendment to increase the money for road repairs.",
     "The figures from the technical office show an improvement on last year.",
     "I would like to know when the works are expected to begin.",
-    "The committee examined the text at its meeting on Monday.",
-    "We need more attention for the suburbs and for older people.",
-    "The auditors have given a favourable opinion.",
-    "We will abstain because important information is missing.",
+    "The committee discussed this proposal on Monday morning.",
+    "We need more help for older people in every part of the city.",
+    "The financial report is positive.",
+    "We will not vote because important information is missing.",
     "I invite my colleagues to support this motion.",
-    "Public transport must reach the outlying villages too.",
-    "I will finish by thanking the staff for their work.",
+    "Public transport must also reach the small villages.",
+    "Finally, I want to thank everyone for their work.",
 ];
 
 fn opening(lang: Lang) -> String {
     match lang {
-        Lang::En => "Good evening. I declare this session of the city council open.".into(),
+        Lang::En => "Good evening. I declare the city council session open.".into(),
         Lang::It => "Buonasera. Dichiaro aperta la seduta del consiglio comunale.".into(),
     }
 }
@@ -254,8 +254,8 @@ fn announcement(lang: Lang, item: &AgendaItem) -> String {
 
 fn give_floor(lang: Lang, person: &Person) -> String {
     match lang {
-        Lang::En => format!("Councillor {} has the floor.", person.name),
-        Lang::It => format!("La parola al consigliere {}.", person.name),
+        Lang::En => format!("The next speaker is {}.", person.name),
+        Lang::It => format!("Ha la parola {}.", person.name),
     }
 }
 
@@ -295,6 +295,28 @@ pub struct Layout {
     pub duration_ms: u64,
     pub utterances: Vec<Utterance>,
     pub items: Vec<ItemSpan>,
+    /// A stretch of music (tones and noise) between the opening and the first item.
+    pub music: Option<(SessionMs, SessionMs)>,
+}
+
+/// What the session sounds like beyond its lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pacing {
+    /// Silence as a share of the session: each line is followed by proportionally long silence.
+    pub silence_percent: Option<u64>,
+    /// Length of a music stretch after the opening (0 for none).
+    pub music_ms: u64,
+}
+
+impl Pacing {
+    /// The silence before a line of `dur` ms.
+    fn gap(&self, rng: &mut Rng, dur: u64) -> u64 {
+        let natural = rng.between(700, 2000);
+        match self.silence_percent {
+            Some(p) => natural.max(dur * p / (100 - p.min(95))),
+            None => natural,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -321,6 +343,7 @@ pub fn lay_out(
     cast: &[CastMember],
     agenda: &[AgendaItem],
     duration_ms: u64,
+    pacing: Pacing,
     rng: &mut Rng,
     mut speak: impl FnMut(&Line) -> Result<u64, String>,
 ) -> Result<Layout, LayoutError> {
@@ -348,17 +371,23 @@ pub fn lay_out(
     if t + open_ms <= speech_end {
         t = place(open, None, t, open_ms);
     }
+    let mut music = None;
+    if pacing.music_ms > 0 {
+        let start = t + 1000;
+        music = Some((SessionMs(start), SessionMs(start + pacing.music_ms)));
+        t = start + pacing.music_ms;
+    }
     let item_count = agenda.len() as u64;
     let first_item_at = t;
     for (k, item) in agenda.iter().enumerate() {
         let budget_end = first_item_at
             + (speech_end - first_item_at.min(speech_end)) * (k as u64 + 1) / item_count;
-        let start = t + rng.between(800, 1600);
         let line = Line {
             speaker: 0,
             text: announcement(lang, item),
         };
         let dur = say(&line)?;
+        let start = t + pacing.gap(rng, dur);
         if start + dur > budget_end {
             return Err(LayoutError::TooShort {
                 seconds: duration_ms / 1000,
@@ -408,8 +437,8 @@ pub fn lay_out(
             let mut planned = Vec::new();
             let mut at = t;
             for line in lines {
-                let gap = rng.between(700, 2000);
                 let dur = say(&line)?;
+                let gap = pacing.gap(rng, dur);
                 planned.push((line, at + gap, dur));
                 at += gap + dur;
             }
@@ -439,6 +468,7 @@ pub fn lay_out(
         duration_ms,
         utterances,
         items,
+        music,
     })
 }
 
@@ -459,6 +489,7 @@ mod tests {
             &cast,
             &agenda,
             seconds * 1000,
+            Pacing::default(),
             &mut rng,
             fake_speech,
         )
@@ -498,6 +529,38 @@ mod tests {
                 span.number
             );
         }
+    }
+
+    #[test]
+    fn silence_share_and_music_stretch() {
+        let mut rng = Rng::new(2);
+        let cast = cast(Lang::En, 3, false, &mut rng);
+        let agenda = agenda(Lang::En, 2, &cast, &mut rng);
+        let pacing = Pacing {
+            silence_percent: Some(70),
+            music_ms: 8000,
+        };
+        let l = lay_out(
+            Lang::En,
+            &cast,
+            &agenda,
+            200_000,
+            pacing,
+            &mut rng,
+            fake_speech,
+        )
+        .unwrap();
+        let speech: u64 = l.utterances.iter().map(|u| u.end_ms.0 - u.start_ms.0).sum();
+        assert!(
+            speech * 100 / 200_000 <= 30,
+            "speech is {speech} ms of 200 s"
+        );
+        let (a, b) = l.music.unwrap();
+        assert_eq!(b.0 - a.0, 8000);
+        assert!(l
+            .utterances
+            .iter()
+            .all(|u| u.end_ms <= a || u.start_ms >= b));
     }
 
     #[test]

@@ -290,15 +290,15 @@ impl Chunker {
     }
 
     fn finish_region(&mut self, region: Region, tail: usize) {
-        let n = region.levels_db.len() as f32;
-        let mean = region.levels_db.iter().sum::<f32>() / n;
-        let var = region
-            .levels_db
-            .iter()
-            .map(|l| (l - mean).powi(2))
-            .sum::<f32>()
-            / n;
-        if var.sqrt() < self.s.min_envelope_std_db {
+        // The envelope is judged on the sound itself, without the pre-roll and hangover.
+        let levels = &region.levels_db;
+        let from = (region.lead / self.frame_len).min(levels.len());
+        let to = levels.len().saturating_sub(tail / self.frame_len).max(from);
+        let sound = &levels[from..to];
+        let n = sound.len().max(1) as f32;
+        let mean = sound.iter().sum::<f32>() / n;
+        let var = sound.iter().map(|l| (l - mean).powi(2)).sum::<f32>() / n;
+        if sound.is_empty() || var.sqrt() < self.s.min_envelope_std_db {
             tracing::debug!(
                 "skipping {} ms of steady sound at sample {} (envelope std {:.1} dB)",
                 region.samples.len() * 1000 / SAMPLE_RATE_HZ as usize,

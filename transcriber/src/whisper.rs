@@ -69,6 +69,8 @@ pub struct TranscribeOptions {
     pub timing: Timing,
     pub no_speech_threshold: f32,
     pub max_compression_ratio: f32,
+    /// Beam search width; 1 decodes greedily.
+    pub beam_size: u32,
     pub vad: VadSettings,
 }
 
@@ -81,6 +83,7 @@ impl TranscribeOptions {
             timing: Timing::default(),
             no_speech_threshold: 0.6,
             max_compression_ratio: 2.4,
+            beam_size: 1,
             vad: VadSettings::default(),
         }
     }
@@ -256,7 +259,15 @@ pub fn transcribe(
 }
 
 fn full_params<'a>(opts: &'a TranscribeOptions) -> FullParams<'a, 'a> {
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    let strategy = if opts.beam_size > 1 {
+        SamplingStrategy::BeamSearch {
+            beam_size: opts.beam_size as i32,
+            patience: -1.0,
+        }
+    } else {
+        SamplingStrategy::Greedy { best_of: 1 }
+    };
+    let mut params = FullParams::new(strategy);
     params.set_language(Some(&opts.language));
     params.set_n_threads(opts.threads as i32);
     params.set_no_context(true);

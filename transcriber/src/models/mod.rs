@@ -371,5 +371,5 @@ fn free_bytes(dir: &Path) -> Result<u64, ModelError> {
     }
     // SAFETY: statvfs succeeded and filled the struct.
     let stat = unsafe { stat.assume_init() };
-    Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+    Ok(stat.f_bavail * stat.f_frsize)
 }
