@@ -29,6 +29,10 @@ demo: build
 	@echo "== 2. import it into the catalogue ($(AULA_HOME)/aula.db)"
 	$(AULA) session import "$(DEMO_DIR)/session.json" --floor-events "$(DEMO_DIR)/floor_events.json" --replace
 	$(AULA) session show sample-it-1
+	@echo "== 3. install the default Whisper model (multilingual base) and transcribe the session"
+	$(AULA) models install default
+	$(AULA) session transcribe sample-it-1
+	@head -n 12 "$(AULA_HOME)/sessions/sample-it-1/transcripts/transcript.txt"
 	@echo
 	@echo "Outputs:"
 	@echo "  session document   $(DEMO_DIR)/session.json"
@@ -37,7 +41,8 @@ demo: build
 	@echo "  floor events       $(DEMO_DIR)/floor_events.json"
 	@echo "  truth              $(DEMO_DIR)/truth.json"
 	@echo "  catalogue          $(AULA_HOME)/aula.db"
-	@echo "  session outputs    $(AULA_HOME)/sessions/sample-it-1/"
+	@echo "  transcript         $(AULA_HOME)/sessions/sample-it-1/transcripts/ (json, srt, vtt, txt)"
+	@echo "  models             $(AULA_HOME)/models/"
 
 bench: build
 	$(CARGO) bench --workspace --locked

