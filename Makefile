@@ -44,5 +44,8 @@ demo: build
 	@echo "  transcript         $(AULA_HOME)/sessions/sample-it-1/transcripts/ (json, srt, vtt, txt)"
 	@echo "  models             $(AULA_HOME)/models/"
 
+BENCH_VENV := $(TARGET_DIR)/bench-venv
+
 bench: build
-	$(CARGO) bench --workspace --locked
+	scripts/bench-setup "$(BENCH_VENV)"
+	AULA_BENCH_PYTHON="$(BENCH_VENV)/bin/python" $(CARGO) bench --workspace --locked

@@ -92,8 +92,8 @@ fn align(reference: &[String], hypothesis: &[String]) -> Vec<Op> {
     for (i, row) in cost.iter_mut().enumerate() {
         row[0] = i as u32;
     }
-    for j in 0..=m {
-        cost[0][j] = j as u32;
+    for (j, cell) in cost[0].iter_mut().enumerate() {
+        *cell = j as u32;
     }
     for i in 1..=n {
         for j in 1..=m {

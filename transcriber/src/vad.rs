@@ -25,20 +25,23 @@ pub struct VadSettings {
     pub max_chunk_ms: u32,
     /// Silence put between two regions inside one chunk.
     pub spacer_ms: u32,
+    /// Of the hangover after a region, this much stays in the chunk.
+    pub keep_tail_ms: u32,
 }
 
 impl Default for VadSettings {
     fn default() -> Self {
         VadSettings {
             frame_ms: 20,
-            pad_ms: 200,
+            pad_ms: 150,
             hangover_ms: 400,
             onset_ms: 60,
             above_floor_db: 12.0,
             min_level_dbfs: -50.0,
             min_envelope_std_db: 4.0,
             max_chunk_ms: 30_000,
-            spacer_ms: 300,
+            spacer_ms: 200,
+            keep_tail_ms: 200,
         }
     }
 }
@@ -307,6 +310,13 @@ impl Chunker {
             );
             return;
         }
+        // Most of the hangover is silence already seen: keep only `keep_tail_ms` of it.
+        let mut region = region;
+        let trim = tail.saturating_sub(self.samples(self.s.keep_tail_ms));
+        region
+            .samples
+            .truncate(region.samples.len() - trim.min(region.samples.len()));
+        let tail = tail - trim;
         let spacer = self.samples(self.s.spacer_ms);
         let max = self.samples(self.s.max_chunk_ms);
         let needed = region.samples.len()

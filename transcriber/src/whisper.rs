@@ -246,6 +246,10 @@ pub fn transcribe(
         }
     }
     let duration_ms = chunker.position() * 1000 / rate;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // whisper.cpp's own breakdown (mel, encode, decode...) through the logging hook.
+        model.ctx.print_timings();
+    }
     Ok(Transcript {
         language: opts.language.clone(),
         model: model.name.clone(),
@@ -268,6 +272,9 @@ fn full_params<'a>(opts: &'a TranscribeOptions) -> FullParams<'a, 'a> {
     params.set_n_threads(opts.threads as i32);
     params.set_no_context(true);
     params.set_token_timestamps(true);
+    // With DTW the word times come from the alignment heads, so Whisper need not predict
+    // timestamp tokens: fewer tokens, and each window is encoded once instead of re-seeking.
+    params.set_no_timestamps(opts.timing.dtw);
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_special(false);
@@ -296,7 +303,8 @@ pub fn transcribe_chunk(
         .full(full_params(opts), &chunk.audio)
         .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
     let mut out: Vec<Segment> = Vec::new();
-    let mut previous: Option<String> = None;
+    // The previous kept segment's text and the speech region it started in.
+    let mut previous: Option<(String, (u64, u64))> = None;
     for segment in state.as_iter() {
         let text = segment
             .to_str_lossy()
@@ -311,9 +319,14 @@ pub fn transcribe_chunk(
             );
             continue;
         }
-        if let Some(reason) =
-            words::reject_reason(&text, previous.as_deref(), opts.max_compression_ratio)
-        {
+        let region =
+            chunk.piece_span_ms(u64::try_from(segment.start_timestamp()).unwrap_or(0) * 10);
+        // A repeat counts as a loop only inside one speech region: across a pause it was said again.
+        let same_region_text = previous
+            .as_ref()
+            .filter(|(_, r)| *r == region)
+            .map(|(t, _)| t.as_str());
+        if let Some(reason) = words::reject_reason(&text, same_region_text) {
             tracing::debug!("dropping segment {text:?}: {reason}");
             continue;
         }
@@ -335,25 +348,38 @@ pub fn transcribe_chunk(
                 probability: data.p,
             });
         }
-        let chunk_words = words::merge(&tokens);
-        let words = place_words(&chunk_words, chunk, opts.timing);
-        if words.is_empty() {
+        let mut chunk_words = words::merge(&tokens);
+        let texts: Vec<String> = chunk_words.iter().map(|w| w.text.clone()).collect();
+        if let Some(cut) = words::loop_start(&texts, opts.max_compression_ratio) {
+            tracing::debug!(
+                "cutting a repetition loop after {:?}",
+                texts[..cut].join(" ")
+            );
+            chunk_words.truncate(cut);
+        }
+        let placed = place_words(&chunk_words, chunk, opts.timing);
+        if placed.is_empty() {
             continue;
         }
-        previous = Some(text.clone());
-        out.push(Segment {
-            start_ms: words[0].start_ms,
-            end_ms: words[words.len() - 1].end_ms,
-            text: words
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            words,
-        });
+        previous = Some((text, region));
+        for words in words::split_sentences(placed, MAX_PAUSE_IN_SEGMENT_MS) {
+            out.push(Segment {
+                start_ms: words[0].start_ms,
+                end_ms: words[words.len() - 1].end_ms,
+                text: words
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                words,
+            });
+        }
     }
     Ok(out)
 }
+
+/// A pause longer than this starts a new segment.
+const MAX_PAUSE_IN_SEGMENT_MS: u64 = 700;
 
 /// Session times for the words of one segment, per the timing mode.
 pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Word> {
@@ -370,8 +396,18 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
                     .map_or(end.max(dtw), |next| next.max(dtw + 50));
             }
         }
-        let (piece_start, piece_end) = chunk.piece_span_ms(start);
-        let start_s = chunk.to_session_ms(start).clamp(piece_start, piece_end);
+        let (mut piece_start, mut piece_end) = chunk.piece_span_ms(start);
+        let mut start_s = chunk.to_session_ms(start).clamp(piece_start, piece_end);
+        // The word that closes a sentence belongs before the pause that follows it, even when its
+        // alignment time drifted past the pause into the next speech region.
+        if let (Some(prev), Some(prev_w)) = (placed.last(), i.checked_sub(1).map(|p| &words[p])) {
+            let (prev_start, prev_end) = chunk_piece_of(chunk, prev.start_ms.0);
+            let crossed = (prev_start, prev_end) != (piece_start, piece_end);
+            if crossed && ends_sentence(&w.text) && !ends_sentence(&prev_w.text) {
+                (piece_start, piece_end) = (prev_start, prev_end);
+                start_s = prev.end_ms.0.clamp(piece_start, piece_end);
+            }
+        }
         let end_s = chunk
             .to_session_ms(end)
             .clamp(start_s, piece_end.max(start_s));
@@ -388,6 +424,20 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
         snap_to_edges(&mut placed, &edges);
     }
     placed
+}
+
+fn ends_sentence(text: &str) -> bool {
+    text.ends_with(['.', '?', '!'])
+}
+
+/// The session span (ms) of the piece that holds a session time.
+fn chunk_piece_of(chunk: &Chunk, session_ms: u64) -> (u64, u64) {
+    chunk
+        .speech_edges_ms()
+        .into_iter()
+        .map(|e| e.piece_ms)
+        .find(|(a, b)| (*a..=*b).contains(&session_ms))
+        .unwrap_or((session_ms, session_ms))
 }
 
 /// Within each speech region, no word starts or ends after the detected end of speech; the first

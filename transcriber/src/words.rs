@@ -83,6 +83,27 @@ pub fn merge(tokens: &[Token]) -> Vec<ChunkWord> {
         .collect()
 }
 
+/// Splits a run of words into segments after sentence-ending punctuation, at pauses longer than
+/// `max_pause_ms`, and every 40 words at most.
+pub fn split_sentences(words: Vec<session::Word>, max_pause_ms: u64) -> Vec<Vec<session::Word>> {
+    let mut segments: Vec<Vec<session::Word>> = Vec::new();
+    let mut current: Vec<session::Word> = Vec::new();
+    for word in words {
+        if let Some(last) = current.last() {
+            let pause = last.end_ms.until(word.start_ms);
+            let sentence_end = last.text.ends_with(['.', '?', '!']);
+            if sentence_end || pause > max_pause_ms || current.len() >= 40 {
+                segments.push(std::mem::take(&mut current));
+            }
+        }
+        current.push(word);
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    segments
+}
+
 /// Text that only describes sound ("[Music]", "(applause)", "♪ ♪", "*silence*").
 pub fn is_annotation(text: &str) -> bool {
     let t = text.trim();
@@ -118,21 +139,39 @@ fn normalized(text: &str) -> String {
         .join(" ")
 }
 
-/// Why a segment is dropped, or `None` to keep it.
-pub fn reject_reason(
-    text: &str,
-    previous: Option<&str>,
-    max_compression_ratio: f32,
-) -> Option<String> {
+/// Why a segment is dropped, or `None` to keep it: it only describes sound, or it repeats the
+/// previous segment of the same speech region.
+pub fn reject_reason(text: &str, previous: Option<&str>) -> Option<String> {
     if is_annotation(text) {
         return Some(format!("annotation {:?}", text.trim()));
     }
-    let ratio = compression_ratio(text);
-    if ratio > max_compression_ratio {
-        return Some(format!("repetitive text (compression ratio {ratio:.1})"));
-    }
     if previous.is_some_and(|p| normalized(p) == normalized(text)) {
         return Some("repeats the previous segment".into());
+    }
+    None
+}
+
+/// Where a repetition loop starts: the index of the first word after the first occurrence of a
+/// phrase of 1 to 8 words that then repeats back to back (4 times for short phrases, 3 for phrases
+/// of 3 words or more), on text that compresses more than `max_compression_ratio`. `None` when the
+/// words do not loop.
+pub fn loop_start(words: &[String], max_compression_ratio: f32) -> Option<usize> {
+    if compression_ratio(&words.join(" ")) <= max_compression_ratio {
+        return None;
+    }
+    let norm: Vec<String> = words.iter().map(|w| normalized(w)).collect();
+    for start in 0..norm.len() {
+        for n in 1..=8 {
+            let needed = if n >= 3 { 3 } else { 4 };
+            if start + n * needed > norm.len() {
+                break;
+            }
+            let phrase = &norm[start..start + n];
+            let repeats = (1..needed).all(|k| &norm[start + k * n..start + (k + 1) * n] == phrase);
+            if repeats {
+                return Some(start + n);
+            }
+        }
     }
     None
 }
@@ -187,15 +226,54 @@ mod tests {
     }
 
     #[test]
-    fn annotations_loops_and_repeats_are_rejected() {
-        assert!(reject_reason("[Music]", None, 2.4).is_some());
-        assert!(reject_reason(" (applausi) ", None, 2.4).is_some());
-        assert!(reject_reason("♪ ♪", None, 2.4).is_some());
-        let looping = "Thank you. ".repeat(20);
-        assert!(reject_reason(&looping, None, 2.4)
-            .unwrap()
-            .contains("compression"));
-        assert!(reject_reason("Grazie.", Some("grazie"), 2.4).is_some());
-        assert_eq!(reject_reason("Passiamo al punto due.", None, 2.4), None);
+    fn sentences_and_pauses_split_segments() {
+        let w = |text: &str, start: u64, end: u64| session::Word {
+            text: text.into(),
+            start_ms: session::SessionMs(start),
+            end_ms: session::SessionMs(end),
+            confidence: 0.9,
+            person: None,
+            item: None,
+        };
+        let segments = split_sentences(
+            vec![
+                w("Buonasera.", 0, 500),
+                w("Passiamo", 600, 900),
+                w("al", 950, 1000),
+                w("punto", 2000, 2300),
+            ],
+            700,
+        );
+        let texts: Vec<Vec<&str>> = segments
+            .iter()
+            .map(|s| s.iter().map(|w| w.text.as_str()).collect())
+            .collect();
+        assert_eq!(
+            texts,
+            vec![vec!["Buonasera."], vec!["Passiamo", "al"], vec!["punto"]]
+        );
+    }
+
+    #[test]
+    fn annotations_and_repeats_are_rejected() {
+        assert!(reject_reason("[Music]", None).is_some());
+        assert!(reject_reason(" (applausi) ", None).is_some());
+        assert!(reject_reason("♪ ♪", None).is_some());
+        assert!(reject_reason("Grazie.", Some("grazie")).is_some());
+        assert_eq!(reject_reason("Passiamo al punto due.", None), None);
+    }
+
+    #[test]
+    fn loops_are_cut_after_their_first_occurrence() {
+        let words = |t: &str| t.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let looping = words(&format!("Buonasera a tutti. {}", "Thank you. ".repeat(20)));
+        assert_eq!(loop_start(&looping, 2.4), Some(5));
+        // Sentences said again by different people do not loop back to back.
+        let repeated = words(
+            "Our group will vote in favor of the proposal. The figures are good. \
+             Our group will vote in favor of the proposal. We want a full report.",
+        );
+        assert_eq!(loop_start(&repeated, 2.4), None);
+        assert_eq!(loop_start(&words("Passiamo al punto due."), 2.4), None);
     }
 }

