@@ -19,8 +19,14 @@ pub use models::ModelsCommand;
 pub use sample::SampleCommand;
 pub use session::SessionCommand;
 
+/// aula: record, transcribe, clip and publish city council sessions.
 #[derive(Debug, Parser)]
-#[command(name = "aula", version, about, long_about)]
+#[command(
+    name = "aula",
+    version,
+    about,
+    after_help = "Exit codes: 0 success, 1 failure, 2 bad input or usage, 130 interrupted."
+)]
 pub struct Cli {
     /// Data directory (catalogue, sessions' outputs, models).
     #[arg(long, global = true, env = "AULA_HOME", value_name = "DIR")]
