@@ -53,6 +53,24 @@ fn aula() -> Command {
     cmd
 }
 
+/// `aula transcribe` of English audio with 2 threads into `out`.
+fn aula_transcribe(model: &str, media: &Path, out: &Path) -> Command {
+    let mut cmd = aula();
+    cmd.args([
+        "transcribe",
+        "--lang",
+        "en",
+        "--threads",
+        "2",
+        "--model",
+        model,
+    ])
+    .arg(media)
+    .arg("--out")
+    .arg(out);
+    cmd
+}
+
 fn home() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-home")
 }
@@ -218,43 +236,15 @@ fn main() {
             for (suffix, setup) in [("", "aula f16"), ("-q8_0", "aula q8_0")] {
                 let name = format!("{model}{suffix}");
                 let out = dir.join(format!("aula-{name}.json"));
-                let m = measure(
-                    aula()
-                        .args([
-                            "transcribe",
-                            "--lang",
-                            "en",
-                            "--threads",
-                            "2",
-                            "--model",
-                            &name,
-                        ])
-                        .arg(&media)
-                        .arg("--out")
-                        .arg(&out),
-                );
+                let m = measure(&mut aula_transcribe(&name, &media, &out));
                 scored(label, model, setup, m, &truth, &out);
             }
             if *label == "speech" && model == "tiny.en" {
                 // Which word timing is best: raw token times, DTW, VAD edges, both (the default).
                 for timing in ["raw", "dtw", "vad"] {
                     let out = dir.join(format!("aula-{model}-{timing}.json"));
-                    let m = measure(
-                        aula()
-                            .args([
-                                "transcribe",
-                                "--lang",
-                                "en",
-                                "--threads",
-                                "2",
-                                "--model",
-                                model,
-                            ])
-                            .args(["--timing", timing])
-                            .arg(&media)
-                            .arg("--out")
-                            .arg(&out),
-                    );
+                    let m =
+                        measure(aula_transcribe(model, &media, &out).args(["--timing", timing]));
                     scored(
                         label,
                         model,

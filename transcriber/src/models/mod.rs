@@ -98,12 +98,6 @@ pub struct ModelEntry {
     pub hparams: Hparams,
 }
 
-impl ModelEntry {
-    pub fn is_multilingual(&self) -> bool {
-        self.hparams.is_multilingual()
-    }
-}
-
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     models: Vec<ModelEntry>,
