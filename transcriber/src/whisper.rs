@@ -468,3 +468,70 @@ fn snap_to_edges(words: &mut [Word], edges: &[SpeechEdges]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vad::Piece;
+
+    const RATE: usize = SAMPLE_RATE_HZ as usize;
+
+    /// Two speech regions: session 10.0-12.0 s and 20.0-22.0 s, packed with a 0.2 s spacer, each
+    /// with 0.15 s of pre-roll and 0.2 s of kept hangover.
+    fn chunk() -> Chunk {
+        let piece = |chunk_s: f32, session_s: u64| Piece {
+            chunk_start: (chunk_s * RATE as f32) as usize,
+            session_start: session_s * RATE as u64,
+            len: 2 * RATE,
+            lead: RATE * 15 / 100,
+            tail: RATE / 5,
+        };
+        Chunk {
+            audio: vec![0.0; (4.2 * RATE as f32) as usize],
+            pieces: vec![piece(0.0, 10), piece(2.2, 20)],
+        }
+    }
+
+    fn word(text: &str, dtw_ms: u64) -> ChunkWord {
+        ChunkWord {
+            text: text.into(),
+            start_ms: dtw_ms,
+            end_ms: dtw_ms + 200,
+            dtw_ms: Some(dtw_ms),
+            confidence: 0.9,
+        }
+    }
+
+    #[test]
+    fn words_map_to_session_time_and_snap_to_speech_edges() {
+        let words = [
+            word("Buonasera", 300),
+            word("a", 900),
+            word("tutti.", 1300),
+            word("Passiamo", 2500),
+        ];
+        let placed = place_words(&words, &chunk(), Timing::default());
+        let times: Vec<(u64, u64)> = placed.iter().map(|w| (w.start_ms.0, w.end_ms.0)).collect();
+        // The first word starts at the detected onset (10.15 s), the last word of the region ends
+        // at the detected end (11.8 s), the next region's word starts at its onset (20.15 s).
+        assert_eq!(times[0].0, 10_150);
+        assert_eq!(times[2].1, 11_800);
+        assert_eq!(times[3].0, 20_150);
+        assert!(placed.windows(2).all(|p| p[0].start_ms <= p[1].start_ms));
+    }
+
+    #[test]
+    fn a_sentence_end_that_drifted_past_the_pause_comes_back() {
+        // DTW put "tutti." after the spacer, at the start of the next region.
+        let words = [
+            word("Buonasera", 300),
+            word("a", 900),
+            word("tutti.", 2300),
+            word("Passiamo", 2500),
+        ];
+        let placed = place_words(&words, &chunk(), Timing::default());
+        assert!(placed[2].start_ms.0 < 12_000, "{:?}", placed[2]);
+        assert!(placed[2].end_ms.0 <= 11_800, "{:?}", placed[2]);
+        assert_eq!(placed[3].start_ms.0, 20_150);
+    }
+}
