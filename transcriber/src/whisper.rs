@@ -258,7 +258,7 @@ pub fn transcribe(
     })
 }
 
-fn full_params<'a>(opts: &'a TranscribeOptions) -> FullParams<'a, 'a> {
+fn full_params<'a>(opts: &'a TranscribeOptions, chunk: &Chunk) -> FullParams<'a, 'a> {
     let strategy = if opts.beam_size > 1 {
         SamplingStrategy::BeamSearch {
             beam_size: opts.beam_size as i32,
@@ -275,6 +275,10 @@ fn full_params<'a>(opts: &'a TranscribeOptions) -> FullParams<'a, 'a> {
     // With DTW the word times come from the alignment heads, so Whisper need not predict
     // timestamp tokens: fewer tokens, and each window is encoded once instead of re-seeking.
     params.set_no_timestamps(opts.timing.dtw);
+    // The encoder sees 20 ms per position: a chunk shorter than 30 s needs fewer of the 1500
+    // positions (with a margin, and never under half, where Whisper's accuracy is known to drop).
+    let positions = (chunk.duration_ms() / 20 + 64).clamp(750, 1500) as i32;
+    params.set_audio_ctx(positions);
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_special(false);
@@ -300,7 +304,7 @@ pub fn transcribe_chunk(
     opts: &TranscribeOptions,
 ) -> Result<Vec<Segment>, TranscribeError> {
     state
-        .full(full_params(opts), &chunk.audio)
+        .full(full_params(opts, chunk), &chunk.audio)
         .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
     let mut out: Vec<Segment> = Vec::new();
     // The previous kept segment's text and the speech region it started in.
