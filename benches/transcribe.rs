@@ -186,38 +186,22 @@ fn main() {
         }
     }
     let secs = seconds.to_string();
-    let audios = [
-        (
-            "speech",
-            vec![
-                "--lang",
-                "en",
-                "--seconds",
-                &secs,
-                "--items",
-                "5",
-                "--seed",
-                "21",
-            ],
-        ),
-        (
-            "70% silence",
-            vec![
-                "--lang",
-                "en",
-                "--seconds",
-                &secs,
-                "--items",
-                "5",
-                "--seed",
-                "21",
-                "--silence-percent",
-                "70",
-                "--music-seconds",
-                "30",
-            ],
-        ),
+    let speech = [
+        "--lang",
+        "en",
+        "--seconds",
+        &secs,
+        "--items",
+        "5",
+        "--seed",
+        "21",
     ];
+    let silent = [
+        &speech[..],
+        &["--silence-percent", "70", "--music-seconds", "30"],
+    ]
+    .concat();
+    let audios = [("speech", speech.to_vec()), ("70% silence", silent)];
     println!("machine: {} cores; each run is a separate process; wall time includes model load and decoding", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("| audio ({} s)   | model   | setup                      | wall s  | peak MB | WER    | start mean ms | start max ms | words in silence |", seconds);
     println!("|---|---|---|---|---|---|---|---|---|");

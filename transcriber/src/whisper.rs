@@ -405,7 +405,7 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
         // The word that closes a sentence belongs before the pause that follows it, even when its
         // alignment time drifted past the pause into the next speech region.
         if let (Some(prev), Some(prev_w)) = (placed.last(), i.checked_sub(1).map(|p| &words[p])) {
-            let (prev_start, prev_end) = chunk_piece_of(chunk, prev.start_ms.0);
+            let (prev_start, prev_end) = piece_of(&edges, prev.start_ms.0);
             let crossed = (prev_start, prev_end) != (piece_start, piece_end);
             if crossed && ends_sentence(&w.text) && !ends_sentence(&prev_w.text) {
                 (piece_start, piece_end) = (prev_start, prev_end);
@@ -435,10 +435,9 @@ fn ends_sentence(text: &str) -> bool {
 }
 
 /// The session span (ms) of the piece that holds a session time.
-fn chunk_piece_of(chunk: &Chunk, session_ms: u64) -> (u64, u64) {
-    chunk
-        .speech_edges_ms()
-        .into_iter()
+fn piece_of(edges: &[SpeechEdges], session_ms: u64) -> (u64, u64) {
+    edges
+        .iter()
         .map(|e| e.piece_ms)
         .find(|(a, b)| (*a..=*b).contains(&session_ms))
         .unwrap_or((session_ms, session_ms))
