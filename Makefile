@@ -34,6 +34,9 @@ demo: build
 	$(AULA) session transcribe sample-it-1
 	@head -n 12 "$(AULA_HOME)/sessions/sample-it-1/transcripts/transcript.txt"
 	@echo
+	@echo "== 4. who spoke on which agenda item (floor events, the remote stream, the chair's announcements)"
+	$(AULA) session timeline sample-it-1
+	@echo
 	@echo "Outputs:"
 	@echo "  session document   $(DEMO_DIR)/session.json"
 	@echo "  camera recording   $(DEMO_DIR)/camera.mp4"
@@ -42,6 +45,7 @@ demo: build
 	@echo "  truth              $(DEMO_DIR)/truth.json"
 	@echo "  catalogue          $(AULA_HOME)/aula.db"
 	@echo "  transcript         $(AULA_HOME)/sessions/sample-it-1/transcripts/ (json, srt, vtt, txt)"
+	@echo "  timeline           $(AULA_HOME)/sessions/sample-it-1/transcripts/timeline.json"
 	@echo "  models             $(AULA_HOME)/models/"
 
 BENCH_VENV := $(TARGET_DIR)/bench-venv

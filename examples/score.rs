@@ -1,4 +1,5 @@
-//! Scores a transcript JSON against a sample's truth.json: `cargo run --example score TRUTH TRANSCRIPT`.
+//! Scores a transcript JSON against a sample's truth.json, and with a timeline JSON its speakers and
+//! item starts: `cargo run --example score TRUTH TRANSCRIPT [TIMELINE]`.
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -7,5 +8,14 @@ fn main() -> anyhow::Result<()> {
         serde_json::from_str(&std::fs::read_to_string(&args[2])?)?;
     let score = aula::score::score(&truth, &transcript, 300);
     println!("{}", serde_json::to_string_pretty(&score)?);
+    if let Some(path) = args.get(3) {
+        let timeline: transcriber::align::Timeline =
+            serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let attribution = aula::score::attribution(&truth, &timeline.words);
+        println!("{}", serde_json::to_string_pretty(&attribution)?);
+        println!("right share: {:.4}", attribution.right_share());
+        let errors = aula::score::item_start_errors(&truth, &timeline.items);
+        println!("item start errors (ms): {errors:?}");
+    }
     Ok(())
 }

@@ -12,6 +12,7 @@ use session::{
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use transcriber::align::{AgendaSource, Edit, Timeline};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -25,6 +26,14 @@ pub enum CatalogueError {
     AlreadyExists(String),
     #[error("no session {0:?} in the catalogue")]
     NotFound(String),
+    #[error("{what} is before the session's start ({start})")]
+    BeforeStart { what: String, start: String },
+    #[error("session {0:?} has no transcript yet (run aula session transcribe {0})")]
+    NoTranscript(String),
+    #[error("session {0:?} has not been aligned yet (run aula session align {0})")]
+    NotAligned(String),
+    #[error("session {0:?} was corrected by someone else meanwhile; read it again and retry")]
+    Conflict(String),
     #[error("catalogue holds a bad value in {table}.{column}: {value:?}")]
     Corrupt {
         table: &'static str,
@@ -38,7 +47,12 @@ impl CatalogueError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            CatalogueError::AlreadyExists(_) | CatalogueError::NotFound(_)
+            CatalogueError::AlreadyExists(_)
+                | CatalogueError::NotFound(_)
+                | CatalogueError::BeforeStart { .. }
+                | CatalogueError::NoTranscript(_)
+                | CatalogueError::NotAligned(_)
+                | CatalogueError::Conflict(_)
         )
     }
 }
@@ -135,8 +149,8 @@ impl Catalogue {
         }
         for (ord, s) in session.sources.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO sources (session_id, ord, id, kind, uri, person_id)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO sources (session_id, ord, id, kind, uri, person_id, channel_seats)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&session.id)
             .bind(ord as i64)
@@ -144,6 +158,13 @@ impl Catalogue {
             .bind(s.kind.as_str())
             .bind(&s.uri)
             .bind(s.person.clone())
+            .bind((!s.channel_seats.is_empty()).then(|| {
+                s.channel_seats
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }))
             .execute(&mut *tx)
             .await?;
         }
@@ -175,37 +196,48 @@ impl Catalogue {
             .execute(&mut *tx)
             .await?;
         }
-        let clock = session.clock();
-        for (ord, e) in session.floor_events.iter().enumerate() {
-            // validate() guarantees every event is at or after the start.
-            let at_ms = clock.to_session(e.at).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO floor_events (session_id, ord, at_ms, seat, person_id, action)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&session.id)
-            .bind(ord as i64)
-            .bind(at_ms.0 as i64)
-            .bind(e.seat.map(i64::from))
-            .bind(e.person.clone())
-            .bind(e.action.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (ord, m) in session.agenda_markers.iter().enumerate() {
-            let at_ms = clock.to_session(m.at).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO agenda_markers (session_id, ord, at_ms, item) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&session.id)
-            .bind(ord as i64)
-            .bind(at_ms.0 as i64)
-            .bind(i64::from(m.item))
-            .execute(&mut *tx)
-            .await?;
-        }
+        // validate() guarantees every event and marker is at or after the start.
+        insert_evidence(
+            &mut tx,
+            session,
+            0,
+            &session.floor_events,
+            &session.agenda_markers,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Appends floor events and agenda markers (as the conference system and the clerk's console
+    /// send them) to a session; they are kept as sent, bad ones are reported by the alignment.
+    /// Returns how many of each the session now has.
+    pub async fn add_evidence(
+        &self,
+        id: &str,
+        floor_events: &[FloorEvent],
+        markers: &[AgendaMarker],
+    ) -> Result<(usize, usize)> {
+        let session = self.get(id).await?.session;
+        let mut tx = self.pool.begin().await?;
+        let next = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE session_id = $1");
+        let events_before: i64 = sqlx::query(&next("floor_events"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        let markers_before: i64 = sqlx::query(&next("agenda_markers"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        insert_evidence(&mut tx, &session, events_before, floor_events, &[]).await?;
+        insert_evidence(&mut tx, &session, markers_before, &[], markers).await?;
+        tx.commit().await?;
+        Ok((
+            events_before as usize + floor_events.len(),
+            markers_before as usize + markers.len(),
+        ))
     }
 
     pub async fn list(&self) -> Result<Vec<SessionSummary>> {
@@ -265,14 +297,29 @@ impl Catalogue {
             });
         }
         for row in self
-            .rows("SELECT id, kind, uri, person_id FROM sources", id)
+            .rows(
+                "SELECT id, kind, uri, person_id, channel_seats FROM sources",
+                id,
+            )
             .await?
         {
+            let seats: Option<String> = row.try_get("channel_seats")?;
             session.sources.push(Source {
                 id: row.try_get("id")?,
                 kind: parse_enum("sources", "kind", row.try_get("kind")?)?,
                 uri: row.try_get("uri")?,
                 person: row.try_get("person_id")?,
+                channel_seats: seats
+                    .iter()
+                    .flat_map(|s| s.split(','))
+                    .map(|seat| {
+                        seat.parse().map_err(|_| CatalogueError::Corrupt {
+                            table: "sources",
+                            column: "channel_seats",
+                            value: seat.to_owned(),
+                        })
+                    })
+                    .collect::<Result<_>>()?,
             });
         }
         let query = "SELECT number, title, kind, act_ref, rapporteur FROM agenda_items";
@@ -383,9 +430,254 @@ impl Catalogue {
     }
 }
 
+/// A session's aligned timeline as stored: corrections applied.
+#[derive(Clone, Debug)]
+pub struct StoredTimeline {
+    /// The timeline as aligned, before any correction.
+    pub base: Timeline,
+    pub timeline: Timeline,
+    pub agenda_source: AgendaSource,
+    pub warnings: Vec<String>,
+    pub aligned_at: DateTime<Utc>,
+}
+
+/// One correction of a session's timeline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Revision {
+    pub number: u64,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    /// What was asked: a `Correction`, or `{"op": "revert", "revision": N}`.
+    pub correction: serde_json::Value,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    /// The edit that takes the timeline back to `before`.
+    #[serde(skip)]
+    pub undo: Edit,
+    pub reverted_by: Option<u64>,
+}
+
+/// A revision to store; `reverts` names the revision it undoes.
+#[derive(Clone, Debug)]
+pub struct NewRevision {
+    pub author: String,
+    pub correction: serde_json::Value,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+    pub undo: Edit,
+    pub reverts: Option<u64>,
+}
+
+impl Catalogue {
+    /// Stores (replacing) a session's aligned timeline: as aligned, and with corrections applied.
+    pub async fn put_timeline(
+        &self,
+        id: &str,
+        base: &Timeline,
+        timeline: &Timeline,
+        agenda_source: AgendaSource,
+        warnings: &[String],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM timelines WHERE session_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO timelines (session_id, aligned_at, agenda_source, warnings, base_document,
+                                    document)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(timestamp(Utc::now()))
+        .bind(json_text(&agenda_source))
+        .bind(json_text(&warnings))
+        .bind(json_text(base))
+        .bind(json_text(timeline))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A session's timeline; `NotAligned` when it has none yet.
+    pub async fn timeline(&self, id: &str) -> Result<StoredTimeline> {
+        self.get(id).await?;
+        let row = sqlx::query(
+            "SELECT aligned_at, agenda_source, warnings, base_document, document
+             FROM timelines WHERE session_id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| CatalogueError::NotAligned(id.to_owned()))?;
+        Ok(StoredTimeline {
+            base: json_column(&row, "timelines", "base_document")?,
+            timeline: json_column(&row, "timelines", "document")?,
+            agenda_source: json_column(&row, "timelines", "agenda_source")?,
+            warnings: json_column(&row, "timelines", "warnings")?,
+            aligned_at: parse_time(row.try_get("aligned_at")?)?,
+        })
+    }
+
+    /// A session's revisions, oldest first.
+    pub async fn revisions(&self, id: &str) -> Result<Vec<Revision>> {
+        self.get(id).await?;
+        let rows = sqlx::query(
+            "SELECT number, author, created_at, correction, before_doc, after_doc, undo_edit, reverted_by
+             FROM revisions WHERE session_id = $1 ORDER BY number",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Revision {
+                    number: number(row.try_get("number")?, "revisions", "number")?.into(),
+                    author: row.try_get("author")?,
+                    created_at: parse_time(row.try_get("created_at")?)?,
+                    correction: json_column(row, "revisions", "correction")?,
+                    before: json_column(row, "revisions", "before_doc")?,
+                    after: json_column(row, "revisions", "after_doc")?,
+                    undo: json_column(row, "revisions", "undo_edit")?,
+                    reverted_by: row
+                        .try_get::<Option<i64>, _>("reverted_by")?
+                        .map(|n| number(n, "revisions", "reverted_by").map(u64::from))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a revision and the timeline it produced in one transaction; `Conflict` when another
+    /// revision was stored since the caller read revision `last_seen` (0 for none).
+    pub async fn add_revision(
+        &self,
+        id: &str,
+        last_seen: u64,
+        revision: &NewRevision,
+        timeline: &Timeline,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let last: Option<i64> =
+            sqlx::query("SELECT MAX(number) AS n FROM revisions WHERE session_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        let last = last.unwrap_or(0) as u64;
+        if last != last_seen {
+            return Err(CatalogueError::Conflict(id.to_owned()));
+        }
+        let number = last + 1;
+        sqlx::query(
+            "INSERT INTO revisions (session_id, number, author, created_at, correction, before_doc,
+                                    after_doc, undo_edit, reverted_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(id)
+        .bind(number as i64)
+        .bind(&revision.author)
+        .bind(timestamp(Utc::now()))
+        .bind(json_text(&revision.correction))
+        .bind(json_text(&revision.before))
+        .bind(json_text(&revision.after))
+        .bind(json_text(&revision.undo))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(reverted) = revision.reverts {
+            sqlx::query(
+                "UPDATE revisions SET reverted_by = $1 WHERE session_id = $2 AND number = $3",
+            )
+            .bind(number as i64)
+            .bind(id)
+            .bind(reverted as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let updated = sqlx::query("UPDATE timelines SET document = $1 WHERE session_id = $2")
+            .bind(json_text(timeline))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(CatalogueError::NotAligned(id.to_owned()));
+        }
+        tx.commit().await?;
+        Ok(number)
+    }
+}
+
+fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serializes")
+}
+
+fn json_column<T: DeserializeOwned>(
+    row: &AnyRow,
+    table: &'static str,
+    column: &'static str,
+) -> Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|_| CatalogueError::Corrupt {
+        table,
+        column,
+        value: text.chars().take(80).collect(),
+    })
+}
+
+/// Inserts floor events and markers with `ord` from `first_ord` on. Events before the session's
+/// start are refused: session time is never negative.
+async fn insert_evidence(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    session: &Session,
+    first_ord: i64,
+    floor_events: &[FloorEvent],
+    markers: &[AgendaMarker],
+) -> Result<()> {
+    let clock = session.clock();
+    let before_start = |what: String| CatalogueError::BeforeStart {
+        what,
+        start: timestamp(session.start),
+    };
+    for (k, e) in floor_events.iter().enumerate() {
+        let at_ms = clock
+            .to_session(e.at)
+            .ok_or_else(|| before_start(format!("floor event {k} ({})", timestamp(e.at))))?;
+        sqlx::query(
+            "INSERT INTO floor_events (session_id, ord, at_ms, seat, person_id, action)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.id)
+        .bind(first_ord + k as i64)
+        .bind(at_ms.0 as i64)
+        .bind(e.seat.map(i64::from))
+        .bind(e.person.clone())
+        .bind(e.action.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (k, m) in markers.iter().enumerate() {
+        let at_ms = clock
+            .to_session(m.at)
+            .ok_or_else(|| before_start(format!("agenda marker {k} ({})", timestamp(m.at))))?;
+        sqlx::query(
+            "INSERT INTO agenda_markers (session_id, ord, at_ms, item) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&session.id)
+        .bind(first_ord + k as i64)
+        .bind(at_ms.0 as i64)
+        .bind(i64::from(m.item))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Deletes a session and its child rows inside `tx`; false when there was no such session.
 async fn delete_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Result<bool> {
     for table in [
+        "revisions",
+        "timelines",
         "transcripts",
         "persons",
         "sources",

@@ -34,6 +34,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<transcriber::whisper::TranscribeError>()
                 .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
+            || cause.is::<transcriber::align::CorrectionError>()
     });
     if bad_input {
         2

@@ -1,9 +1,11 @@
 //! Scoring a transcript against a generated session's truth: word error rate (case, punctuation,
 //! number words and British/American spelling normalised), each utterance's first-word start and
-//! last-word end error, and words found where nobody spoke. Pure logic, used by tests and benches.
+//! last-word end error, words found where nobody spoke, speaker attribution and agenda item starts.
+//! Pure logic, used by tests and benches.
 
 use serde::Serialize;
 use session::Transcript;
+use transcriber::align::{ItemSpan, TimelineWord};
 
 use crate::sample::Truth;
 
@@ -239,6 +241,79 @@ pub fn score(truth: &Truth, transcript: &Transcript, margin_ms: u64) -> Score {
         utterances,
         words_outside_speech,
     }
+}
+
+/// Word time attributed to the right person, the wrong one, or nobody, against the truth.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Attribution {
+    pub right_ms: u64,
+    pub wrong_ms: u64,
+    pub unknown_ms: u64,
+    /// Every word whose name is not the truth's: `"text at time: said by X, named Y"`.
+    pub wrong_words: Vec<String>,
+    /// Words that overlap no utterance of the truth (not scored).
+    pub unscored_words: usize,
+}
+
+impl Attribution {
+    /// The share of scored word time attributed to the right person.
+    pub fn right_share(&self) -> f64 {
+        let total = self.right_ms + self.wrong_ms + self.unknown_ms;
+        self.right_ms as f64 / total.max(1) as f64
+    }
+}
+
+/// Scores each word's person against the truth utterance it overlaps most.
+pub fn attribution(truth: &Truth, words: &[TimelineWord]) -> Attribution {
+    let mut out = Attribution::default();
+    for w in words {
+        let overlap = |u: &&crate::sample::TruthUtterance| {
+            let inter = w.end_ms.0.min(u.end_ms.0) as i64 - w.start_ms.0.max(u.start_ms.0) as i64;
+            let inside = u.start_ms <= w.start_ms && w.start_ms <= u.end_ms;
+            (inter, inside)
+        };
+        let Some(said_by) = truth
+            .utterances
+            .iter()
+            .filter(|u| {
+                let (inter, inside) = overlap(u);
+                inter > 0 || inside
+            })
+            .max_by_key(|u| overlap(u).0)
+        else {
+            out.unscored_words += 1;
+            continue;
+        };
+        let ms = w.start_ms.until(w.end_ms);
+        match &w.person {
+            None => out.unknown_ms += ms,
+            Some(p) if *p == said_by.person => out.right_ms += ms,
+            Some(p) => {
+                out.wrong_ms += ms;
+                out.wrong_words.push(format!(
+                    "{} at {}: said by {}, named {p}",
+                    w.text, w.start_ms, said_by.person
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// For each item of the truth, the signed error of the first span the timeline gives it (`None`
+/// when the item was not found).
+pub fn item_start_errors(truth: &Truth, items: &[ItemSpan]) -> Vec<(u32, Option<i64>)> {
+    truth
+        .items
+        .iter()
+        .map(|t| {
+            let found = items.iter().find(|s| s.number == t.number);
+            (
+                t.number,
+                found.map(|s| s.start_ms.0 as i64 - t.start_ms.0 as i64),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub struct Source {
     /// The participant a remote source carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<String>,
+    /// Room audio with one channel per microphone: the seat each channel serves, in channel order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channel_seats: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

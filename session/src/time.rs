@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::{Add, Sub};
+use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,51 @@ impl fmt::Display for SessionMs {
     }
 }
 
+/// A session time as a person writes it: `HH:MM:SS[.mmm]`, `MM:SS[.mmm]`, or seconds (`75.5`).
+impl FromStr for SessionMs {
+    type Err = TimeParseError;
+
+    fn from_str(text: &str) -> Result<SessionMs, TimeParseError> {
+        let bad = || TimeParseError(text.to_owned());
+        let t = text.trim();
+        let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+        if fraction.len() > 3 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let ms = format!("{fraction:0<3}")
+            .parse::<u64>()
+            .map_err(|_| bad())?;
+        let parts: Vec<&str> = whole.split(':').collect();
+        if parts.len() > 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(bad());
+        }
+        let mut seconds: u64 = 0;
+        for (k, part) in parts.iter().enumerate() {
+            let value: u64 = part.parse().map_err(|_| bad())?;
+            if k > 0 && value >= 60 {
+                return Err(bad());
+            }
+            seconds = seconds
+                .checked_mul(60)
+                .and_then(|s| s.checked_add(value))
+                .ok_or_else(bad)?;
+        }
+        seconds
+            .checked_mul(1000)
+            .and_then(|s| s.checked_add(ms))
+            .map(SessionMs)
+            .ok_or_else(bad)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a session time (expected HH:MM:SS.mmm, MM:SS or seconds)")]
+pub struct TimeParseError(pub String);
+
 /// Maps between the wall clock and session time for one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionClock {
@@ -89,6 +135,23 @@ mod tests {
             clock.to_session("2021-03-15T16:59:59Z".parse().unwrap()),
             None
         );
+    }
+
+    #[test]
+    fn parses_what_people_write() {
+        for (text, ms) in [
+            ("01:02:03.004", 3_723_004),
+            ("02:03", 123_000),
+            ("75.5", 75_500),
+            ("0", 0),
+            (" 00:00:01.25 ", 1_250),
+        ] {
+            assert_eq!(text.parse::<SessionMs>(), Ok(SessionMs(ms)), "{text}");
+        }
+        for text in ["", "1:61", "a:00", "1.2345", "1:2:3:4", "-5", "1e3"] {
+            let err = text.parse::<SessionMs>().unwrap_err();
+            assert!(err.to_string().contains("is not a session time"), "{text}");
+        }
     }
 
     #[test]

@@ -167,6 +167,23 @@ impl Session {
                 ),
                 _ => {}
             }
+            if !source.channel_seats.is_empty() && source.kind != SourceKind::RoomAudio {
+                p.add(
+                    format!("sources[{i}].channel_seats"),
+                    format!(
+                        "only room_audio has microphone channels (this source is {})",
+                        source.kind.as_str()
+                    ),
+                );
+            }
+            for (c, seat) in source.channel_seats.iter().enumerate() {
+                if !self.roster.iter().any(|r| r.seat == Some(*seat)) {
+                    p.add(
+                        format!("sources[{i}].channel_seats[{c}]"),
+                        format!("nobody in the roster sits at seat {seat}"),
+                    );
+                }
+            }
             if source.kind == SourceKind::Remote && self.mode == Mode::InPerson {
                 p.add(
                     format!("sources[{i}].kind"),

@@ -1,5 +1,6 @@
 //! The command line: clap definitions and what each command does.
 
+mod align;
 mod models;
 mod sample;
 mod session;
@@ -40,7 +41,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import, list, show and delete sessions in the catalogue.
+    /// Import, list, show, transcribe, align, correct and delete sessions in the catalogue.
     #[command(subcommand)]
     Session(SessionCommand),
     /// Generate sample sessions with known truth (speech, camera video, floor events).

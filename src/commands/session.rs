@@ -1,4 +1,5 @@
-//! `aula session ...`: import, list, show and delete sessions in the catalogue.
+//! `aula session ...`: import, list, show and delete sessions in the catalogue; transcription and
+//! alignment commands are dispatched from here.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,49 @@ pub enum SessionCommand {
         #[command(flatten)]
         model: super::transcribe::ModelArgs,
     },
+    /// Attribute every word to a speaker and an agenda item (floor events, remote streams' and
+    /// microphone channels' voice activity, the clerk's markers or the chair's announcements);
+    /// corrections in effect are applied again. `session transcribe` runs it by itself.
+    Align {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the agenda items, the interventions and (with --json) every word with its speaker.
+    Timeline {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Correct the timeline: reassign words, move an item boundary, replace text, or undo.
+    /// Every correction is kept as a revision (`session history`).
+    Fix {
+        id: String,
+        #[command(subcommand)]
+        fix: super::align::FixCommand,
+        /// Who makes the correction (default: $AULA_AUTHOR, else $USER).
+        #[arg(long, global = true)]
+        author: Option<String>,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// The corrections made to a session's timeline, with what each changed.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add floor events and/or agenda markers sent after the import (JSON arrays, kept as sent;
+    /// `session align` warns about bad ones).
+    Evidence {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        floor_events: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        agenda_markers: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a session from the catalogue together with its outputs under $AULA_HOME/sessions/ID.
     Delete { id: String },
 }
@@ -52,6 +96,37 @@ pub enum SessionCommand {
 pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
     let config = &config;
     match cmd {
+        SessionCommand::Align { id, json } => {
+            let report = super::align::align_session(config, &id, &cancel).await?;
+            if json {
+                print_json(&report)
+            } else {
+                Ok(super::align::print_report(
+                    &report,
+                    &mut std::io::stdout().lock(),
+                )?)
+            }
+        }
+        SessionCommand::Timeline { id, json } => super::align::timeline(config, &id, json).await,
+        SessionCommand::Fix {
+            id,
+            fix,
+            author,
+            json,
+        } => {
+            let author = author
+                .or_else(|| std::env::var("AULA_AUTHOR").ok())
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "unknown".to_owned());
+            super::align::fix(config, &id, fix, author, json).await
+        }
+        SessionCommand::History { id, json } => super::align::history(config, &id, json).await,
+        SessionCommand::Evidence {
+            id,
+            floor_events,
+            agenda_markers,
+            json,
+        } => super::align::evidence(config, &id, floor_events, agenda_markers, json).await,
         SessionCommand::Transcribe { id, model } => {
             super::transcribe::transcribe_session(config.clone(), id, model, cancel).await
         }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use session::{Session, SourceKind, Transcript};
+use session::{Person, Session, SourceKind, Transcript};
 use transcriber::audio::{AudioDecoder, Selection};
 use transcriber::whisper::{self, Model, Progress, Timing, TranscribeOptions};
 
@@ -234,7 +234,9 @@ pub async fn transcribe_session(
     let dir = config.session_dir(&id).join("transcripts");
     let prompt = whisper::prompt_from_session(&session);
     let language = session.language.clone();
+    let (worker_config, worker_cancel) = (config.clone(), cancel.clone());
     let transcript = tokio::task::spawn_blocking(move || -> Result<Transcript> {
+        let (config, cancel) = (worker_config, worker_cancel);
         let mut decoder = match &location {
             Location::File(path) => AudioDecoder::open_file(path, Selection::default())?,
             Location::Network(uri) => AudioDecoder::open_uri(uri, uri, Selection::default())?,
@@ -245,20 +247,66 @@ pub async fn transcribe_session(
     })
     .await??;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_transcript_files(&dir, &transcript, &session.roster)?;
+    catalogue.put_transcript(&id, &transcript).await?;
+    println!("{}", dir.join("transcript.json").display());
+    // Speakers and agenda items follow at once: the agenda needs no evidence beyond the words.
+    let report = super::align::align_session(&config, &id, &cancel).await?;
+    super::align::print_report(&report, &mut std::io::stderr().lock())?;
+    Ok(())
+}
+
+/// `transcript.{json,srt,vtt,txt}` in `dir`; the text names the speaker of each passage when known.
+pub fn write_transcript_files(
+    dir: &Path,
+    transcript: &Transcript,
+    roster: &[Person],
+) -> Result<()> {
     write_atomic(
         &dir.join("transcript.json"),
-        session::to_json(&transcript).as_bytes(),
+        session::to_json(transcript).as_bytes(),
     )?;
     write_atomic(
         &dir.join("transcript.srt"),
-        session::subtitles::to_srt(&transcript).as_bytes(),
+        session::subtitles::to_srt(transcript).as_bytes(),
     )?;
     write_atomic(
         &dir.join("transcript.vtt"),
-        session::subtitles::to_vtt(&transcript).as_bytes(),
+        session::subtitles::to_vtt(transcript).as_bytes(),
     )?;
-    write_atomic(&dir.join("transcript.txt"), transcript.text().as_bytes())?;
-    catalogue.put_transcript(&id, &transcript).await?;
-    println!("{}", dir.join("transcript.json").display());
-    Ok(())
+    write_atomic(
+        &dir.join("transcript.txt"),
+        text_with_speakers(transcript, roster).as_bytes(),
+    )
+}
+
+/// One paragraph per change of speaker, headed by the time and the speaker's name; a transcript
+/// without speakers is one segment a line.
+fn text_with_speakers(transcript: &Transcript, roster: &[Person]) -> String {
+    if transcript.words().all(|w| w.person.is_none()) {
+        return transcript.text();
+    }
+    let mut out = String::new();
+    let mut current: Option<Option<&str>> = None;
+    for segment in &transcript.segments {
+        let person = segment.words.first().and_then(|w| w.person.as_deref());
+        if current == Some(person) {
+            out.push(' ');
+        } else {
+            if current.is_some() {
+                out.push_str("\n\n");
+            }
+            let name = person.map_or("(unknown)", |id| {
+                roster
+                    .iter()
+                    .find(|p| p.id == id)
+                    .map_or(id, |p| p.name.as_str())
+            });
+            out.push_str(&format!("[{}] {name}: ", segment.start_ms));
+            current = Some(person);
+        }
+        out.push_str(segment.text.trim());
+    }
+    out.push('\n');
+    out
 }

@@ -2,7 +2,8 @@
 //!
 //! A chair opens the session and announces each agenda item in words, councillors speak on the items
 //! with silences between turns (espeak-ng voices), a 720p camera file shows who speaks and the running
-//! time, floor events carry the conference system's jitter, and `truth.json` says who said what when.
+//! time, floor events carry the conference system's jitter, the clerk's agenda markers mark each
+//! item, and `truth.json` says who said what when.
 
 pub mod render;
 pub mod script;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use session::{FloorEvent, MicAction, Mode, Session, SessionMs, Source, SourceKind};
+use session::{AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionMs, Source, SourceKind};
 
 use crate::cancel::Cancel;
 use crate::fsutil::write_atomic;
@@ -250,8 +251,20 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         &dir.join("floor_events.json"),
         session::to_json(&floor_events).as_bytes(),
     )?;
+    write_atomic(
+        &dir.join("agenda_markers.json"),
+        session::to_json(&agenda_markers(&layout, start)).as_bytes(),
+    )?;
     write_atomic(&dir.join("truth.json"), session::to_json(&truth).as_bytes())?;
-    files.extend(["session.json", "floor_events.json", "truth.json"].map(String::from));
+    files.extend(
+        [
+            "session.json",
+            "floor_events.json",
+            "agenda_markers.json",
+            "truth.json",
+        ]
+        .map(String::from),
+    );
     Ok(SampleSummary {
         dir: dir.to_path_buf(),
         session: session.id,
@@ -299,12 +312,14 @@ fn session_document(
         kind: SourceKind::Camera,
         uri: "camera.mp4".into(),
         person: None,
+        channel_seats: Vec::new(),
     }];
     sources.extend(cast.iter().filter(|m| m.remote).map(|m| Source {
         id: format!("remote-{}", m.person.id),
         kind: SourceKind::Remote,
         uri: format!("remote-{}.mp4", m.person.id),
         person: Some(m.person.id.clone()),
+        channel_seats: Vec::new(),
     }));
     Session {
         id: format!("sample-{}-{}", opts.lang.code(), opts.seed),
@@ -322,7 +337,9 @@ fn session_document(
     }
 }
 
-/// Mic on/off around every turn spoken in the chamber, each off by up to `jitter_ms` either way.
+/// Mic on/off as a conference system reports them, each off by up to `jitter_ms` either way: a
+/// councillor's mic is on for each of their turns; the chair's stays on from announcing an item
+/// until the item's last word (the opening gets its own), so it is open while councillors speak.
 fn floor_events(
     layout: &Layout,
     cast: &[CastMember],
@@ -334,15 +351,34 @@ fn floor_events(
         let j = rng.below(2 * opts.jitter_ms + 1);
         (ms + j).saturating_sub(opts.jitter_ms)
     };
-    let mut events = Vec::new();
+    let mut turns: Vec<(u32, u64, u64)> = Vec::new();
+    let mut chair: Option<(Option<u32>, u64, u64)> = None;
     for u in &layout.utterances {
-        let member = &cast[u.speaker];
-        let Some(seat) = member.person.seat else {
+        let Some(seat) = cast[u.speaker].person.seat else {
             continue;
         };
+        if u.speaker != 0 {
+            turns.push((seat, u.start_ms.0, u.end_ms.0));
+        }
+        match &mut chair {
+            Some((item, _, end)) if *item == u.item => *end = u.end_ms.0,
+            _ if u.speaker == 0 => {
+                if let Some((_, from, to)) = chair.take() {
+                    turns.push((seat, from, to));
+                }
+                chair = Some((u.item, u.start_ms.0, u.end_ms.0));
+            }
+            _ => {}
+        }
+    }
+    if let (Some((_, from, to)), Some(seat)) = (chair, cast[0].person.seat) {
+        turns.push((seat, from, to));
+    }
+    let mut events = Vec::new();
+    for (seat, from, to) in turns {
         for (ms, action) in [
-            (jitter(u.start_ms.0), MicAction::MicOn),
-            (jitter(u.end_ms.0), MicAction::MicOff),
+            (jitter(from), MicAction::MicOn),
+            (jitter(to), MicAction::MicOff),
         ] {
             events.push(FloorEvent {
                 at: start + Duration::milliseconds(ms as i64),
@@ -354,6 +390,18 @@ fn floor_events(
     }
     events.sort_by_key(|e| e.at);
     events
+}
+
+/// The clerk's console marking each item's start as the chair announces it.
+fn agenda_markers(layout: &Layout, start: DateTime<Utc>) -> Vec<AgendaMarker> {
+    layout
+        .items
+        .iter()
+        .map(|i| AgendaMarker {
+            at: start + Duration::milliseconds(i.start_ms.0 as i64),
+            item: i.number,
+        })
+        .collect()
 }
 
 fn truth(layout: &Layout, cast: &[CastMember]) -> Truth {

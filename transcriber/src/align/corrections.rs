@@ -211,6 +211,29 @@ fn spread(old: &[TimelineWord], pieces: &[&str]) -> Vec<TimelineWord> {
         .collect()
 }
 
+impl Edit {
+    /// The part of `timeline` this edit touches, for a revision's before and after.
+    pub fn region(&self, timeline: &Timeline) -> serde_json::Value {
+        let words = |first: usize, count: usize| {
+            let words: Vec<_> = timeline.words.iter().skip(first).take(count).collect();
+            serde_json::json!({
+                "text": words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
+                "start_ms": words.first().map(|w| w.start_ms),
+                "end_ms": words.iter().map(|w| w.end_ms).max(),
+                "persons": words.iter().map(|w| w.person.as_deref()).collect::<Vec<_>>(),
+            })
+        };
+        match self {
+            Edit::SetPersons { first, persons } => words(*first, persons.len()),
+            Edit::SetWords { first, count, .. } => words(*first, *count),
+            Edit::SetBoundary { span, .. } => serde_json::json!({
+                "item": timeline.items.get(*span),
+                "previous_end_ms": span.checked_sub(1).and_then(|k| timeline.items.get(k)).map(|s| s.end_ms),
+            }),
+        }
+    }
+}
+
 impl Timeline {
     /// Applies an edit, re-derives items of words and interventions, and returns the undoing edit.
     pub fn apply(&mut self, edit: &Edit, roster: &[Person]) -> Result<Edit, CorrectionError> {
