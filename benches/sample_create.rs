@@ -22,6 +22,7 @@ fn main() {
         mode: Mode::Hybrid,
         jitter_ms: 300,
         pacing: Default::default(),
+        mic_channels: false,
     };
     let started = Instant::now();
     let summary = create(dir.path(), &opts, &Cancel::default()).expect("sample create");

@@ -238,10 +238,10 @@ fn corrections_are_kept_with_their_history(aula: &Aula, s: &Sample) {
             && turn.start_ms < i.end_ms));
 
     // The corrected version is what later outputs use, and it survives a new alignment.
-    let transcript: Transcript = serde_json::from_value(read_json(
-        aula.path()
-            .join(format!("data/sessions/{}/transcripts/transcript.json", s.id)),
-    ))
+    let transcript: Transcript = serde_json::from_value(read_json(aula.path().join(format!(
+        "data/sessions/{}/transcripts/transcript.json",
+        s.id
+    ))))
     .unwrap();
     assert!(transcript
         .words()
@@ -426,4 +426,40 @@ fn alignment_needs_a_transcript_and_the_timeline_an_alignment() {
             stderr(&out)
         );
     }
+}
+
+/// A mixing desk's recording with one channel per microphone names each speaker without any
+/// floor events.
+#[test]
+fn microphone_channels_name_the_speakers() {
+    let aula = Aula::new();
+    let s = transcribed(
+        &aula,
+        "tiny.en",
+        &[
+            "--lang",
+            "en",
+            "--seconds",
+            "60",
+            "--items",
+            "1",
+            "--speakers",
+            "2",
+            "--seed",
+            "5",
+            "--mic-channels",
+        ],
+    );
+    let session: session::Session =
+        serde_json::from_value(read_json(s.dir.join("session.json"))).unwrap();
+    let room = session.sources.iter().find(|x| x.id == "room").unwrap();
+    assert_eq!(room.channel_seats, [1, 2, 3]);
+    let t = timeline(&aula, &s.id);
+    let a = attribution(&s.truth, &t.words);
+    eprintln!(
+        "{}: {:.2}% of word time right from microphone channels",
+        s.id,
+        a.right_share() * 100.0
+    );
+    assert!(a.right_share() >= 0.97, "{a:?}");
 }

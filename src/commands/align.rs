@@ -127,79 +127,109 @@ pub async fn align_session(config: &Config, id: &str, cancel: &Cancel) -> Result
     })
 }
 
-/// The voice activity of every remote stream and of every microphone channel of the room audio.
-/// A source that cannot be read is a warning, not a failure: the alignment goes on without it.
+/// The voice activity of every remote stream, and which microphone channel of the room audio
+/// dominates when. A source that cannot be read is a warning, not a failure: the alignment goes on
+/// without it.
 fn gather_activity(
     session: &Session,
     base_dir: &Path,
     cancel: &Cancel,
 ) -> Result<(Vec<Activity>, Vec<String>)> {
-    let mut jobs = Vec::new();
-    let mut warnings = Vec::new();
-    for source in &session.sources {
-        match (source.kind, &source.person) {
-            (SourceKind::Remote, Some(person)) => {
-                jobs.push((source, None, person.clone(), EvidenceKind::Remote))
-            }
-            (SourceKind::RoomAudio, _) => {
-                for (channel, seat) in source.channel_seats.iter().enumerate() {
-                    match session.roster.iter().find(|p| p.seat == Some(*seat)) {
-                        Some(p) => jobs.push((
-                            source,
-                            Some(channel as u32),
-                            p.id.clone(),
-                            EvidenceKind::Channel,
-                        )),
-                        None => warnings.push(format!(
-                            "source {} channel {channel}: nobody sits at seat {seat}; ignored",
-                            source.id
-                        )),
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
-    for (source, channel, person, kind) in jobs {
-        let label = match channel {
-            Some(c) => format!("{}#{c}", source.id),
-            None => source.id.clone(),
-        };
-        let selection = Selection { track: 0, channel };
+    let mut warnings = Vec::new();
+    let cancelled = || cancel.is_cancelled();
+    for source in &session.sources {
         let path = match media::resolve(base_dir, &source.uri) {
             Location::File(path) => path,
             Location::Network(uri) => {
-                warnings.push(format!(
-                    "source {label}: {uri} is a live stream; its voice activity needs its recording"
-                ));
+                if source.kind == SourceKind::Remote || !source.channel_seats.is_empty() {
+                    warnings.push(format!(
+                        "source {}: {uri} is a live stream; its voice activity needs its recording",
+                        source.id
+                    ));
+                }
                 continue;
             }
         };
-        let spans = AudioDecoder::open_file(&path, selection)
-            .map_err(ActivityError::from)
-            .and_then(|mut decoder| {
-                activity::speech_spans(&mut decoder, &VadSettings::default(), || {
-                    cancel.is_cancelled()
+        let open = |channel| {
+            AudioDecoder::open_file(&path, Selection { track: 0, channel })
+                .map_err(ActivityError::from)
+        };
+        let result = match (source.kind, &source.person) {
+            (SourceKind::Remote, Some(person)) => open(None)
+                .and_then(|mut d| {
+                    activity::speech_spans(&mut d, &VadSettings::default(), cancelled)
                 })
-            });
-        match spans {
-            Ok(spans) => {
-                tracing::info!("source {label}: {} speech spans for {person}", spans.len());
-                out.push(Activity {
-                    source: label,
-                    person,
-                    kind,
-                    spans,
-                });
+                .map(|spans| {
+                    vec![Activity {
+                        source: source.id.clone(),
+                        person: person.clone(),
+                        kind: EvidenceKind::Remote,
+                        spans,
+                    }]
+                }),
+            (SourceKind::RoomAudio, _) if !source.channel_seats.is_empty() => {
+                channel_activity(session, source, &open, &cancelled, &mut warnings)
+            }
+            _ => continue,
+        };
+        match result {
+            Ok(found) => {
+                for a in &found {
+                    tracing::info!(
+                        "source {}: {} speech spans for {}",
+                        a.source,
+                        a.spans.len(),
+                        a.person
+                    );
+                }
+                out.extend(found);
             }
             Err(ActivityError::Cancelled) => return Err(Cancelled.into()),
             Err(ActivityError::Audio(e)) => warnings.push(format!(
-                "source {label}: no voice activity ({e}); its words rely on other evidence"
+                "source {}: no voice activity ({e}); its words rely on other evidence",
+                source.id
             )),
         }
     }
     Ok((out, warnings))
+}
+
+/// Which seat's microphone dominates when, from the levels of each channel of a room recording.
+fn channel_activity(
+    session: &Session,
+    source: &session::Source,
+    open: &dyn Fn(Option<u32>) -> Result<AudioDecoder, ActivityError>,
+    cancelled: &dyn Fn() -> bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Activity>, ActivityError> {
+    /// How much louder than every other mic the speaker's own mic is.
+    const MARGIN_DB: f32 = 10.0;
+    let mut levels = Vec::new();
+    for channel in 0..source.channel_seats.len() as u32 {
+        let mut decoder = open(Some(channel))?;
+        levels.push(activity::frame_levels_db(&mut decoder, cancelled)?);
+    }
+    let mut out = Vec::new();
+    for (channel, spans) in activity::dominant_spans(&levels, MARGIN_DB)
+        .into_iter()
+        .enumerate()
+    {
+        let seat = source.channel_seats[channel];
+        match session.roster.iter().find(|p| p.seat == Some(seat)) {
+            Some(p) => out.push(Activity {
+                source: format!("{}#{channel}", source.id),
+                person: p.id.clone(),
+                kind: EvidenceKind::Channel,
+                spans,
+            }),
+            None => warnings.push(format!(
+                "source {} channel {channel}: nobody sits at seat {seat}; ignored",
+                source.id
+            )),
+        }
+    }
+    Ok(out)
 }
 
 /// The corrections in effect (not reverted), in order, applied to `base`; those that no longer fit

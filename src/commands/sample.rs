@@ -47,6 +47,10 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub music_seconds: u64,
     /// Print a summary as JSON.
+    /// Also record the room with one channel per seat's microphone (room-mics.wav, a room_audio
+    /// source with channel_seats).
+    #[arg(long)]
+    pub mic_channels: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -79,6 +83,7 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
             ModeArg::Hybrid => Mode::Hybrid,
         },
         jitter_ms: args.jitter_ms,
+        mic_channels: args.mic_channels,
         pacing: sample::script::Pacing {
             silence_percent: args.silence_percent,
             music_ms: args.music_seconds * 1000,

@@ -32,6 +32,8 @@ pub struct SampleOptions {
     pub mode: Mode,
     pub jitter_ms: u64,
     pub pacing: script::Pacing,
+    /// Also record the room with one channel per seat's microphone (`room-mics.wav`).
+    pub mic_channels: bool,
 }
 
 impl SampleOptions {
@@ -77,6 +79,10 @@ impl SampleOptions {
                 "--music-seconds {} is more than half the session",
                 self.pacing.music_ms / 1000
             ),
+        )?;
+        check(
+            !self.mic_channels || self.mode == Mode::InPerson,
+            "--mic-channels is generated for in_person sessions only".into(),
         )?;
         check(
             self.mode != Mode::Remote,
@@ -243,6 +249,18 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         files.push(name);
     }
 
+    let mut session = session;
+    if opts.mic_channels {
+        write_mic_channels(dir, &layout, &cast, &speech, opts.seed)?;
+        files.push(MIC_FILE.to_owned());
+        session.sources.push(Source {
+            id: "room".into(),
+            kind: SourceKind::RoomAudio,
+            uri: MIC_FILE.into(),
+            person: None,
+            channel_seats: cast.iter().filter_map(|m| m.person.seat).collect(),
+        });
+    }
     write_atomic(
         &dir.join("session.json"),
         session::to_json(&session).as_bytes(),
@@ -272,6 +290,44 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         utterances: layout.utterances.len(),
         files,
     })
+}
+
+const MIC_FILE: &str = "room-mics.wav";
+
+/// The room as a mixing desk records it: one channel per seat, each carrying its own speaker
+/// close up and the others (and the loudspeakers' remote voices) faintly.
+fn write_mic_channels(
+    dir: &Path,
+    layout: &Layout,
+    cast: &[CastMember],
+    speech: &HashMap<(usize, String), Vec<f32>>,
+    seed: u64,
+) -> Result<()> {
+    let len = render::ms_to_samples(layout.duration_ms);
+    let seated: Vec<usize> = (0..cast.len())
+        .filter(|&i| cast[i].person.seat.is_some())
+        .collect();
+    let mut tracks = vec![vec![0.0f32; len]; seated.len()];
+    for u in &layout.utterances {
+        let samples = &speech[&(u.speaker, u.text.clone())];
+        for (channel, &member) in seated.iter().enumerate() {
+            let gain = if member == u.speaker { 0.8 } else { 0.04 };
+            render::mix_into(&mut tracks[channel], samples, u.start_ms.0, gain, false);
+        }
+    }
+    for (channel, track) in tracks.iter_mut().enumerate() {
+        render::add_room_tone(track, seed ^ (0x00c0_ffee + channel as u64));
+    }
+    let path = dir.join(MIC_FILE);
+    let part = crate::fsutil::part_path(&path);
+    let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
+    let written = render::write_multichannel_wav(&part, &refs).and_then(|()| {
+        std::fs::rename(&part, &path).with_context(|| format!("renaming to {}", path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    written
 }
 
 fn encode(

@@ -117,16 +117,24 @@ pub fn add_room_tone(track: &mut [f32], seed: u64) {
 }
 
 pub fn write_wav(path: &Path, track: &[f32]) -> Result<()> {
+    write_multichannel_wav(path, &[track])
+}
+
+/// A WAV with one channel per track (all of the same length), interleaved.
+pub fn write_multichannel_wav(path: &Path, tracks: &[&[f32]]) -> Result<()> {
     let spec = hound::WavSpec {
-        channels: 1,
+        channels: tracks.len() as u16,
         sample_rate: SPEECH_RATE_HZ,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
     let mut writer = hound::WavWriter::create(path, spec)
         .with_context(|| format!("creating {}", path.display()))?;
-    for &s in track {
-        writer.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
+    let len = tracks.iter().map(|t| t.len()).min().unwrap_or(0);
+    for n in 0..len {
+        for track in tracks {
+            writer.write_sample((track[n].clamp(-1.0, 1.0) * 32767.0) as i16)?;
+        }
     }
     writer.finalize()?;
     Ok(())

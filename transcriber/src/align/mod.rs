@@ -222,3 +222,224 @@ impl Timeline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use session::{AgendaItem, AgendaMarker, FloorEvent, ItemKind, MicAction, Role};
+
+    fn session() -> Session {
+        let mut s: Session = session::from_json(
+            r#"{"id":"s","body":"b","title":"t","start":"2021-03-15T17:00:00Z","mode":"hybrid"}"#,
+        )
+        .unwrap();
+        for (k, (id, role, seat)) in [
+            ("chair", Role::Chair, Some(1)),
+            ("rossi", Role::Councillor, Some(2)),
+            ("verdi", Role::Councillor, Some(3)),
+            ("neri", Role::Councillor, None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s.roster.push(Person {
+                id: id.into(),
+                name: format!("P{k}"),
+                role,
+                group: None,
+                seat,
+            });
+        }
+        for number in 1..=3 {
+            s.agenda.push(AgendaItem {
+                number,
+                title: format!("Titolo numero {number}"),
+                kind: ItemKind::Other,
+                act: None,
+                rapporteur: None,
+            });
+        }
+        s
+    }
+
+    fn transcript(words: &[(u64, u64, &str)]) -> Transcript {
+        Transcript {
+            language: "it".into(),
+            model: "test".into(),
+            duration_ms: SessionMs(words.iter().map(|w| w.1).max().unwrap_or(0) + 1000),
+            segments: words
+                .chunks(4)
+                .map(|chunk| Segment {
+                    start_ms: SessionMs(chunk[0].0),
+                    end_ms: SessionMs(chunk[chunk.len() - 1].1),
+                    text: chunk.iter().map(|w| w.2).collect::<Vec<_>>().join(" "),
+                    words: chunk
+                        .iter()
+                        .map(|&(start, end, text)| Word {
+                            text: text.into(),
+                            start_ms: SessionMs(start),
+                            end_ms: SessionMs(end),
+                            confidence: 0.9,
+                            person: None,
+                            item: None,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn event(
+        s: &Session,
+        ms: i64,
+        seat: Option<u32>,
+        person: Option<&str>,
+        on: bool,
+    ) -> FloorEvent {
+        FloorEvent {
+            at: s.start + chrono::Duration::milliseconds(ms),
+            seat,
+            person: person.map(String::from),
+            action: if on {
+                MicAction::MicOn
+            } else {
+                MicAction::MicOff
+            },
+        }
+    }
+
+    #[test]
+    fn bad_evidence_is_named_in_warnings_and_still_aligned() {
+        let mut s = session();
+        s.floor_events = vec![
+            event(&s, 5_000, Some(2), None, true),
+            event(&s, 1_000, Some(1), None, true),
+            event(&s, 6_000, Some(31), None, true),
+            event(&s, 7_000, None, Some("ghost"), true),
+            event(&s, 8_000, Some(2), None, true),
+            event(&s, 9_000, Some(2), None, false),
+            event(&s, -2_000, Some(3), None, true),
+            event(&s, 9_500, None, None, true),
+            event(&s, 9_600, Some(2), None, false),
+        ];
+        s.agenda_markers = vec![AgendaMarker {
+            at: s.start + chrono::Duration::milliseconds(4_000),
+            item: 9,
+        }];
+        let activity = [
+            Activity {
+                source: "remote-neri".into(),
+                person: "neri".into(),
+                kind: EvidenceKind::Remote,
+                spans: vec![(SessionMs(10_000), SessionMs(12_000))],
+            },
+            Activity {
+                source: "remote-x".into(),
+                person: "rossi".into(),
+                kind: EvidenceKind::Remote,
+                spans: vec![(SessionMs(11_000), SessionMs(11_500))],
+            },
+            Activity {
+                source: "remote-y".into(),
+                person: "bianchi".into(),
+                kind: EvidenceKind::Remote,
+                spans: vec![(SessionMs(1), SessionMs(2))],
+            },
+        ];
+        let t = transcript(&[(5_100, 5_400, "Grazie"), (10_100, 10_400, "Buonasera")]);
+        let a = align(&s, &t, &activity, &Settings::default());
+        let all = a.warnings.join("\n");
+        for expected in [
+            "floor_events[1] (mic_on seat 1 at 00:00:01.000) is earlier than the event before it",
+            "floor_events[2] (mic_on seat 31 at 00:00:06.000): nobody in the roster sits at seat 31",
+            "floor_events[3] (mic_on person ghost at 00:00:07.000): ghost is not in the roster",
+            "floor_events[4]: mic_on for rossi, whose mic is already on",
+            "floor_events[8]: mic_off for rossi, whose mic is not on",
+            "floor_events[6] (mic_on seat 3 at 2021-03-15T16:59:58+00:00) is before the session's start",
+            "floor_events[7] (mic_on no seat at 00:00:09.500) names neither a seat nor a person",
+            "agenda_markers[0] (item 9 at 00:00:04.000): there is no item 9 on the agenda",
+            "remote turns overlap: remote-neri (neri) 00:00:10.000-00:00:12.000 and remote-x (rossi)",
+            "source remote-y: bianchi is not in the roster",
+        ] {
+            assert!(all.contains(expected), "{expected:?} not in\n{all}");
+        }
+        assert_eq!(a.timeline.words.len(), 2);
+        assert_eq!(a.timeline.words[0].person.as_deref(), Some("rossi"));
+        assert_eq!(a.timeline.words[1].person.as_deref(), Some("neri"));
+        assert!(a.timeline.items.is_empty());
+    }
+
+    const VOCABULARY: [&str; 14] = [
+        "punto",
+        "tre",
+        "2",
+        "primo",
+        "passiamo",
+        "rinviato",
+        "riprendiamo",
+        "titolo",
+        "numero",
+        "item",
+        "the",
+        "grazie.",
+        "all'ordine",
+        "giorno",
+    ];
+
+    proptest! {
+        #[test]
+        fn every_word_is_assigned_once_and_items_stay_in_order(
+            words in prop::collection::vec((0u64..3_000, 0u64..900, 0usize..VOCABULARY.len()), 0..80),
+            events in prop::collection::vec((-1_000i64..120_000, 0u32..5, any::<bool>()), 0..30),
+            remote in prop::collection::vec((0u64..120_000, 0u64..10_000), 0..6),
+        ) {
+            let mut s = session();
+            s.floor_events = events
+                .iter()
+                .map(|&(ms, seat, on)| event(&s, ms, Some(seat), None, on))
+                .collect();
+            let mut at = 0;
+            let timed: Vec<(u64, u64, &str)> = words
+                .iter()
+                .map(|&(gap, len, w)| {
+                    at += gap;
+                    let word = (at, at + len, VOCABULARY[w]);
+                    at += len;
+                    word
+                })
+                .collect();
+            let activity = [Activity {
+                source: "remote-neri".into(),
+                person: "neri".into(),
+                kind: EvidenceKind::Remote,
+                spans: remote.iter().map(|&(a, len)| (SessionMs(a), SessionMs(a + len))).collect(),
+            }];
+            let t = transcript(&timed);
+            let a = align(&s, &t, &activity, &Settings::default());
+            let tl = &a.timeline;
+            // Every word exactly once, each with at most one person from the roster.
+            let mut given: Vec<(u64, &str)> = timed.iter().map(|w| (w.0, w.2)).collect();
+            let mut got: Vec<(u64, &str)> = tl.words.iter().map(|w| (w.start_ms.0, w.text.as_str())).collect();
+            given.sort();
+            got.sort();
+            prop_assert_eq!(given, got);
+            for w in &tl.words {
+                if let Some(p) = &w.person {
+                    prop_assert!(s.person(p).is_some());
+                }
+                prop_assert!((0.0..=1.0).contains(&w.confidence));
+            }
+            for pair in tl.items.windows(2) {
+                prop_assert!(pair[0].start_ms < pair[1].start_ms);
+                prop_assert!(pair[0].end_ms <= pair[1].start_ms);
+            }
+            for span in &tl.items {
+                prop_assert!(s.item(span.number).is_some());
+            }
+            for pair in tl.interventions.windows(2) {
+                prop_assert!(pair[0].end_ms <= pair[1].start_ms);
+            }
+        }
+    }
+}

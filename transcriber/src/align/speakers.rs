@@ -110,15 +110,15 @@ pub fn floor_turns(session: &Session, end: SessionMs, warnings: &mut Vec<String>
     let mut turns = Vec::new();
     for (index, at_ms, person, action) in events {
         match action {
-            MicAction::MicOn => {
-                if open.contains_key(&person) {
-                    warnings.push(format!(
-                        "floor_events[{index}]: mic_on for {person}, whose mic is already on; ignored"
-                    ));
-                } else {
-                    open.insert(person, at_ms);
+            MicAction::MicOn => match open.entry(person) {
+                std::collections::btree_map::Entry::Occupied(e) => warnings.push(format!(
+                    "floor_events[{index}]: mic_on for {}, whose mic is already on; ignored",
+                    e.key()
+                )),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(at_ms);
                 }
-            }
+            },
             MicAction::MicOff => match open.remove(&person) {
                 Some(since) => turns.push(Turn {
                     person,
@@ -143,7 +143,7 @@ pub fn floor_turns(session: &Session, end: SessionMs, warnings: &mut Vec<String>
 }
 
 /// Voice-activity turns; activity for people not in the roster, reversed spans and remote turns of
-/// different people that overlap are warned about.
+/// different people that overlap are warned about (microphone channels hear each other by nature).
 pub fn activity_turns(
     session: &Session,
     activity: &[Activity],
@@ -174,7 +174,9 @@ pub fn activity_turns(
                 start_ms: start.0,
                 end_ms: end.0,
             });
-            labelled.push((start.0, end.0, &a.person, &a.source));
+            if a.kind == EvidenceKind::Remote {
+                labelled.push((start.0, end.0, &a.person, &a.source));
+            }
         }
     }
     labelled.sort();
