@@ -1,0 +1,6 @@
+//! aula's publisher: clips of a session's recording per agenda item, intervention, person or range,
+//! in the formats of the output presets, with subtitles and name captions; posters, press packages,
+//! the press feed and the clip report. FFmpeg (ffmpeg-next) does the media work; cue layout,
+//! ranges, documents and reports are pure functions.
+
+pub mod cues;
