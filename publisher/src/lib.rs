@@ -3,4 +3,5 @@
 //! the press feed and the clip report. FFmpeg (ffmpeg-next) does the media work; cue layout,
 //! ranges, documents and reports are pure functions.
 
+pub mod clip;
 pub mod cues;

@@ -12,6 +12,7 @@ pub mod doc;
 pub mod model;
 pub mod subtitles;
 pub mod time;
+pub mod timeline;
 pub mod transcript;
 pub mod validate;
 
@@ -21,5 +22,6 @@ pub use model::{
     Session, Source, SourceKind,
 };
 pub use time::{SessionClock, SessionMs};
+pub use timeline::{ItemSpan, Timeline, TimelineWord};
 pub use transcript::{Clip, Intervention, Segment, Transcript, Word};
 pub use validate::{is_safe_id, uri_scheme, Problem};

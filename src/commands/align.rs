@@ -250,7 +250,7 @@ fn replay(
         };
         match correction
             .edit(&timeline, &session.roster)
-            .and_then(|edit| timeline.apply(&edit, &session.roster))
+            .and_then(|edit| align::apply(&mut timeline, &edit, &session.roster))
         {
             Ok(_) => applied += 1,
             Err(e) => warnings.push(format!(
@@ -429,8 +429,7 @@ pub async fn fix(
                 .edit(&timeline, &session.roster)
                 .map_err(|e| BadInput(e.to_string()))?;
             let before = edit.region(&timeline);
-            let undo = timeline
-                .apply(&edit, &session.roster)
+            let undo = align::apply(&mut timeline, &edit, &session.roster)
                 .map_err(|e| BadInput(e.to_string()))?;
             NewRevision {
                 author,

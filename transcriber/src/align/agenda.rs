@@ -306,7 +306,7 @@ fn title_cues(
                 score += 0.1;
             }
             cues.push(Cue {
-                word: sentence_start(words, tokens[i].word),
+                word: announcement_start(words, tokens, sentence_start(words, tokens[i].word)),
                 item: item.number,
                 score,
                 kind: CueKind::Start,
@@ -352,6 +352,31 @@ fn sentence_start(words: &[TimelineWord], word: usize) -> usize {
         k -= 1;
     }
     k
+}
+
+/// Where an announcement starts when the title was said in its own sentence: the sentence just
+/// before ("We now move to the next item on the agenda. Motion on recycling.") when it speaks of
+/// items or the agenda and follows without a pause.
+fn announcement_start(words: &[TimelineWord], tokens: &[Token], title_sentence: usize) -> usize {
+    let Some(last) = title_sentence.checked_sub(1) else {
+        return title_sentence;
+    };
+    if words[title_sentence].start_ms.0 >= words[last].end_ms.0 + 1000 {
+        return title_sentence;
+    }
+    let previous = sentence_start(words, last);
+    let speaks_of_items = tokens
+        .iter()
+        .filter(|t| (previous..title_sentence).contains(&t.word))
+        .any(|t| {
+            let t = t.text.as_str();
+            ITEM_NOUNS.contains(&t) || AGENDA_WORDS.contains(&t) || TRANSITIONS.contains(&t)
+        });
+    if speaks_of_items {
+        previous
+    } else {
+        title_sentence
+    }
 }
 
 /// The last word of the sentence holding `word` (the same rules forward).
@@ -575,6 +600,28 @@ mod tests {
             ],
         );
         assert_eq!(spans, [(1, 5), (2, 50), (3, 120)]);
+    }
+
+    #[test]
+    fn a_title_in_its_own_sentence_belongs_to_the_announcement_before() {
+        let titles = ["Approval of the annual budget", "Motion on recycling"];
+        let mut ws = words(&[(5, "We now move to item 1 on the agenda.")]);
+        ws.extend(words(&[(
+            50,
+            "We now move to the next item on the agenda.",
+        )]));
+        // The title follows the announcing sentence at once, as its own sentence.
+        let mut title = words(&[(53, "Motion on recycling.")]);
+        for w in &mut title {
+            w.start_ms.0 -= 200;
+            w.end_ms.0 -= 200;
+            w.segment = 1;
+        }
+        ws.extend(title);
+        let mut warnings = Vec::new();
+        let spans = find_items(&session(&titles), &ws, SessionMs(600_000), &mut warnings);
+        let starts: Vec<(u32, u64)> = spans.iter().map(|s| (s.number, s.start_ms.0)).collect();
+        assert_eq!(starts, [(1, 5000), (2, 50_000)], "{warnings:?}");
     }
 
     #[test]

@@ -234,76 +234,79 @@ impl Edit {
     }
 }
 
-impl Timeline {
-    /// Applies an edit, re-derives items of words and interventions, and returns the undoing edit.
-    pub fn apply(&mut self, edit: &Edit, roster: &[Person]) -> Result<Edit, CorrectionError> {
-        let undo = match edit {
-            Edit::SetPersons { first, persons } => {
-                let len = self.words.len();
-                let words = self
-                    .words
-                    .get_mut(*first..first + persons.len())
-                    .ok_or_else(|| stale("words", first + persons.len(), len))?;
-                let old = words
-                    .iter()
-                    .map(|w| (w.person.clone(), w.confidence))
-                    .collect();
-                for (w, (person, confidence)) in words.iter_mut().zip(persons) {
-                    w.person = person.clone();
-                    w.confidence = *confidence;
-                }
-                Edit::SetPersons {
-                    first: *first,
-                    persons: old,
-                }
+/// Applies an edit to a timeline, re-derives the items of words and the interventions, and returns
+/// the edit that undoes it.
+pub fn apply(
+    timeline: &mut Timeline,
+    edit: &Edit,
+    roster: &[Person],
+) -> Result<Edit, CorrectionError> {
+    let undo = match edit {
+        Edit::SetPersons { first, persons } => {
+            let len = timeline.words.len();
+            let words = timeline
+                .words
+                .get_mut(*first..first + persons.len())
+                .ok_or_else(|| stale("words", first + persons.len(), len))?;
+            let old = words
+                .iter()
+                .map(|w| (w.person.clone(), w.confidence))
+                .collect();
+            for (w, (person, confidence)) in words.iter_mut().zip(persons) {
+                w.person = person.clone();
+                w.confidence = *confidence;
             }
-            Edit::SetBoundary {
-                span,
-                start_ms,
-                previous_end_ms,
-                confidence,
-            } => {
-                let count = self.items.len();
-                let this = self
-                    .items
-                    .get(*span)
-                    .ok_or_else(|| stale("item spans", *span + 1, count))?;
-                let undo = Edit::SetBoundary {
-                    span: *span,
-                    start_ms: this.start_ms,
-                    previous_end_ms: span.checked_sub(1).map(|k| self.items[k].end_ms),
-                    confidence: this.confidence,
-                };
-                self.items[*span].start_ms = *start_ms;
-                self.items[*span].confidence = *confidence;
-                if let (Some(k), Some(end)) = (span.checked_sub(1), previous_end_ms) {
-                    self.items[k].end_ms = *end;
-                }
-                undo
+            Edit::SetPersons {
+                first: *first,
+                persons: old,
             }
+        }
+        Edit::SetBoundary {
+            span,
+            start_ms,
+            previous_end_ms,
+            confidence,
+        } => {
+            let count = timeline.items.len();
+            let this = timeline
+                .items
+                .get(*span)
+                .ok_or_else(|| stale("item spans", *span + 1, count))?;
+            let undo = Edit::SetBoundary {
+                span: *span,
+                start_ms: this.start_ms,
+                previous_end_ms: span.checked_sub(1).map(|k| timeline.items[k].end_ms),
+                confidence: this.confidence,
+            };
+            timeline.items[*span].start_ms = *start_ms;
+            timeline.items[*span].confidence = *confidence;
+            if let (Some(k), Some(end)) = (span.checked_sub(1), previous_end_ms) {
+                timeline.items[k].end_ms = *end;
+            }
+            undo
+        }
+        Edit::SetWords {
+            first,
+            count,
+            words,
+        } => {
+            let len = timeline.words.len();
+            if first + count > len {
+                return Err(stale("words", first + count, len));
+            }
+            let old: Vec<TimelineWord> = timeline
+                .words
+                .splice(*first..first + count, words.iter().cloned())
+                .collect();
             Edit::SetWords {
-                first,
-                count,
-                words,
-            } => {
-                let len = self.words.len();
-                if first + count > len {
-                    return Err(stale("words", first + count, len));
-                }
-                let old: Vec<TimelineWord> = self
-                    .words
-                    .splice(*first..first + count, words.iter().cloned())
-                    .collect();
-                Edit::SetWords {
-                    first: *first,
-                    count: words.len(),
-                    words: old,
-                }
+                first: *first,
+                count: words.len(),
+                words: old,
             }
-        };
-        self.derive(roster);
-        Ok(undo)
-    }
+        }
+    };
+    super::derive(timeline, roster);
+    Ok(undo)
 }
 
 fn stale(what: &str, needed: usize, have: usize) -> CorrectionError {
@@ -379,7 +382,7 @@ mod tests {
             interventions: Vec::new(),
             words,
         };
-        t.derive(&people);
+        super::super::derive(&mut t, &people);
         t
     }
 
@@ -409,11 +412,11 @@ mod tests {
         }
         .edit(&t, &roster())
         .unwrap();
-        let undo = t.apply(&edit, &roster()).unwrap();
+        let undo = apply(&mut t, &edit, &roster()).unwrap();
         assert_eq!(t.words[4].person.as_deref(), Some("rossi"));
         assert_eq!(t.words[4].confidence, 1.0);
         assert_eq!(t.interventions.len(), 3);
-        t.apply(&undo, &roster()).unwrap();
+        apply(&mut t, &undo, &roster()).unwrap();
         assert_eq!(t, before);
     }
 
@@ -467,7 +470,7 @@ mod tests {
         }
         .edit(&t, &roster())
         .unwrap();
-        t.apply(&edit, &roster()).unwrap();
+        apply(&mut t, &edit, &roster()).unwrap();
         let texts: Vec<&str> = t.words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(texts[2..5], ["Grazie", "presidente,", "bene"]);
         assert_eq!(t.words[2].start_ms, SessionMs(1650));
@@ -513,11 +516,11 @@ mod tests {
             let mut undos = Vec::new();
             for c in &corrections {
                 if let Ok(edit) = c.edit(&t, &people) {
-                    undos.push(t.apply(&edit, &people).unwrap());
+                    undos.push(apply(&mut t, &edit, &people).unwrap());
                 }
             }
             for undo in undos.iter().rev() {
-                t.apply(undo, &people).unwrap();
+                apply(&mut t, undo, &people).unwrap();
             }
             prop_assert_eq!(t, original);
         }
@@ -532,7 +535,7 @@ mod tests {
             let mut t = timeline(&words, &item_starts);
             for c in &corrections {
                 if let Ok(edit) = c.edit(&t, &people) {
-                    t.apply(&edit, &people).unwrap();
+                    apply(&mut t, &edit, &people).unwrap();
                 }
             }
             for pair in t.interventions.windows(2) {

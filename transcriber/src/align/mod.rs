@@ -10,9 +10,11 @@ pub mod speakers;
 pub mod words;
 
 use serde::{Deserialize, Serialize};
-use session::{Intervention, Person, Segment, Session, SessionMs, Transcript, Word};
+use session::{Person, Session, SessionMs, Transcript};
 
-pub use corrections::{Correction, CorrectionError, Edit};
+pub use session::{ItemSpan, Timeline, TimelineWord};
+
+pub use corrections::{apply, Correction, CorrectionError, Edit};
 pub use speakers::{Activity, EvidenceKind};
 
 /// Tuning of the alignment; the defaults suit conference systems with up to ~300 ms of jitter.
@@ -37,41 +39,6 @@ impl Default for Settings {
             min_coverage: 0.5,
         }
     }
-}
-
-/// The session as the press office reads it: items, interventions and every word with its speaker.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timeline {
-    pub items: Vec<ItemSpan>,
-    pub interventions: Vec<Intervention>,
-    pub words: Vec<TimelineWord>,
-}
-
-/// The stretch of the session spent on one agenda item; an item taken up again appears again.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ItemSpan {
-    pub number: u32,
-    pub title: String,
-    pub start_ms: SessionMs,
-    pub end_ms: SessionMs,
-    /// 1 for a clerk's marker or a correction; lower for boundaries found in the transcript.
-    pub confidence: f32,
-}
-
-/// A word with its speaker (`person` is a roster id, none when unknown) and agenda item.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimelineWord {
-    pub text: String,
-    pub start_ms: SessionMs,
-    pub end_ms: SessionMs,
-    pub person: Option<String>,
-    pub item: Option<u32>,
-    /// Confidence of the speaker attribution (0 when unknown, 1 when set by a correction).
-    pub confidence: f32,
-    /// Whisper's confidence in the word itself.
-    pub asr_confidence: f32,
-    /// The transcript segment the word came from.
-    pub segment: usize,
 }
 
 /// A timeline and what was wrong with the evidence it was built from.
@@ -147,7 +114,7 @@ pub fn align(
         interventions: Vec::new(),
         words,
     };
-    timeline.derive(&session.roster);
+    derive(&mut timeline, &session.roster);
     Alignment {
         timeline,
         warnings,
@@ -155,79 +122,25 @@ pub fn align(
     }
 }
 
-impl Timeline {
-    /// Re-derives what follows from the words and the item spans: each word's item and the
-    /// interventions.
-    pub fn derive(&mut self, roster: &[Person]) {
-        for word in &mut self.words {
-            let mid = (word.start_ms.0 + word.end_ms.0) / 2;
-            word.item = self
-                .items
-                .iter()
-                .find(|s| s.start_ms.0 <= mid && mid < s.end_ms.0)
-                .map(|s| s.number);
-        }
-        self.interventions = interventions::derive(&self.words, roster);
+/// Re-derives what follows from the words and the item spans: each word's item and the
+/// interventions.
+pub fn derive(timeline: &mut Timeline, roster: &[Person]) {
+    let items: Vec<Option<u32>> = timeline
+        .words
+        .iter()
+        .map(|w| timeline.item_at(SessionMs((w.start_ms.0 + w.end_ms.0) / 2)))
+        .collect();
+    for (word, item) in timeline.words.iter_mut().zip(items) {
+        word.item = item;
     }
-
-    /// The transcript as corrected and attributed: segments split where the speaker or the item
-    /// changes, each word carrying its person and item.
-    pub fn transcript(&self, base: &Transcript) -> Transcript {
-        let mut segments: Vec<Segment> = Vec::new();
-        let mut key = None;
-        for w in &self.words {
-            let this = (w.segment, w.person.as_deref(), w.item);
-            let word = Word {
-                text: w.text.clone(),
-                start_ms: w.start_ms,
-                end_ms: w.end_ms,
-                confidence: w.asr_confidence,
-                person: w.person.clone(),
-                item: w.item,
-            };
-            match segments.last_mut() {
-                Some(s) if key == Some(this) => {
-                    s.end_ms = s.end_ms.max(w.end_ms);
-                    s.text.push(' ');
-                    s.text.push_str(&w.text);
-                    s.words.push(word);
-                }
-                _ => segments.push(Segment {
-                    start_ms: w.start_ms,
-                    end_ms: w.end_ms,
-                    text: w.text.clone(),
-                    words: vec![word],
-                }),
-            }
-            key = Some(this);
-        }
-        Transcript {
-            language: base.language.clone(),
-            model: base.model.clone(),
-            duration_ms: base.duration_ms,
-            segments,
-        }
-    }
-
-    /// Share of word time (0..=1) that carries a person.
-    pub fn attributed_share(&self) -> f32 {
-        let (named, total) = self.words.iter().fold((0u64, 0u64), |(n, t), w| {
-            let d = w.start_ms.until(w.end_ms);
-            (n + if w.person.is_some() { d } else { 0 }, t + d)
-        });
-        if total == 0 {
-            0.0
-        } else {
-            named as f32 / total as f32
-        }
-    }
+    timeline.interventions = interventions::derive(&timeline.words, roster);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use session::{AgendaItem, AgendaMarker, FloorEvent, ItemKind, MicAction, Role};
+    use session::{AgendaItem, AgendaMarker, FloorEvent, ItemKind, MicAction, Role, Segment, Word};
 
     fn session() -> Session {
         let mut s: Session = session::from_json(

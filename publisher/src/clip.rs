@@ -1,0 +1,929 @@
+//! Cutting a clip out of a recording with FFmpeg. Stream copy starts at the keyframe at or before the
+//! requested start and reports that real start; a re-encode decodes from the keyframe before, trims
+//! to the exact frame and sample, brings the picture to the preset's size (pad, crop), burns in the
+//! subtitles and name captions through libass, and can carry the subtitles as a mov_text track.
+//! The file is written under a `.part` name and renamed when complete.
+
+use std::path::Path;
+
+use ffmpeg::{codec, decoder, encoder, filter, format, frame, media, Dictionary, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+use presets::{AudioCodec, Container, Fit, Preset};
+
+use crate::cues::Cue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error("{path}: cannot open the recording: {source}")]
+    Open { path: String, source: ffmpeg::Error },
+    #[error("{path}: no {what} stream, which preset {preset} needs")]
+    NoStream {
+        path: String,
+        what: &'static str,
+        preset: String,
+    },
+    #[error("FFmpeg failed while {during}: {source}")]
+    Ffmpeg {
+        during: String,
+        source: ffmpeg::Error,
+    },
+    #[error("this FFmpeg has no {0} encoder")]
+    NoEncoder(&'static str),
+    #[error("nothing of {path} lies between {start_ms} ms and {end_ms} ms")]
+    Empty {
+        path: String,
+        start_ms: u64,
+        end_ms: u64,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ClipError {
+    /// Whether the request or the recording is at fault rather than the system.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ClipError::Open { .. } | ClipError::NoStream { .. } | ClipError::Empty { .. }
+        )
+    }
+}
+
+fn ff(during: impl Into<String>) -> impl FnOnce(ffmpeg::Error) -> ClipError {
+    let during = during.into();
+    move |source| ClipError::Ffmpeg { during, source }
+}
+
+/// How a clip was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutMode {
+    /// Packets copied from the keyframe at or before the start.
+    Copy,
+    /// Decoded and encoded again from the exact frame.
+    Encode,
+}
+
+/// What to cut, in recording time (the recording starts at session time zero).
+pub struct ClipSpec<'a> {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub preset: &'a Preset,
+    /// An ASS script (clip time) to draw into the picture: subtitles and name captions.
+    pub burn: Option<&'a Path>,
+    /// Cues (clip time) to carry as a mov_text subtitle track.
+    pub soft: Option<&'a [Cue]>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClipResult {
+    pub mode: CutMode,
+    /// Where the clip really starts in the recording (the keyframe, for a stream copy).
+    pub start_ms: u64,
+    pub duration_ms: u64,
+    pub bytes: u64,
+}
+
+/// Cuts `spec` out of `input` into `output` (written as `output.part`, then renamed).
+pub fn cut(
+    input: &Path,
+    output: &Path,
+    spec: &ClipSpec,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<ClipResult, ClipError> {
+    ffmpeg::init().map_err(ff("initialising"))?;
+    ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+    let part = part_path(output);
+    let result = match spec.preset.mode {
+        presets::Mode::Copy => copy(input, &part, spec, cancelled),
+        presets::Mode::Encode => encode(input, &part, spec, cancelled),
+    };
+    let (mode, start_ms, duration_ms) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    let io = |source| ClipError::Io {
+        path: output.display().to_string(),
+        source,
+    };
+    let bytes = std::fs::metadata(&part).map_err(io)?.len();
+    std::fs::rename(&part, output).map_err(io)?;
+    Ok(ClipResult {
+        mode,
+        start_ms,
+        duration_ms,
+        bytes,
+    })
+}
+
+pub fn part_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+fn open(input: &Path) -> Result<format::context::Input, ClipError> {
+    format::input(input).map_err(|source| ClipError::Open {
+        path: input.display().to_string(),
+        source,
+    })
+}
+
+fn container_name(container: Container) -> &'static str {
+    match container {
+        Container::Mp4 => "mp4",
+        Container::Mp3 => "mp3",
+    }
+}
+
+fn header_options(preset: &Preset) -> Dictionary<'static> {
+    let mut options = Dictionary::new();
+    if preset.faststart && preset.container == Container::Mp4 {
+        options.set("movflags", "+faststart");
+    }
+    options.set("avoid_negative_ts", "make_zero");
+    options
+}
+
+/// Seeks every stream to the keyframe at or before `ms`.
+fn seek(ictx: &mut format::context::Input, ms: u64) -> Result<(), ClipError> {
+    let ts = ms as i64 * 1000;
+    ictx.seek(ts, ..ts)
+        .map_err(ff(format!("seeking to {ms} ms")))
+}
+
+fn to_ms(ts: i64, tb: Rational) -> i64 {
+    ts * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator()).max(1)
+}
+
+fn from_ms(ms: i64, tb: Rational) -> i64 {
+    ms * i64::from(tb.denominator()) / (1000 * i64::from(tb.numerator()).max(1))
+}
+
+/// Stream copy of video and audio from the keyframe at or before the start.
+fn copy(
+    input: &Path,
+    part: &Path,
+    spec: &ClipSpec,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(CutMode, u64, u64), ClipError> {
+    let mut ictx = open(input)?;
+    let mut octx = format::output_as(part, container_name(spec.preset.container))
+        .map_err(ff("creating the output"))?;
+    let video = ictx.streams().best(media::Type::Video).map(|s| s.index());
+    let mut mapping: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
+    let mut in_tb = vec![Rational(1, 1000); ictx.nb_streams() as usize];
+    for ist in ictx.streams() {
+        let medium = ist.parameters().medium();
+        if medium != media::Type::Video && medium != media::Type::Audio {
+            continue;
+        }
+        let mut ost = octx
+            .add_stream(encoder::find(codec::Id::None))
+            .map_err(ff("adding a stream"))?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: the stream's parameters belong to `octx`, alive here; a zero tag lets the muxer
+        // pick the right one for its container.
+        unsafe {
+            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+        }
+        mapping[ist.index()] = Some(ost.index());
+        in_tb[ist.index()] = ist.time_base();
+    }
+    octx.write_header_with(header_options(spec.preset))
+        .map_err(ff("writing the header"))?;
+    let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
+    seek(&mut ictx, spec.start_ms)?;
+
+    let mut real_start_ms: Option<i64> = None;
+    let mut last_ms = 0i64;
+    let mut pending_audio: Vec<Packet> = Vec::new();
+    for (stream, mut packet) in ictx.packets() {
+        if cancelled() {
+            return Err(ClipError::Cancelled);
+        }
+        let index = stream.index();
+        let Some(out) = mapping[index] else { continue };
+        let tb = in_tb[index];
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            continue;
+        };
+        let pts_ms = to_ms(pts, tb);
+        let is_video = Some(index) == video;
+        if real_start_ms.is_none() {
+            if video.is_none() || (is_video && packet.is_key()) {
+                real_start_ms = Some(pts_ms.min(spec.start_ms as i64));
+            } else {
+                if !is_video {
+                    pending_audio.push(packet.clone());
+                }
+                continue;
+            }
+        }
+        let start = real_start_ms.expect("set above");
+        if to_ms(packet.dts().unwrap_or(pts), tb) >= spec.end_ms as i64 {
+            if is_video || video.is_none() {
+                break;
+            }
+            continue;
+        }
+        let mut batch = std::mem::take(&mut pending_audio);
+        batch.push(packet.clone());
+        for mut p in batch {
+            let Some(p_pts) = p.pts() else { continue };
+            let p_index = p.stream();
+            let p_tb = in_tb[p_index];
+            if to_ms(p_pts, p_tb) < start {
+                continue;
+            }
+            let shift = from_ms(start, p_tb);
+            p.set_pts(Some(p_pts - shift));
+            p.set_dts(p.dts().map(|d| d - shift));
+            let p_out = mapping[p_index].expect("mapped");
+            p.rescale_ts(p_tb, out_tb[p_out]);
+            p.set_position(-1);
+            p.set_stream(p_out);
+            p.write_interleaved(&mut octx)
+                .map_err(ff("writing a packet"))?;
+        }
+        last_ms = last_ms.max(pts_ms + to_ms(packet.duration(), tb));
+        packet.set_stream(out);
+    }
+    octx.write_trailer().map_err(ff("finishing the file"))?;
+    let start = real_start_ms.ok_or_else(|| ClipError::Empty {
+        path: input.display().to_string(),
+        start_ms: spec.start_ms,
+        end_ms: spec.end_ms,
+    })?;
+    let end = last_ms.min(spec.end_ms as i64).max(start);
+    Ok((CutMode::Copy, start as u64, (end - start) as u64))
+}
+
+struct VideoPath {
+    input: usize,
+    output: usize,
+    decoder: decoder::Video,
+    graph: filter::Graph,
+    encoder: encoder::Video,
+    in_tb: Rational,
+    start_ts: i64,
+    /// The clip's length in ms: frames after it end the decoding.
+    length_ms: i64,
+    done: bool,
+}
+
+struct AudioPath {
+    input: usize,
+    output: usize,
+    decoder: decoder::Audio,
+    graph: filter::Graph,
+    encoder: encoder::Audio,
+    in_tb: Rational,
+    start_ts: i64,
+    length_ms: i64,
+    done: bool,
+}
+
+/// Decode, trim, transform and encode again.
+fn encode(
+    input: &Path,
+    part: &Path,
+    spec: &ClipSpec,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(CutMode, u64, u64), ClipError> {
+    let preset = spec.preset;
+    let mut ictx = open(input)?;
+    let mut octx = format::output_as(part, container_name(preset.container))
+        .map_err(ff("creating the output"))?;
+    let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+    let duration_s = (spec.end_ms - spec.start_ms) as f64 / 1000.0;
+    let missing = |what| ClipError::NoStream {
+        path: input.display().to_string(),
+        what,
+        preset: preset.name.clone(),
+    };
+
+    let mut video = match &preset.video {
+        Some(settings) => {
+            let ist = ictx
+                .streams()
+                .best(media::Type::Video)
+                .ok_or_else(|| missing("video"))?;
+            Some(video_path(
+                &ist, &mut octx, settings, spec, duration_s, global,
+            )?)
+        }
+        None => None,
+    };
+    let mut audio = match &preset.audio {
+        Some(settings) => match ictx.streams().best(media::Type::Audio) {
+            Some(ist) => Some(audio_path(
+                &ist, &mut octx, settings, spec, duration_s, global,
+            )?),
+            None if preset.video.is_some() => None,
+            None => return Err(missing("audio")),
+        },
+        None => None,
+    };
+    let subtitles = match spec.soft {
+        Some(_) => Some(add_mov_text(&mut octx)?),
+        None => None,
+    };
+    octx.write_header_with(header_options(preset))
+        .map_err(ff("writing the header"))?;
+    let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
+    if let (Some(index), Some(cues)) = (subtitles, spec.soft) {
+        write_mov_text(&mut octx, index, out_tb[index], cues)?;
+    }
+
+    seek(&mut ictx, spec.start_ms)?;
+    for (stream, packet) in ictx.packets() {
+        if cancelled() {
+            return Err(ClipError::Cancelled);
+        }
+        let index = stream.index();
+        if let Some(v) = video.as_mut().filter(|v| v.input == index && !v.done) {
+            v.decoder
+                .send_packet(&packet)
+                .map_err(ff("decoding video"))?;
+            v.drain(&mut octx, &out_tb, false)?;
+        } else if let Some(a) = audio.as_mut().filter(|a| a.input == index && !a.done) {
+            a.decoder
+                .send_packet(&packet)
+                .map_err(ff("decoding audio"))?;
+            a.drain(&mut octx, &out_tb, false)?;
+        }
+        if video.as_ref().is_none_or(|v| v.done) && audio.as_ref().is_none_or(|a| a.done) {
+            break;
+        }
+    }
+    if let Some(v) = video.as_mut() {
+        // Packets still inside the decoder are flushed; frames past the end are dropped by trim.
+        let _ = v.decoder.send_eof();
+        v.drain(&mut octx, &out_tb, true)?;
+    }
+    if let Some(a) = audio.as_mut() {
+        let _ = a.decoder.send_eof();
+        a.drain(&mut octx, &out_tb, true)?;
+    }
+    octx.write_trailer().map_err(ff("finishing the file"))?;
+    Ok((CutMode::Encode, spec.start_ms, spec.end_ms - spec.start_ms))
+}
+
+fn pixel_format_id(format: format::Pixel) -> i32 {
+    ffmpeg::ffi::AVPixelFormat::from(format) as i32
+}
+
+/// Single-quoted for a filter graph argument.
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    format!(
+        "'{}'",
+        text.replace('\\', "\\\\").replace('\'', "'\\\\\\''")
+    )
+}
+
+fn video_path(
+    ist: &format::stream::Stream,
+    octx: &mut format::context::Output,
+    settings: &presets::Video,
+    spec: &ClipSpec,
+    duration_s: f64,
+    global: bool,
+) -> Result<VideoPath, ClipError> {
+    let decoder = codec::context::Context::from_parameters(ist.parameters())
+        .and_then(|c| c.decoder().video())
+        .map_err(ff("opening the video decoder"))?;
+    let in_tb = ist.time_base();
+    let mut fps = ist.avg_frame_rate();
+    if fps.numerator() <= 0 || fps.denominator() <= 0 {
+        fps = Rational(25, 1);
+    }
+    let sar = decoder.aspect_ratio();
+    let sar = if sar.numerator() <= 0 {
+        Rational(1, 1)
+    } else {
+        sar
+    };
+    let mut graph = filter::Graph::new();
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
+        decoder.width(),
+        decoder.height(),
+        pixel_format_id(decoder.format()),
+        in_tb.numerator(),
+        in_tb.denominator(),
+        sar.numerator(),
+        sar.denominator()
+    );
+    let find = |name| filter::find(name).ok_or(ClipError::NoEncoder("filter"));
+    graph
+        .add(&find("buffer")?, "in", &args)
+        .map_err(ff("setting up the video filters"))?;
+    graph
+        .add(&find("buffersink")?, "out", "")
+        .map_err(ff("setting up the video filters"))?;
+    let (w, h) = (settings.width, settings.height);
+    let fit = match settings.fit {
+        Fit::Pad => format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
+        ),
+        Fit::Crop | Fit::Speaker => {
+            format!("scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1")
+        }
+    };
+    let burn = spec
+        .burn
+        .map(|ass| format!(",subtitles=filename={}", quote(ass)))
+        .unwrap_or_default();
+    let chain = format!("trim=start=0:end={duration_s:.3},{fit}{burn},format=yuv420p");
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(&chain))
+        .map_err(ff(format!("building the video filters {chain:?}")))?;
+    graph.validate().map_err(ff("checking the video filters"))?;
+
+    let codec = encoder::find_by_name("libx264")
+        .or_else(|| encoder::find(codec::Id::H264))
+        .ok_or(ClipError::NoEncoder("H.264"))?;
+    let mut ost = octx
+        .add_stream(codec)
+        .map_err(ff("adding the video stream"))?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(ff("creating the H.264 encoder"))?;
+    enc.set_width(w);
+    enc.set_height(h);
+    enc.set_format(format::Pixel::YUV420P);
+    enc.set_time_base(in_tb);
+    enc.set_frame_rate(Some(fps));
+    enc.set_aspect_ratio(Rational(1, 1));
+    enc.set_bit_rate(settings.bitrate_kbps as usize * 1000);
+    enc.set_max_bit_rate(settings.bitrate_kbps as usize * 1500);
+    let gop = (f64::from(settings.keyframe_interval_ms) / 1000.0 * f64::from(fps)).round() as u32;
+    enc.set_gop(gop.max(1));
+    if global {
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let mut options = Dictionary::new();
+    options.set("preset", &settings.speed);
+    options.set("bufsize", &(settings.bitrate_kbps * 2000).to_string());
+    let encoder = enc
+        .open_with(options)
+        .map_err(ff("opening the H.264 encoder"))?;
+    ost.set_parameters(&encoder);
+    ost.set_time_base(in_tb);
+    Ok(VideoPath {
+        input: ist.index(),
+        output: ost.index(),
+        decoder,
+        graph,
+        encoder,
+        in_tb,
+        start_ts: from_ms(spec.start_ms as i64, in_tb),
+        length_ms: (spec.end_ms - spec.start_ms) as i64,
+        done: false,
+    })
+}
+
+impl VideoPath {
+    fn drain(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+        eof: bool,
+    ) -> Result<(), ClipError> {
+        let mut decoded = frame::Video::empty();
+        while self.decoder.receive_frame(&mut decoded).is_ok() {
+            let Some(ts) = decoded.timestamp() else {
+                continue;
+            };
+            let relative = ts - self.start_ts;
+            if to_ms(relative, self.in_tb) > self.length_ms + 40 {
+                self.done = true;
+            }
+            decoded.set_pts(Some(relative));
+            self.graph
+                .get("in")
+                .expect("the graph has an input")
+                .source()
+                .add(&decoded)
+                .map_err(ff("filtering video"))?;
+            self.pull(octx, out_tb)?;
+        }
+        if eof || self.done {
+            let _ = self.graph.get("in").expect("input").source().flush();
+            self.pull(octx, out_tb)?;
+            let _ = self.encoder.send_eof();
+            self.write_packets(octx, out_tb)?;
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn pull(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+    ) -> Result<(), ClipError> {
+        let mut filtered = frame::Video::empty();
+        while self
+            .graph
+            .get("out")
+            .expect("the graph has an output")
+            .sink()
+            .frame(&mut filtered)
+            .is_ok()
+        {
+            filtered.set_kind(ffmpeg::picture::Type::None);
+            self.encoder
+                .send_frame(&filtered)
+                .map_err(ff("encoding video"))?;
+            self.write_packets(octx, out_tb)?;
+        }
+        Ok(())
+    }
+
+    fn write_packets(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+    ) -> Result<(), ClipError> {
+        let mut packet = Packet::empty();
+        while self.encoder.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(self.output);
+            packet.rescale_ts(self.in_tb, out_tb[self.output]);
+            packet
+                .write_interleaved(octx)
+                .map_err(ff("writing video"))?;
+        }
+        Ok(())
+    }
+}
+
+fn audio_path(
+    ist: &format::stream::Stream,
+    octx: &mut format::context::Output,
+    settings: &presets::Audio,
+    spec: &ClipSpec,
+    duration_s: f64,
+    global: bool,
+) -> Result<AudioPath, ClipError> {
+    let mut decoder = codec::context::Context::from_parameters(ist.parameters())
+        .and_then(|c| c.decoder().audio())
+        .map_err(ff("opening the audio decoder"))?;
+    decoder
+        .set_parameters(ist.parameters())
+        .map_err(ff("opening the audio decoder"))?;
+    let in_tb = ist.time_base();
+    let (codec_id, name, sample_format) = match settings.codec {
+        AudioCodec::Aac => (
+            codec::Id::AAC,
+            "AAC",
+            format::Sample::F32(format::sample::Type::Planar),
+        ),
+        AudioCodec::Mp3 => (
+            codec::Id::MP3,
+            "MP3",
+            format::Sample::F32(format::sample::Type::Planar),
+        ),
+    };
+    let codec = encoder::find(codec_id).ok_or(ClipError::NoEncoder(name))?;
+    let layout = ffmpeg::ChannelLayout::default(settings.channels as i32);
+    let mut ost = octx
+        .add_stream(codec)
+        .map_err(ff("adding the audio stream"))?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .audio()
+        .map_err(ff("creating the audio encoder"))?;
+    enc.set_rate(settings.sample_rate_hz as i32);
+    enc.set_channel_layout(layout);
+    enc.set_channels(settings.channels as i32);
+    enc.set_format(sample_format);
+    enc.set_bit_rate(settings.bitrate_kbps as usize * 1000);
+    enc.set_time_base((1, settings.sample_rate_hz as i32));
+    if global {
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let encoder = enc
+        .open_as(codec)
+        .map_err(ff(format!("opening the {name} encoder")))?;
+    ost.set_parameters(&encoder);
+    ost.set_time_base((1, settings.sample_rate_hz as i32));
+
+    let mut in_layout = decoder.channel_layout();
+    if in_layout.bits() == 0 {
+        in_layout = ffmpeg::ChannelLayout::default(i32::from(decoder.channels()));
+    }
+    let args = format!(
+        "time_base={}/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
+        in_tb.numerator(),
+        in_tb.denominator(),
+        decoder.rate(),
+        decoder.format().name(),
+        in_layout.bits()
+    );
+    let mut graph = filter::Graph::new();
+    let find = |name| filter::find(name).ok_or(ClipError::NoEncoder("filter"));
+    graph
+        .add(&find("abuffer")?, "in", &args)
+        .map_err(ff("setting up the audio filters"))?;
+    graph
+        .add(&find("abuffersink")?, "out", "")
+        .map_err(ff("setting up the audio filters"))?;
+    let layout_name = if settings.channels == 1 {
+        "mono"
+    } else {
+        "stereo"
+    };
+    let chain = format!(
+        "atrim=start=0:end={duration_s:.3},aresample={},aformat=sample_fmts=fltp:channel_layouts={layout_name}",
+        settings.sample_rate_hz
+    );
+    graph
+        .output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(&chain))
+        .map_err(ff(format!("building the audio filters {chain:?}")))?;
+    graph.validate().map_err(ff("checking the audio filters"))?;
+    if let Some(mut out) = graph.get("out") {
+        out.sink().set_frame_size(encoder.frame_size());
+    }
+    Ok(AudioPath {
+        input: ist.index(),
+        output: ost.index(),
+        decoder,
+        graph,
+        encoder,
+        in_tb,
+        start_ts: from_ms(spec.start_ms as i64, in_tb),
+        length_ms: (spec.end_ms - spec.start_ms) as i64,
+        done: false,
+    })
+}
+
+impl AudioPath {
+    fn drain(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+        eof: bool,
+    ) -> Result<(), ClipError> {
+        let mut decoded = frame::Audio::empty();
+        while self.decoder.receive_frame(&mut decoded).is_ok() {
+            let Some(ts) = decoded.timestamp() else {
+                continue;
+            };
+            let relative = ts - self.start_ts;
+            decoded.set_pts(Some(relative));
+            self.graph
+                .get("in")
+                .expect("the graph has an input")
+                .source()
+                .add(&decoded)
+                .map_err(ff("filtering audio"))?;
+            self.pull(octx, out_tb)?;
+            if to_ms(relative, self.in_tb) > self.length_ms + 200 {
+                self.done = true;
+                break;
+            }
+        }
+        if eof || self.done {
+            let _ = self.graph.get("in").expect("input").source().flush();
+            self.pull(octx, out_tb)?;
+            let _ = self.encoder.send_eof();
+            self.write_packets(octx, out_tb)?;
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn pull(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+    ) -> Result<(), ClipError> {
+        let mut filtered = frame::Audio::empty();
+        while self
+            .graph
+            .get("out")
+            .expect("the graph has an output")
+            .sink()
+            .frame(&mut filtered)
+            .is_ok()
+        {
+            self.encoder
+                .send_frame(&filtered)
+                .map_err(ff("encoding audio"))?;
+            self.write_packets(octx, out_tb)?;
+        }
+        Ok(())
+    }
+
+    fn write_packets(
+        &mut self,
+        octx: &mut format::context::Output,
+        out_tb: &[Rational],
+    ) -> Result<(), ClipError> {
+        let enc_tb = Rational(1, self.encoder.rate() as i32);
+        let mut packet = Packet::empty();
+        while self.encoder.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(self.output);
+            packet.rescale_ts(enc_tb, out_tb[self.output]);
+            packet
+                .write_interleaved(octx)
+                .map_err(ff("writing audio"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The 3GPP timed-text sample description FFmpeg's own mov_text encoder writes: default style,
+/// bottom centred, white, one font ("Sans").
+const TX3G_SAMPLE_ENTRY: [u8; 47] = [
+    0x00, 0x00, 0x00, 0x00, // displayFlags
+    0x01, // horizontal justification: centre
+    0xFF, // vertical justification: bottom
+    0x00, 0x00, 0x00, 0x00, // background colour
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // text box
+    0x00, 0x00, 0x00, 0x00, // style: start, end char
+    0x00, 0x01, // font id
+    0x00, // face style
+    0x12, // font size
+    0xFF, 0xFF, 0xFF, 0xFF, // text colour
+    0x00, 0x00, 0x00, 0x11, b'f', b't', b'a', b'b', // font table box, 17 bytes
+    0x00, 0x01, // one font
+    0x00, 0x01, // font id
+    0x04, b'S', b'a', b'n', b's', // name length, name
+];
+
+fn add_mov_text(octx: &mut format::context::Output) -> Result<usize, ClipError> {
+    let mut ost = octx
+        .add_stream(encoder::find(codec::Id::MOV_TEXT))
+        .map_err(ff("adding the subtitle stream"))?;
+    let mut parameters = codec::Parameters::new();
+    parameters.set_medium(media::Type::Subtitle);
+    parameters.set_id(codec::Id::MOV_TEXT);
+    let entry = &TX3G_SAMPLE_ENTRY[..];
+    // SAFETY: the parameters were just allocated; the extradata buffer is allocated by FFmpeg's
+    // allocator with the padding FFmpeg requires, and freed with the parameters.
+    unsafe {
+        let p = parameters.as_mut_ptr();
+        let size = entry.len();
+        let buffer =
+            ffmpeg::ffi::av_mallocz(size + ffmpeg::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize)
+                as *mut u8;
+        if buffer.is_null() {
+            return Err(ClipError::Ffmpeg {
+                during: "allocating the subtitle description".into(),
+                source: ffmpeg::Error::from(-12),
+            });
+        }
+        std::ptr::copy_nonoverlapping(entry.as_ptr(), buffer, size);
+        (*p).extradata = buffer;
+        (*p).extradata_size = size as i32;
+    }
+    ost.set_parameters(parameters);
+    ost.set_time_base((1, 1000));
+    Ok(ost.index())
+}
+
+/// One timed-text sample per cue: the text's length (16 bits, big-endian) and the UTF-8 text; an
+/// empty sample clears the screen between cues.
+fn write_mov_text(
+    octx: &mut format::context::Output,
+    index: usize,
+    tb: Rational,
+    cues: &[Cue],
+) -> Result<(), ClipError> {
+    let mut at = 0u64;
+    let mut samples: Vec<(u64, u64, String)> = Vec::new();
+    for cue in cues {
+        if cue.start_ms > at {
+            samples.push((at, cue.start_ms, String::new()));
+        }
+        samples.push((
+            cue.start_ms,
+            cue.end_ms.max(cue.start_ms + 1),
+            cue.lines.join("\n"),
+        ));
+        at = cue.end_ms.max(cue.start_ms + 1);
+    }
+    for (start, end, text) in samples {
+        let bytes = text.as_bytes();
+        let mut payload = Vec::with_capacity(bytes.len() + 2);
+        payload.extend_from_slice(&(bytes.len().min(u16::MAX as usize) as u16).to_be_bytes());
+        payload.extend_from_slice(&bytes[..bytes.len().min(u16::MAX as usize)]);
+        let mut packet = Packet::copy(&payload);
+        packet.set_pts(Some(start as i64));
+        packet.set_dts(Some(start as i64));
+        packet.set_duration((end - start) as i64);
+        packet.set_stream(index);
+        packet.rescale_ts(Rational(1, 1000), tb);
+        packet
+            .write_interleaved(octx)
+            .map_err(ff("writing subtitles"))?;
+    }
+    Ok(())
+}
+
+/// A JPEG of the frame shown at `at_ms`, `width` pixels wide, written atomically.
+pub fn poster(input: &Path, at_ms: u64, width: u32, output: &Path) -> Result<(), ClipError> {
+    ffmpeg::init().map_err(ff("initialising"))?;
+    let mut ictx = open(input)?;
+    let ist = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| ClipError::NoStream {
+            path: input.display().to_string(),
+            what: "video",
+            preset: "poster".into(),
+        })?;
+    let index = ist.index();
+    let tb = ist.time_base();
+    let mut decoder = codec::context::Context::from_parameters(ist.parameters())
+        .and_then(|c| c.decoder().video())
+        .map_err(ff("opening the video decoder"))?;
+    seek(&mut ictx, at_ms)?;
+    let target = from_ms(at_ms as i64, tb);
+    let mut chosen: Option<frame::Video> = None;
+    'read: for (stream, packet) in ictx.packets() {
+        if stream.index() != index {
+            continue;
+        }
+        decoder.send_packet(&packet).map_err(ff("decoding video"))?;
+        let mut decoded = frame::Video::empty();
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            let ts = decoded.timestamp().unwrap_or(0);
+            chosen = Some(decoded.clone());
+            if ts >= target {
+                break 'read;
+            }
+        }
+    }
+    let decoded = chosen.ok_or_else(|| ClipError::Empty {
+        path: input.display().to_string(),
+        start_ms: at_ms,
+        end_ms: at_ms,
+    })?;
+    let height = ((u64::from(width) * u64::from(decoded.height())
+        / u64::from(decoded.width().max(1))) as u32)
+        & !1;
+    let mut scaler = ffmpeg::software::scaling::Context::get(
+        decoded.format(),
+        decoded.width(),
+        decoded.height(),
+        format::Pixel::YUVJ420P,
+        width,
+        height,
+        ffmpeg::software::scaling::Flags::BICUBIC,
+    )
+    .map_err(ff("scaling the poster"))?;
+    let mut scaled = frame::Video::empty();
+    scaler
+        .run(&decoded, &mut scaled)
+        .map_err(ff("scaling the poster"))?;
+    let codec = encoder::find(codec::Id::MJPEG).ok_or(ClipError::NoEncoder("JPEG"))?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(ff("creating the JPEG encoder"))?;
+    enc.set_width(width);
+    enc.set_height(height);
+    enc.set_format(format::Pixel::YUVJ420P);
+    enc.set_time_base((1, 25));
+    let mut options = Dictionary::new();
+    options.set("qmin", "2");
+    options.set("qmax", "4");
+    let mut encoder = enc
+        .open_with(options)
+        .map_err(ff("opening the JPEG encoder"))?;
+    scaled.set_pts(Some(0));
+    encoder
+        .send_frame(&scaled)
+        .map_err(ff("encoding the poster"))?;
+    encoder.send_eof().map_err(ff("encoding the poster"))?;
+    let mut packet = Packet::empty();
+    encoder
+        .receive_packet(&mut packet)
+        .map_err(ff("encoding the poster"))?;
+    let data = packet.data().unwrap_or_default();
+    let part = part_path(output);
+    let io = |source| ClipError::Io {
+        path: output.display().to_string(),
+        source,
+    };
+    std::fs::write(&part, data).map_err(io)?;
+    std::fs::rename(&part, output).map_err(io)
+}
