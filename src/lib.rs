@@ -35,6 +35,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 .downcast_ref::<transcriber::whisper::TranscribeError>()
                 .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
             || cause.is::<transcriber::align::CorrectionError>()
+            || cause.is::<presets::PresetError>()
+            || cause.is::<publisher::request::RequestError>()
+            || cause
+                .downcast_ref::<publisher::clip::ClipError>()
+                .is_some_and(publisher::clip::ClipError::is_bad_input)
     });
     if bad_input {
         2

@@ -144,12 +144,16 @@ fn container_name(container: Container) -> &'static str {
     }
 }
 
-fn header_options(preset: &Preset) -> Dictionary<'static> {
+/// Muxer options; a stream copy shifts every stream by the same amount so that none starts below
+/// zero (an encode keeps B-frame delay in the MP4 edit list instead).
+fn header_options(preset: &Preset, copy: bool) -> Dictionary<'static> {
     let mut options = Dictionary::new();
     if preset.faststart && preset.container == Container::Mp4 {
         options.set("movflags", "+faststart");
     }
-    options.set("avoid_negative_ts", "make_zero");
+    if copy {
+        options.set("avoid_negative_ts", "make_zero");
+    }
     options
 }
 
@@ -198,7 +202,7 @@ fn copy(
         mapping[ist.index()] = Some(ost.index());
         in_tb[ist.index()] = ist.time_base();
     }
-    octx.write_header_with(header_options(spec.preset))
+    octx.write_header_with(header_options(spec.preset, true))
         .map_err(ff("writing the header"))?;
     let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
     seek(&mut ictx, spec.start_ms)?;
@@ -277,6 +281,8 @@ struct VideoPath {
     start_ts: i64,
     /// The clip's length in ms: frames after it end the decoding.
     length_ms: i64,
+    /// One frame's duration in `in_tb`, for packets the encoder leaves without one.
+    frame_ticks: i64,
     done: bool,
 }
 
@@ -304,6 +310,25 @@ fn encode(
     let mut octx = format::output_as(part, container_name(preset.container))
         .map_err(ff("creating the output"))?;
     let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+    // The clip starts on the first frame at or after the requested start, at time zero.
+    let start_ms = match (&preset.video, ictx.streams().best(media::Type::Video)) {
+        (Some(_), Some(ist)) => first_frame_ms(&ist, spec.start_ms),
+        _ => spec.start_ms,
+    };
+    if start_ms >= spec.end_ms {
+        return Err(ClipError::Empty {
+            path: input.display().to_string(),
+            start_ms: spec.start_ms,
+            end_ms: spec.end_ms,
+        });
+    }
+    let spec = &ClipSpec {
+        start_ms,
+        end_ms: spec.end_ms,
+        preset: spec.preset,
+        burn: spec.burn,
+        soft: spec.soft,
+    };
     let duration_s = (spec.end_ms - spec.start_ms) as f64 / 1000.0;
     let missing = |what| ClipError::NoStream {
         path: input.display().to_string(),
@@ -337,7 +362,7 @@ fn encode(
         Some(_) => Some(add_mov_text(&mut octx)?),
         None => None,
     };
-    octx.write_header_with(header_options(preset))
+    octx.write_header_with(header_options(preset, false))
         .map_err(ff("writing the header"))?;
     let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();
     if let (Some(index), Some(cues)) = (subtitles, spec.soft) {
@@ -376,6 +401,27 @@ fn encode(
     }
     octx.write_trailer().map_err(ff("finishing the file"))?;
     Ok((CutMode::Encode, spec.start_ms, spec.end_ms - spec.start_ms))
+}
+
+/// The time (ms, rounded down) of the first frame at or after `ms`, for a stream of constant frame
+/// rate counted from its start time.
+fn first_frame_ms(ist: &format::stream::Stream, ms: u64) -> u64 {
+    let tb = ist.time_base();
+    let rate = ist.avg_frame_rate();
+    if rate.numerator() <= 0 || rate.denominator() <= 0 || tb.numerator() <= 0 {
+        return ms;
+    }
+    let ticks_per_frame = i64::from(tb.denominator()) * i64::from(rate.denominator())
+        / (i64::from(tb.numerator()) * i64::from(rate.numerator()));
+    if ticks_per_frame <= 0 {
+        return ms;
+    }
+    let first = ist.start_time().max(0);
+    let at = from_ms(ms as i64, tb).max(first);
+    let frames = (at - first + ticks_per_frame - 1) / ticks_per_frame;
+    let ts = first + frames * ticks_per_frame;
+    // Rounded down to the ms, then the frame's own tick is still at or after it.
+    to_ms(ts, tb).max(0) as u64
 }
 
 fn pixel_format_id(format: format::Pixel) -> i32 {
@@ -492,6 +538,9 @@ fn video_path(
         in_tb,
         start_ts: from_ms(spec.start_ms as i64, in_tb),
         length_ms: (spec.end_ms - spec.start_ms) as i64,
+        frame_ticks: (i64::from(in_tb.denominator()) * i64::from(fps.denominator())
+            / (i64::from(in_tb.numerator()) * i64::from(fps.numerator())).max(1))
+        .max(1),
         done: false,
     })
 }
@@ -561,6 +610,9 @@ impl VideoPath {
     ) -> Result<(), ClipError> {
         let mut packet = Packet::empty();
         while self.encoder.receive_packet(&mut packet).is_ok() {
+            if packet.duration() <= 0 {
+                packet.set_duration(self.frame_ticks);
+            }
             packet.set_stream(self.output);
             packet.rescale_ts(self.in_tb, out_tb[self.output]);
             packet

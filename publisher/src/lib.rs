@@ -5,3 +5,5 @@
 
 pub mod clip;
 pub mod cues;
+pub mod probe;
+pub mod request;

@@ -1,7 +1,9 @@
 //! The command line: clap definitions and what each command does.
 
 mod align;
+mod clip;
 mod models;
+mod presets;
 mod sample;
 mod session;
 mod transcribe;
@@ -52,6 +54,11 @@ pub enum Command {
     Models(ModelsCommand),
     /// Transcribe an audio or video file: text with a time and a confidence for every word.
     Transcribe(transcribe::TranscribeArgs),
+    /// Cut clips of a session per agenda item, intervention, person or range, with subtitles.
+    Clip(clip::ClipArgs),
+    /// The output presets (built-in, and user files in $AULA_HOME/presets/).
+    #[command(subcommand)]
+    Presets(presets::PresetsCommand),
 }
 
 pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
@@ -61,6 +68,8 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Sample(SampleCommand::Create(args)) => sample::create(args, cancel).await,
         Command::Models(cmd) => models::run(&config, cmd).await,
         Command::Transcribe(args) => transcribe::transcribe_file(config, args, cancel).await,
+        Command::Clip(args) => clip::run(&config, args, cancel).await,
+        Command::Presets(cmd) => presets::run(&config, cmd),
     }
 }
 

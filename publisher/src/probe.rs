@@ -1,0 +1,202 @@
+//! What a media file holds: its streams, duration and frames, and a small grey picture of the frame
+//! shown at a time, for reports and for checking clips.
+
+use std::path::Path;
+
+use ffmpeg::{codec, format, frame, media};
+use ffmpeg_next as ffmpeg;
+
+use crate::clip::ClipError;
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StreamInfo {
+    pub kind: String,
+    pub codec: String,
+    /// Time of the first packet, in ms.
+    pub start_ms: i64,
+    /// Time after the last packet, in ms.
+    pub end_ms: i64,
+    pub packets: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MediaInfo {
+    pub duration_ms: u64,
+    pub streams: Vec<StreamInfo>,
+}
+
+impl MediaInfo {
+    pub fn stream(&self, kind: &str) -> Option<&StreamInfo> {
+        self.streams.iter().find(|s| s.kind == kind)
+    }
+}
+
+fn open(path: &Path) -> Result<format::context::Input, ClipError> {
+    ffmpeg::init().map_err(|source| ClipError::Ffmpeg {
+        during: "initialising".into(),
+        source,
+    })?;
+    format::input(path).map_err(|source| ClipError::Open {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads every packet of `path`.
+pub fn info(path: &Path) -> Result<MediaInfo, ClipError> {
+    let mut ictx = open(path)?;
+    let mut streams: Vec<StreamInfo> = ictx
+        .streams()
+        .map(|s| StreamInfo {
+            kind: match s.parameters().medium() {
+                media::Type::Video => "video",
+                media::Type::Audio => "audio",
+                media::Type::Subtitle => "subtitle",
+                _ => "other",
+            }
+            .to_owned(),
+            codec: s.parameters().id().name().to_owned(),
+            start_ms: i64::MAX,
+            end_ms: i64::MIN,
+            packets: 0,
+        })
+        .collect();
+    let time_bases: Vec<ffmpeg::Rational> = ictx.streams().map(|s| s.time_base()).collect();
+    // A frame's duration for video packets that carry none (in ms; 0 when unknown).
+    let frame_ms: Vec<i64> = ictx
+        .streams()
+        .map(|s| {
+            let rate = s.avg_frame_rate();
+            if s.parameters().medium() == media::Type::Video && rate.numerator() > 0 {
+                1000 * i64::from(rate.denominator()) / i64::from(rate.numerator())
+            } else {
+                0
+            }
+        })
+        .collect();
+    let duration_ms = (ictx.duration().max(0) / 1000) as u64;
+    for (stream, packet) in ictx.packets() {
+        let i = stream.index();
+        let tb = time_bases[i];
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            continue;
+        };
+        let ms = |ts: i64| ts * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator());
+        let s = &mut streams[i];
+        s.packets += 1;
+        s.start_ms = s.start_ms.min(ms(pts));
+        let duration_ms = if packet.duration() > 0 {
+            ms(packet.duration())
+        } else {
+            frame_ms[i]
+        };
+        s.end_ms = s.end_ms.max(ms(pts) + duration_ms);
+    }
+    Ok(MediaInfo {
+        duration_ms,
+        streams,
+    })
+}
+
+/// The frame shown at `at_ms` (the first whose time is at or after it), as `width` x `height`
+/// grey pixels.
+pub fn frame_gray(path: &Path, at_ms: u64, width: u32, height: u32) -> Result<Vec<u8>, ClipError> {
+    let ff = |during: &str| {
+        let during = during.to_owned();
+        move |source| ClipError::Ffmpeg { during, source }
+    };
+    let mut ictx = open(path)?;
+    let ist = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| ClipError::NoStream {
+            path: path.display().to_string(),
+            what: "video",
+            preset: "probe".into(),
+        })?;
+    let index = ist.index();
+    let tb = ist.time_base();
+    let mut decoder = codec::context::Context::from_parameters(ist.parameters())
+        .and_then(|c| c.decoder().video())
+        .map_err(ff("opening the decoder"))?;
+    let ts = at_ms as i64 * 1000;
+    ictx.seek(ts, ..ts).map_err(ff("seeking"))?;
+    let target = at_ms as i64 * i64::from(tb.denominator()) / (1000 * i64::from(tb.numerator()));
+    let mut found = None;
+    let mut decoded = frame::Video::empty();
+    'read: for (stream, packet) in ictx.packets() {
+        if stream.index() != index {
+            continue;
+        }
+        decoder.send_packet(&packet).map_err(ff("decoding"))?;
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            if decoded.timestamp().unwrap_or(i64::MIN) >= target {
+                found = Some(decoded.clone());
+                break 'read;
+            }
+        }
+    }
+    let decoded = found.ok_or_else(|| ClipError::Empty {
+        path: path.display().to_string(),
+        start_ms: at_ms,
+        end_ms: at_ms,
+    })?;
+    let mut scaler = ffmpeg::software::scaling::Context::get(
+        decoded.format(),
+        decoded.width(),
+        decoded.height(),
+        format::Pixel::GRAY8,
+        width,
+        height,
+        ffmpeg::software::scaling::Flags::AREA,
+    )
+    .map_err(ff("scaling"))?;
+    let mut gray = frame::Video::empty();
+    scaler.run(&decoded, &mut gray).map_err(ff("scaling"))?;
+    let stride = gray.stride(0);
+    let data = gray.data(0);
+    Ok((0..height as usize)
+        .flat_map(|y| {
+            data[y * stride..y * stride + width as usize]
+                .iter()
+                .copied()
+        })
+        .collect())
+}
+
+/// The container's duration, without reading the packets.
+pub fn duration_ms(path: &Path) -> Result<u64, ClipError> {
+    Ok((open(path)?.duration().max(0) / 1000) as u64)
+}
+
+/// The cues of the first mov_text subtitle track: (start ms, end ms, text), empty samples left out.
+pub fn mov_text_cues(path: &Path) -> Result<Vec<(i64, i64, String)>, ClipError> {
+    let mut ictx = open(path)?;
+    let Some(stream) = ictx
+        .streams()
+        .find(|s| s.parameters().id() == codec::Id::MOV_TEXT)
+    else {
+        return Ok(Vec::new());
+    };
+    let (index, tb) = (stream.index(), stream.time_base());
+    let ms = |ts: i64| ts * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator());
+    let mut cues = Vec::new();
+    for (stream, packet) in ictx.packets() {
+        if stream.index() != index {
+            continue;
+        }
+        let data = packet.data().unwrap_or_default();
+        let Some(len) = data
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(data.get(2..2 + len).unwrap_or_default()).into_owned();
+        if !text.is_empty() {
+            let start = ms(packet.pts().unwrap_or(0));
+            cues.push((start, start + ms(packet.duration()), text));
+        }
+    }
+    Ok(cues)
+}

@@ -1,0 +1,404 @@
+//! `aula clip ID ...`: clips of a session's recording per agenda item, intervention, person or
+//! range, in a preset, with subtitles (sidecar, soft or burned), name captions and a poster.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use presets::{Preset, SubtitleMode};
+use publisher::clip::{self, ClipResult, ClipSpec};
+use publisher::cues::{self, AssStyle, Cue, CueLayout};
+use publisher::request::{self, ClipPlan, Selection};
+use serde::Serialize;
+use session::{Session, SessionMs, SourceKind, Timeline};
+
+use super::{open_catalogue, print_json};
+use crate::cancel::{Cancel, Cancelled};
+use crate::catalogue::{CatalogueError, ClipRecord};
+use crate::config::Config;
+use crate::fsutil::write_atomic;
+use crate::media::{self, Location};
+use crate::BadInput;
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["item", "intervention", "person", "from"]))]
+pub struct ClipArgs {
+    /// The session.
+    pub id: String,
+    /// An agenda item (one clip per span of it).
+    #[arg(long)]
+    pub item: Option<u32>,
+    /// An intervention, numbered from 1 as `aula session timeline` lists them.
+    #[arg(long)]
+    pub intervention: Option<usize>,
+    /// Every intervention of a person (roster id), one clip each.
+    #[arg(long)]
+    pub person: Option<String>,
+    /// A range of session time (with --to): HH:MM:SS.mmm, MM:SS or seconds.
+    #[arg(long, requires = "to", value_name = "TIME")]
+    pub from: Option<SessionMs>,
+    #[arg(long, requires = "from", value_name = "TIME")]
+    pub to: Option<SessionMs>,
+    /// Output preset (`aula presets list`).
+    #[arg(long, default_value = "web-720p")]
+    pub preset: String,
+    /// Subtitles: none, sidecar (SRT + WebVTT files), soft (a track in the MP4) or burn (drawn in);
+    /// default: the preset's.
+    #[arg(long, value_enum)]
+    pub subs: Option<SubsArg>,
+    /// Extra time before and after the selection.
+    #[arg(long, default_value_t = 300)]
+    pub padding_ms: u64,
+    /// Output folder (default: $AULA_HOME/sessions/ID/clips).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SubsArg {
+    None,
+    Sidecar,
+    Soft,
+    Burn,
+}
+
+impl From<SubsArg> for SubtitleMode {
+    fn from(s: SubsArg) -> SubtitleMode {
+        match s {
+            SubsArg::None => SubtitleMode::None,
+            SubsArg::Sidecar => SubtitleMode::Sidecar,
+            SubsArg::Soft => SubtitleMode::Soft,
+            SubsArg::Burn => SubtitleMode::Burn,
+        }
+    }
+}
+
+/// What `aula clip` reports for each clip.
+#[derive(Debug, Serialize)]
+pub struct ClipOutput {
+    pub id: String,
+    pub title: String,
+    pub file: PathBuf,
+    pub subtitles: Vec<PathBuf>,
+    pub poster: Option<PathBuf>,
+    #[serde(flatten)]
+    pub result: ClipResult,
+    pub requested_start_ms: SessionMs,
+    pub requested_end_ms: SessionMs,
+    /// Cues faster to read than 20 characters a second (kept, flagged).
+    pub fast_cues: usize,
+}
+
+/// The file a session's clips are cut from: the program feed, else the first camera, else the room
+/// audio (until the recorder writes `recordings/`, these are the session's own media files).
+pub fn recording(session: &Session, base_dir: &Path) -> Result<PathBuf> {
+    let source = [
+        SourceKind::Program,
+        SourceKind::Camera,
+        SourceKind::RoomAudio,
+    ]
+    .iter()
+    .find_map(|kind| session.sources.iter().find(|s| s.kind == *kind))
+    .ok_or_else(|| {
+        BadInput(format!(
+            "session {} has no recording to cut from",
+            session.id
+        ))
+    })?;
+    match media::resolve(base_dir, &source.uri) {
+        Location::File(path) => Ok(path),
+        Location::Network(uri) => Err(BadInput(format!(
+            "source {} ({uri}) is a live stream: record it first",
+            source.id
+        ))
+        .into()),
+    }
+}
+
+pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
+    let catalogue = open_catalogue(config).await?;
+    let stored = catalogue.get(&args.id).await?;
+    let session = stored.session;
+    let timeline = match catalogue.timeline(&args.id).await {
+        Ok(t) => t.timeline,
+        Err(CatalogueError::NotAligned(_)) if args.from.is_some() => Timeline::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let set = super::presets::load(config)?;
+    let preset = set.get(&args.preset)?.clone();
+    let subs: SubtitleMode = args.subs.map_or(preset.subtitles.mode, Into::into);
+    check_subtitles(&preset, subs)?;
+    let input = recording(&session, &stored.base_dir)?;
+    let recording_ms = publisher::probe::duration_ms(&input)?;
+    let selection = match (
+        &args.item,
+        &args.intervention,
+        &args.person,
+        args.from,
+        args.to,
+    ) {
+        (Some(n), ..) => Selection::Item(*n),
+        (_, Some(k), ..) => Selection::Intervention(*k),
+        (_, _, Some(p), ..) => Selection::Person(p.clone()),
+        (_, _, _, Some(start_ms), Some(end_ms)) => Selection::Range { start_ms, end_ms },
+        _ => {
+            return Err(BadInput(
+                "say what to clip: --item, --intervention, --person or --from/--to".into(),
+            )
+            .into())
+        }
+    };
+    let (plans, warnings) = request::plan(
+        &selection,
+        &session,
+        &timeline,
+        recording_ms,
+        args.padding_ms,
+    )?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let session_dir = config.session_dir(&session.id);
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| session_dir.join("clips"));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+
+    let mut outputs = Vec::new();
+    for plan in &plans {
+        cancel.check()?;
+        tracing::info!(
+            "cutting {} ({} - {}) with {}",
+            plan.slug,
+            plan.start_ms,
+            plan.end_ms,
+            preset.name
+        );
+        let (session_c, timeline_c, preset_c, input_c, out_dir_c, plan_c, cancel_c) = (
+            session.clone(),
+            timeline.clone(),
+            preset.clone(),
+            input.clone(),
+            out_dir.clone(),
+            plan.clone(),
+            cancel.clone(),
+        );
+        let output = tokio::task::spawn_blocking(move || {
+            make_clip(
+                &session_c,
+                &timeline_c,
+                &preset_c,
+                subs,
+                &input_c,
+                &out_dir_c,
+                &plan_c,
+                &cancel_c,
+            )
+        })
+        .await??;
+        let path = output.file.strip_prefix(&session_dir).map_or_else(
+            |_| output.file.display().to_string(),
+            |p| p.display().to_string(),
+        );
+        catalogue
+            .put_clip(&ClipRecord {
+                id: output.id.clone(),
+                session: session.id.clone(),
+                slug: plan.slug.clone(),
+                title: plan.title.clone(),
+                item: plan.item,
+                person: plan.person.clone(),
+                start_ms: SessionMs(output.result.start_ms),
+                end_ms: SessionMs(output.result.start_ms + output.result.duration_ms),
+                preset: preset.name.clone(),
+                mode: format!("{:?}", output.result.mode).to_lowercase(),
+                subtitles: format!("{subs:?}").to_lowercase(),
+                path,
+                bytes: output.result.bytes,
+                created_at: chrono::Utc::now(),
+            })
+            .await?;
+        outputs.push(output);
+    }
+    if args.json {
+        return print_json(&outputs);
+    }
+    for o in &outputs {
+        println!(
+            "{}  {} - {}  ({:?}, {} bytes)",
+            o.file.display(),
+            SessionMs(o.result.start_ms),
+            SessionMs(o.result.start_ms + o.result.duration_ms),
+            o.result.mode,
+            o.result.bytes
+        );
+        if o.result.start_ms != o.requested_start_ms.0 {
+            println!(
+                "  starts at the keyframe {} (asked for {})",
+                SessionMs(o.result.start_ms),
+                o.requested_start_ms
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_subtitles(preset: &Preset, subs: SubtitleMode) -> Result<()> {
+    let refuse = |why: &str| Err(BadInput(format!("preset {}: {why}", preset.name)).into());
+    match subs {
+        SubtitleMode::Burn if !preset.transforms_picture() => refuse(
+            "it does not re-encode the picture, so subtitles cannot be burned in (use --subs sidecar, or a preset such as web-720p)",
+        ),
+        SubtitleMode::Soft if preset.mode == presets::Mode::Copy || preset.container != presets::Container::Mp4 => {
+            refuse("a soft subtitle track needs an MP4 preset that encodes (use --subs sidecar)")
+        }
+        _ => Ok(()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_clip(
+    session: &Session,
+    timeline: &Timeline,
+    preset: &Preset,
+    subs: SubtitleMode,
+    input: &Path,
+    out_dir: &Path,
+    plan: &ClipPlan,
+    cancel: &Cancel,
+) -> Result<ClipOutput> {
+    let id = format!("{}-{}-{}", session.id, plan.slug, preset.name);
+    let file = out_dir.join(format!("{id}.{}", preset.container.extension()));
+    let words = request::clip_words(plan, session, timeline);
+    let vertical = preset.video.as_ref().is_some_and(|v| v.height > v.width);
+    let mut layout = CueLayout::new(
+        preset.subtitles.max_line_chars as usize,
+        preset.subtitles.max_lines as usize,
+    );
+    if vertical {
+        layout.max_line_chars = layout.max_line_chars.min(32);
+    }
+    let cue_list: Vec<Cue> = cues::layout(&words, &layout);
+    let captions = match (&preset.caption, preset.transforms_picture()) {
+        (Some(c), true) if c.enabled => {
+            request::name_captions(&words, session, u64::from(c.duration_ms))
+        }
+        _ => Vec::new(),
+    };
+    let burned: &[Cue] = if subs == SubtitleMode::Burn {
+        &cue_list
+    } else {
+        &[]
+    };
+    let ass_path = out_dir.join(format!(".{id}.ass"));
+    let draw = !burned.is_empty() || !captions.is_empty();
+    if draw {
+        let video = preset
+            .video
+            .as_ref()
+            .expect("transforms_picture means video");
+        let style = AssStyle {
+            width: video.width,
+            height: video.height,
+            font_size_px: preset.subtitles.font_size_px,
+            caption_font_size_px: preset.caption.as_ref().map_or(30, |c| c.font_size_px),
+        };
+        write_atomic(
+            &ass_path,
+            cues::to_ass(burned, &captions, &style).as_bytes(),
+        )?;
+    }
+    let spec = ClipSpec {
+        start_ms: plan.start_ms.0,
+        end_ms: plan.end_ms.0,
+        preset,
+        burn: draw.then_some(ass_path.as_path()),
+        soft: (subs == SubtitleMode::Soft).then_some(cue_list.as_slice()),
+    };
+    let result = clip::cut(input, &file, &spec, &|| cancel.is_cancelled());
+    if draw {
+        let _ = std::fs::remove_file(&ass_path);
+    }
+    let result = match result {
+        Err(publisher::clip::ClipError::Cancelled) => return Err(Cancelled.into()),
+        other => other?,
+    };
+    // A stream copy starts at the keyframe before: never inside a closed range, and the sidecar
+    // subtitles follow the real start.
+    let real = ClipPlan {
+        start_ms: SessionMs(result.start_ms),
+        ..plan.clone()
+    };
+    if request::touches_closed(real.start_ms, plan.start_ms, &session.closed_ranges) {
+        let _ = std::fs::remove_file(&file);
+        return Err(BadInput(format!(
+            "the keyframe before {} lies in a closed-session range, so {} cannot be stream-copied; use a preset that encodes",
+            plan.start_ms, plan.title
+        ))
+        .into());
+    }
+    let sidecar_cues = match real.start_ms.cmp(&plan.start_ms) {
+        std::cmp::Ordering::Equal => cue_list.clone(),
+        // A copy from an earlier keyframe: the words from there on.
+        std::cmp::Ordering::Less => {
+            cues::layout(&request::clip_words(&real, session, timeline), &layout)
+        }
+        // A re-encode from the first frame after the start: the same words, a frame earlier.
+        std::cmp::Ordering::Greater => {
+            let shift = plan.start_ms.until(real.start_ms);
+            let shifted: Vec<_> = words
+                .iter()
+                .map(|w| cues::CueWord {
+                    start_ms: w.start_ms.saturating_sub(shift),
+                    end_ms: w.end_ms.saturating_sub(shift),
+                    ..w.clone()
+                })
+                .collect();
+            cues::layout(&shifted, &layout)
+        }
+    };
+    let name = |id: &str| session.person(id).map(|p| p.name.clone());
+    let mut subtitles = Vec::new();
+    if subs != SubtitleMode::None {
+        for (ext, text) in [
+            ("srt", cues::to_srt(&sidecar_cues)),
+            ("vtt", cues::to_vtt(&sidecar_cues, &name)),
+        ] {
+            let path = out_dir.join(format!("{id}.{ext}"));
+            write_atomic(&path, text.as_bytes())?;
+            subtitles.push(path);
+        }
+    }
+    let poster = match preset.video {
+        Some(_) => {
+            // A frame where the first named speaker is talking, else the middle of the clip.
+            let at = words
+                .iter()
+                .find(|w| w.speaker.is_some())
+                .map_or(plan.start_ms.until(plan.end_ms) / 2, |w| w.start_ms + 500);
+            let path = out_dir.join(format!("{id}.jpg"));
+            clip::poster(
+                &file,
+                at.min(result.duration_ms.saturating_sub(100)),
+                640,
+                &path,
+            )?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(ClipOutput {
+        id,
+        title: plan.title.clone(),
+        file,
+        subtitles,
+        poster,
+        requested_start_ms: plan.start_ms,
+        requested_end_ms: plan.end_ms,
+        fast_cues: sidecar_cues.iter().filter(|c| c.too_fast).count(),
+        result,
+    })
+}
