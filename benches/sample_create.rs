@@ -23,6 +23,7 @@ fn main() {
         jitter_ms: 300,
         pacing: Default::default(),
         mic_channels: false,
+        closed_ms: None,
     };
     let started = Instant::now();
     let summary = create(dir.path(), &opts, &Cancel::default()).expect("sample create");

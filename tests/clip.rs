@@ -345,3 +345,159 @@ fn bad_requests_are_refused(aula: &Aula, s: &Sample) {
         }
     }
 }
+
+/// The share of a window's power at `hz` (Goertzel), for every 100 ms window of 16 kHz audio.
+fn tone_share(audio: &[f32], hz: f32) -> Vec<f32> {
+    audio
+        .chunks(1600)
+        .filter(|w| w.len() == 1600)
+        .map(|w| {
+            let k = 2.0 * (2.0 * std::f32::consts::PI * hz / 16_000.0).cos();
+            let (mut s1, mut s2) = (0.0f32, 0.0f32);
+            for &x in w {
+                let s0 = x + k * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let tone = (s1 * s1 + s2 * s2 - k * s1 * s2) / (w.len() as f32 / 2.0);
+            let total: f32 = w.iter().map(|x| x * x).sum::<f32>().max(1e-9);
+            tone / total
+        })
+        .collect()
+}
+
+/// A closed part with a marker tone and a spoken marker word: clips are trimmed or split around
+/// it, and neither the tone, nor the word, nor any frame of it reaches a clip or its subtitles.
+#[test]
+fn closed_session_parts_never_leave() {
+    let aula = Aula::new();
+    let dir = aula.path().join("closed");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "60",
+        "--items",
+        "1",
+        "--speakers",
+        "2",
+        "--seed",
+        "9",
+        "--closed",
+        "25-37",
+    ]);
+    let truth: aula::sample::Truth =
+        serde_json::from_value(common::read_json(dir.join("truth.json"))).unwrap();
+    let closed = &truth.closed[0];
+    let camera = dir.join("camera.mp4");
+    // The marker is really there in the recording.
+    let source = common::decode(&camera);
+    let tone_window = (closed.tone_ms.0 .0 / 100 + 3) as usize;
+    assert!(tone_share(&source.audio, closed.tone_hz)[tone_window] > 0.5);
+
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+            "--floor-events",
+            dir.join("floor_events.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let model = model("tiny.en");
+    aula.ok(&[
+        "session",
+        "transcribe",
+        &id,
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    let timeline: Timeline =
+        serde_json::from_str(&aula.ok(&["session", "timeline", &id, "--json"])).unwrap();
+    let word = closed.word.to_lowercase();
+    assert!(
+        timeline
+            .words
+            .iter()
+            .any(|w| w.text.to_lowercase().contains(&word)),
+        "the marker word should be in the (internal) transcript"
+    );
+
+    let out = aula.run(&["clip", &id, "--item", "1", "--subs", "soft", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("overlaps a closed-session range: split into 2 parts"),
+        "{}",
+        stderr(&out)
+    );
+    let clips: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(clips.len(), 2);
+    for c in &clips {
+        let start = c["start_ms"].as_u64().unwrap();
+        let end = start + c["duration_ms"].as_u64().unwrap();
+        assert!(
+            end <= closed.start_ms.0 || start >= closed.end_ms.0,
+            "{c} overlaps the closed part"
+        );
+        let path = file(&c["file"]);
+        let audio = common::decode(&path).audio;
+        let loudest = tone_share(&audio, closed.tone_hz)
+            .into_iter()
+            .fold(0.0f32, f32::max);
+        assert!(
+            loudest < 0.2,
+            "the marker tone leaked into {}",
+            path.display()
+        );
+        for subtitle in c["subtitles"].as_array().unwrap() {
+            let text = std::fs::read_to_string(file(subtitle))
+                .unwrap()
+                .to_lowercase();
+            assert!(
+                !text.contains(&word),
+                "{} has the marker word",
+                file(subtitle).display()
+            );
+        }
+        let track = probe::mov_text_cues(&path).unwrap();
+        assert!(track
+            .iter()
+            .all(|(_, _, t)| !t.to_lowercase().contains(&word)));
+    }
+    // A request inside the closed part is refused; a stream copy whose keyframe would reach back
+    // into it is too.
+    let inside = aula.run(&["clip", &id, "--from", "27", "--to", "33"]);
+    assert_eq!(inside.status.code(), Some(2));
+    assert!(
+        stderr(&inside).contains("lies entirely in closed-session ranges"),
+        "{}",
+        stderr(&inside)
+    );
+    let copy = aula.run(&[
+        "clip",
+        &id,
+        "--from",
+        "37.1",
+        "--to",
+        "45",
+        "--preset",
+        "archive",
+        "--padding-ms",
+        "0",
+    , "--json"]);
+    if copy.status.success() {
+        let c: Vec<serde_json::Value> = serde_json::from_slice(&copy.stdout).unwrap();
+        assert!(c[0]["start_ms"].as_u64().unwrap() >= closed.end_ms.0, "{c:?}");
+    } else {
+        assert_eq!(copy.status.code(), Some(2));
+        assert!(
+            stderr(&copy).contains("lies in a closed-session range"),
+            "{}",
+            stderr(&copy)
+        );
+    }
+}

@@ -47,6 +47,10 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub music_seconds: u64,
     /// Print a summary as JSON.
+    /// A part held behind closed doors, in seconds (e.g. 40-55): a marker tone and a spoken marker
+    /// word replace its turns, and the document lists it as a closed range.
+    #[arg(long, value_name = "FROM-TO", value_parser = parse_seconds_range)]
+    pub closed: Option<(u64, u64)>,
     /// Also record the room with one channel per seat's microphone (room-mics.wav, a room_audio
     /// source with channel_seats).
     #[arg(long)]
@@ -84,6 +88,7 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
         },
         jitter_ms: args.jitter_ms,
         mic_channels: args.mic_channels,
+        closed_ms: args.closed.map(|(a, b)| (a * 1000, b * 1000)),
         pacing: sample::script::Pacing {
             silence_percent: args.silence_percent,
             music_ms: args.music_seconds * 1000,
@@ -105,4 +110,15 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
         );
         Ok(())
     }
+}
+
+fn parse_seconds_range(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("{text:?} is not a range of seconds (expected FROM-TO, e.g. 40-55)");
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if b <= a {
+        return Err(bad());
+    }
+    Ok((a, b))
 }

@@ -34,7 +34,13 @@ pub struct SampleOptions {
     pub pacing: script::Pacing,
     /// Also record the room with one channel per seat's microphone (`room-mics.wav`).
     pub mic_channels: bool,
+    /// A part held behind closed doors (start, end in ms): its turns are replaced by a marker tone
+    /// and a spoken marker word, and the document lists it in `closed_ranges`.
+    pub closed_ms: Option<(u64, u64)>,
 }
+
+/// The closed-session marker tone's frequency.
+pub const MARKER_TONE_HZ: f32 = 1000.0;
 
 impl SampleOptions {
     fn validate(&self) -> Result<(), BadInput> {
@@ -80,6 +86,16 @@ impl SampleOptions {
                 self.pacing.music_ms / 1000
             ),
         )?;
+        if let Some((from, to)) = self.closed_ms {
+            check(
+                from >= 5000 && to >= from + 6000 && to + 5000 <= self.seconds * 1000,
+                format!(
+                    "--closed {}-{} out of range (expected at least 6 s long, 5 s inside the session)",
+                    from / 1000,
+                    to / 1000
+                ),
+            )?;
+        }
         check(
             !self.mic_channels || self.mode == Mode::InPerson,
             "--mic-channels is generated for in_person sessions only".into(),
@@ -100,6 +116,19 @@ pub struct Truth {
     /// Stretches of music or noise where nobody speaks.
     #[serde(default)]
     pub music: Vec<TruthSpan>,
+    /// Closed-session parts and the markers in them, which must never be published.
+    #[serde(default)]
+    pub closed: Vec<TruthClosed>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct TruthClosed {
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+    pub tone_hz: f32,
+    pub tone_ms: (SessionMs, SessionMs),
+    pub word: String,
+    pub word_ms: (SessionMs, SessionMs),
 }
 
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
@@ -165,10 +194,35 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         },
     );
     let _ = std::fs::remove_file(&scratch);
-    let layout = layout.map_err(|e| match e {
+    let mut layout = layout.map_err(|e| match e {
         script::LayoutError::TooShort { .. } => anyhow::Error::new(BadInput(e.to_string())),
         script::LayoutError::Synth(_) => anyhow::Error::new(e),
     })?;
+    let closed = match opts.closed_ms {
+        Some((from, to)) => {
+            layout
+                .utterances
+                .retain(|u| u.end_ms.0 <= from || u.start_ms.0 >= to);
+            let word = match opts.lang {
+                Lang::En => "Confidential.",
+                Lang::It => "Riservatissimo.",
+            };
+            let samples = render::speak(&cast[0], word, &scratch)?;
+            let _ = std::fs::remove_file(&scratch);
+            let word_at = from + 2500;
+            let word_end = word_at + render::samples_to_ms(samples.len());
+            speech.insert((0, word.to_owned()), samples);
+            Some(TruthClosed {
+                start_ms: SessionMs(from),
+                end_ms: SessionMs(to),
+                tone_hz: MARKER_TONE_HZ,
+                tone_ms: (SessionMs(from + 500), SessionMs(from + 2000)),
+                word: word.trim_end_matches('.').to_owned(),
+                word_ms: (SessionMs(word_at), SessionMs(word_end.min(to))),
+            })
+        }
+        None => None,
+    };
     tracing::info!(
         "laid out {} utterances over {} s",
         layout.utterances.len(),
@@ -179,9 +233,16 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         .expect("constant RFC 3339 date")
         .with_timezone(&Utc)
         + Duration::days((opts.seed % 365) as i64);
-    let session = session_document(opts, &cast, agenda, start);
+    let mut session = session_document(opts, &cast, agenda, start);
     let floor_events = floor_events(&layout, &cast, start, opts);
-    let truth = truth(&layout, &cast);
+    let mut truth = truth(&layout, &cast);
+    if let Some(c) = &closed {
+        session.closed_ranges.push(session::ClosedRange {
+            start_ms: c.start_ms,
+            end_ms: c.end_ms,
+            reason: Some("sample: closed session".into()),
+        });
+    }
 
     let mut files = Vec::new();
     let room_samples = render::ms_to_samples(duration_ms);
@@ -205,6 +266,12 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
     if let Some((start, end)) = layout.music {
         render::add_music(&mut room, start.0, end.0);
     }
+    if let Some(c) = &closed {
+        render::add_tone(&mut room, c.tone_ms.0 .0, c.tone_ms.1 .0, c.tone_hz);
+        let word = &speech[&(0, format!("{}.", c.word))];
+        render::mix_into(&mut room, word, c.word_ms.0 .0, 0.8, false);
+    }
+    truth.closed.extend(closed);
     render::add_room_tone(&mut room, opts.seed);
     let spec = render::VideoSpec {
         width: 1280,
@@ -249,7 +316,6 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         files.push(name);
     }
 
-    let mut session = session;
     if opts.mic_channels {
         write_mic_channels(dir, &layout, &cast, &speech, opts.seed)?;
         files.push(MIC_FILE.to_owned());
@@ -488,5 +554,6 @@ fn truth(layout: &Layout, cast: &[CastMember]) -> Truth {
             .iter()
             .map(|&(start_ms, end_ms)| TruthSpan { start_ms, end_ms })
             .collect(),
+        closed: Vec::new(),
     }
 }

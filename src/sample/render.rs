@@ -107,6 +107,18 @@ pub fn add_music(track: &mut [f32], start_ms: u64, end_ms: u64) {
     }
 }
 
+/// A steady sine tone (the closed-session marker), at -12 dBFS.
+pub fn add_tone(track: &mut [f32], start_ms: u64, end_ms: u64, hz: f32) {
+    let (start, end) = (
+        ms_to_samples(start_ms).min(track.len()),
+        ms_to_samples(end_ms).min(track.len()),
+    );
+    let rate = SPEECH_RATE_HZ as f32;
+    for (i, slot) in track[start..end].iter_mut().enumerate() {
+        *slot += 0.25 * (2.0 * std::f32::consts::PI * hz * i as f32 / rate).sin();
+    }
+}
+
 /// Low-level room tone (about -60 dBFS), deterministic from the seed.
 pub fn add_room_tone(track: &mut [f32], seed: u64) {
     let mut rng = super::script::Rng::new(seed);
