@@ -488,10 +488,14 @@ fn closed_session_parts_never_leave() {
         "archive",
         "--padding-ms",
         "0",
-    , "--json"]);
+        "--json",
+    ]);
     if copy.status.success() {
         let c: Vec<serde_json::Value> = serde_json::from_slice(&copy.stdout).unwrap();
-        assert!(c[0]["start_ms"].as_u64().unwrap() >= closed.end_ms.0, "{c:?}");
+        assert!(
+            c[0]["start_ms"].as_u64().unwrap() >= closed.end_ms.0,
+            "{c:?}"
+        );
     } else {
         assert_eq!(copy.status.code(), Some(2));
         assert!(
