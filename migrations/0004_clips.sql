@@ -13,5 +13,7 @@ CREATE TABLE clips (
     subtitles TEXT NOT NULL,
     path TEXT NOT NULL,
     bytes BIGINT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    speakers TEXT NOT NULL,
+    published_at TEXT
 );

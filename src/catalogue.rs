@@ -643,6 +643,10 @@ pub struct ClipRecord {
     pub path: String,
     pub bytes: u64,
     pub created_at: DateTime<Utc>,
+    /// Roster ids of the people heard in the clip.
+    pub speakers: Vec<String>,
+    /// When a press package carried it (none: not published).
+    pub published_at: Option<DateTime<Utc>>,
 }
 
 impl Catalogue {
@@ -655,8 +659,9 @@ impl Catalogue {
             .await?;
         sqlx::query(
             "INSERT INTO clips (id, session_id, slug, title, item, person_id, start_ms, end_ms,
-                                preset, mode, subtitles, path, bytes, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                preset, mode, subtitles, path, bytes, created_at, speakers,
+                                published_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&clip.id)
         .bind(&clip.session)
@@ -672,6 +677,8 @@ impl Catalogue {
         .bind(&clip.path)
         .bind(clip.bytes as i64)
         .bind(timestamp(clip.created_at))
+        .bind(json_text(&clip.speakers))
+        .bind(clip.published_at.map(timestamp))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -682,7 +689,7 @@ impl Catalogue {
     pub async fn clips(&self, session: &str) -> Result<Vec<ClipRecord>> {
         let rows = sqlx::query(
             "SELECT id, session_id, slug, title, item, person_id, start_ms, end_ms, preset, mode,
-                    subtitles, path, bytes, created_at
+                    subtitles, path, bytes, created_at, speakers, published_at
              FROM clips WHERE session_id = $1 ORDER BY start_ms, id",
         )
         .bind(session)
@@ -705,6 +712,11 @@ impl Catalogue {
                     path: row.try_get("path")?,
                     bytes: ms(row.try_get("bytes")?, "clips", "bytes")?.0,
                     created_at: parse_time(row.try_get("created_at")?)?,
+                    speakers: json_column(row, "clips", "speakers")?,
+                    published_at: row
+                        .try_get::<Option<String>, _>("published_at")?
+                        .map(parse_time)
+                        .transpose()?,
                 })
             })
             .collect()

@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub struct Config {
     pub home: PathBuf,
     pub database_url: String,
+    /// Where `aula serve` is reached from outside, for the links in feeds.
+    pub public_url: String,
 }
 
 /// The optional `$AULA_HOME/aula.toml`.
@@ -17,6 +19,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     database: Option<String>,
+    public_url: Option<String>,
 }
 
 impl Config {
@@ -34,7 +37,16 @@ impl Config {
         let database_url = database
             .or(file.database)
             .unwrap_or_else(|| crate::catalogue::Catalogue::sqlite_url(&home));
-        Ok(Config { home, database_url })
+        let public_url = file
+            .public_url
+            .unwrap_or_else(|| "http://localhost:8080".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Config {
+            home,
+            database_url,
+            public_url,
+        })
     }
 
     /// Creates the data directory when the catalogue is about to be used.

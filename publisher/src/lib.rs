@@ -5,5 +5,6 @@
 
 pub mod clip;
 pub mod cues;
+pub mod package;
 pub mod probe;
 pub mod request;

@@ -76,7 +76,7 @@ impl From<SubsArg> for SubtitleMode {
 }
 
 /// What `aula clip` reports for each clip.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ClipOutput {
     pub id: String,
     pub title: String,
@@ -160,69 +160,25 @@ pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> 
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let session_dir = config.session_dir(&session.id);
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| session_dir.join("clips"));
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-
-    let mut outputs = Vec::new();
-    for plan in &plans {
-        cancel.check()?;
-        tracing::info!(
-            "cutting {} ({} - {}) with {}",
-            plan.slug,
-            plan.start_ms,
-            plan.end_ms,
-            preset.name
-        );
-        let (session_c, timeline_c, preset_c, input_c, out_dir_c, plan_c, cancel_c) = (
-            session.clone(),
-            timeline.clone(),
-            preset.clone(),
-            input.clone(),
-            out_dir.clone(),
-            plan.clone(),
-            cancel.clone(),
-        );
-        let output = tokio::task::spawn_blocking(move || {
-            make_clip(
-                &session_c,
-                &timeline_c,
-                &preset_c,
-                subs,
-                &input_c,
-                &out_dir_c,
-                &plan_c,
-                &cancel_c,
-            )
-        })
-        .await??;
-        let path = output.file.strip_prefix(&session_dir).map_or_else(
-            |_| output.file.display().to_string(),
-            |p| p.display().to_string(),
-        );
-        catalogue
-            .put_clip(&ClipRecord {
-                id: output.id.clone(),
-                session: session.id.clone(),
-                slug: plan.slug.clone(),
-                title: plan.title.clone(),
-                item: plan.item,
-                person: plan.person.clone(),
-                start_ms: SessionMs(output.result.start_ms),
-                end_ms: SessionMs(output.result.start_ms + output.result.duration_ms),
-                preset: preset.name.clone(),
-                mode: format!("{:?}", output.result.mode).to_lowercase(),
-                subtitles: format!("{subs:?}").to_lowercase(),
-                path,
-                bytes: output.result.bytes,
-                created_at: chrono::Utc::now(),
-            })
-            .await?;
-        outputs.push(output);
-    }
+        .unwrap_or_else(|| config.session_dir(&session.id).join("clips"));
+    let job = ClipJob {
+        session_dir: config.session_dir(&session.id),
+        session,
+        timeline,
+        preset,
+        subs,
+        input,
+        out_dir,
+        cancel,
+    };
+    let outputs: Vec<ClipOutput> = produce(&catalogue, &job, &plans, None)
+        .await?
+        .into_iter()
+        .map(|(output, _)| output)
+        .collect();
     if args.json {
         return print_json(&outputs);
     }
@@ -246,7 +202,100 @@ pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> 
     Ok(())
 }
 
-fn check_subtitles(preset: &Preset, subs: SubtitleMode) -> Result<()> {
+/// Everything the clips of one request share.
+#[derive(Clone)]
+pub struct ClipJob {
+    pub session: Session,
+    pub timeline: Timeline,
+    pub preset: Preset,
+    pub subs: SubtitleMode,
+    /// The recording the clips are cut from.
+    pub input: PathBuf,
+    pub session_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub cancel: Cancel,
+}
+
+/// Cuts every plan and records each clip in the catalogue (`published_at` set when a press package
+/// carries it).
+pub async fn produce(
+    catalogue: &crate::catalogue::Catalogue,
+    job: &ClipJob,
+    plans: &[ClipPlan],
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<(ClipOutput, ClipRecord)>> {
+    std::fs::create_dir_all(&job.out_dir)
+        .with_context(|| format!("creating {}", job.out_dir.display()))?;
+    let mut out = Vec::new();
+    for plan in plans {
+        job.cancel.check()?;
+        tracing::info!(
+            "cutting {} ({} - {}) with {}",
+            plan.slug,
+            plan.start_ms,
+            plan.end_ms,
+            job.preset.name
+        );
+        let (worker, plan_c) = (job.clone(), plan.clone());
+        let output = tokio::task::spawn_blocking(move || {
+            make_clip(
+                &worker.session,
+                &worker.timeline,
+                &worker.preset,
+                worker.subs,
+                &worker.input,
+                &worker.out_dir,
+                &plan_c,
+                &worker.cancel,
+            )
+        })
+        .await??;
+        let path = output.file.strip_prefix(&job.session_dir).map_or_else(
+            |_| output.file.display().to_string(),
+            |p| p.display().to_string(),
+        );
+        let (start_ms, end_ms) = (
+            SessionMs(output.result.start_ms),
+            SessionMs(output.result.start_ms + output.result.duration_ms),
+        );
+        let mut speakers: Vec<String> = Vec::new();
+        for w in job
+            .timeline
+            .words
+            .iter()
+            .filter(|w| w.start_ms >= start_ms && w.start_ms < end_ms)
+        {
+            if let Some(p) = &w.person {
+                if !speakers.contains(p) {
+                    speakers.push(p.clone());
+                }
+            }
+        }
+        let record = ClipRecord {
+            id: output.id.clone(),
+            session: job.session.id.clone(),
+            slug: plan.slug.clone(),
+            title: plan.title.clone(),
+            item: plan.item,
+            person: plan.person.clone(),
+            start_ms,
+            end_ms,
+            preset: job.preset.name.clone(),
+            mode: format!("{:?}", output.result.mode).to_lowercase(),
+            subtitles: format!("{:?}", job.subs).to_lowercase(),
+            path,
+            bytes: output.result.bytes,
+            created_at: chrono::Utc::now(),
+            speakers,
+            published_at,
+        };
+        catalogue.put_clip(&record).await?;
+        out.push((output, record));
+    }
+    Ok(out)
+}
+
+pub fn check_subtitles(preset: &Preset, subs: SubtitleMode) -> Result<()> {
     let refuse = |why: &str| Err(BadInput(format!("preset {}: {why}", preset.name)).into());
     match subs {
         SubtitleMode::Burn if !preset.transforms_picture() => refuse(

@@ -4,6 +4,7 @@ mod align;
 mod clip;
 mod models;
 mod presets;
+mod publish;
 mod sample;
 mod session;
 mod transcribe;
@@ -56,6 +57,9 @@ pub enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Cut clips of a session per agenda item, intervention, person or range, with subtitles.
     Clip(clip::ClipArgs),
+    /// Build the session's press kit: clips per item or intervention, subtitles, transcript,
+    /// metadata, index page, feed, checksums and a ZIP; again, only what changed.
+    Publish(publish::PublishArgs),
     /// The output presets (built-in, and user files in $AULA_HOME/presets/).
     #[command(subcommand)]
     Presets(presets::PresetsCommand),
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Transcribe(args) => transcribe::transcribe_file(config, args, cancel).await,
         Command::Clip(args) => clip::run(&config, args, cancel).await,
         Command::Presets(cmd) => presets::run(&config, cmd),
+        Command::Publish(args) => publish::run(&config, args, cancel).await,
     }
 }
 

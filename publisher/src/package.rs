@@ -1,0 +1,364 @@
+//! The documents of a press package and of the press feed: clip metadata, the index page a
+//! journalist opens, the manifest of checksums, an RSS 2.0 feed with Media RSS, and the yearly
+//! clip report (the seed's indicators). Pure functions over plain data.
+
+use serde::Serialize;
+use session::{Session, SessionMs};
+
+/// One clip as the package and the feed describe it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PackageClip {
+    pub id: String,
+    pub title: String,
+    pub item: Option<u32>,
+    /// The act's reference, e.g. `DCC 12/2021`.
+    pub act: Option<String>,
+    /// Names of the people heard.
+    pub speakers: Vec<String>,
+    pub start_ms: SessionMs,
+    pub end_ms: SessionMs,
+    pub preset: String,
+    /// Paths inside the package.
+    pub media: String,
+    pub subtitles: Vec<String>,
+    pub poster: Option<String>,
+    pub excerpt: String,
+    pub bytes: u64,
+    pub media_type: String,
+}
+
+/// `metadata.json`: the session, its agenda and every clip.
+pub fn metadata(session: &Session, clips: &[PackageClip], presets: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "session": {
+            "id": session.id,
+            "body": session.body,
+            "title": session.title,
+            "start": session.start,
+            "mode": session.mode.as_str(),
+            "language": session.language,
+        },
+        "agenda": session.agenda.iter().map(|a| serde_json::json!({
+            "number": a.number, "title": a.title, "kind": a.kind.as_str(), "act": a.act,
+        })).collect::<Vec<_>>(),
+        "presets": presets,
+        "clips": clips,
+    })
+}
+
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// `index.html`: the package's clips with players, subtitles and downloads, and the transcripts.
+pub fn index_html(session: &Session, clips: &[PackageClip], transcripts: &[String]) -> String {
+    let italian = session.language == "it";
+    let t = |it: &'static str, en: &'static str| if italian { it } else { en };
+    let mut out = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title}</title>\n<style>\nbody{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111;background:#fff}}\n\
+         article{{border-top:1px solid #999;padding:1rem 0}}video{{max-width:100%}}a{{color:#0645ad}}\n</style>\n</head>\n<body>\n\
+         <h1>{body}: {stitle}</h1>\n<p>{date} · {clips_word}: {n}</p>\n",
+        lang = escape(&session.language),
+        title = escape(&format!("{} - {}", session.body, session.title)),
+        body = escape(&session.body),
+        stitle = escape(&session.title),
+        date = session.start.format("%Y-%m-%d %H:%M UTC"),
+        clips_word = t("Clip", "Clips"),
+        n = clips.len(),
+    );
+    for c in clips {
+        out.push_str(&format!(
+            "<article>\n<h2>{}</h2>\n<p>{}{} · {} - {} · {}</p>\n",
+            escape(&c.title),
+            c.act
+                .as_deref()
+                .map_or_else(String::new, |a| format!("{} · ", escape(a))),
+            escape(&c.speakers.join(", ")),
+            c.start_ms,
+            c.end_ms,
+            escape(&c.preset)
+        ));
+        if c.media_type.starts_with("video") {
+            out.push_str(&format!(
+                "<video controls preload=\"none\"{} src=\"{}\">\n",
+                c.poster
+                    .as_deref()
+                    .map_or_else(String::new, |p| format!(" poster=\"{}\"", escape(p))),
+                escape(&c.media)
+            ));
+            if let Some(vtt) = c.subtitles.iter().find(|s| s.ends_with(".vtt")) {
+                out.push_str(&format!(
+                    "<track kind=\"captions\" srclang=\"{}\" label=\"{}\" src=\"{}\" default>\n",
+                    escape(&session.language),
+                    t("Sottotitoli", "Captions"),
+                    escape(vtt)
+                ));
+            }
+            out.push_str("</video>\n");
+        } else {
+            out.push_str(&format!(
+                "<audio controls preload=\"none\" src=\"{}\"></audio>\n",
+                escape(&c.media)
+            ));
+        }
+        out.push_str(&format!(
+            "<p>{}</p>\n<p><a href=\"{}\" download>{}</a>",
+            escape(&c.excerpt),
+            escape(&c.media),
+            t("Scarica", "Download")
+        ));
+        for s in &c.subtitles {
+            out.push_str(&format!(
+                " · <a href=\"{}\" download>{}</a>",
+                escape(s),
+                escape(s.rsplit('.').next().unwrap_or("").to_uppercase().as_str())
+            ));
+        }
+        out.push_str("</p>\n</article>\n");
+    }
+    out.push_str(&format!(
+        "<h2>{}</h2>\n<ul>\n",
+        t("Trascrizione della seduta", "Session transcript")
+    ));
+    for path in transcripts {
+        out.push_str(&format!("<li><a href=\"{0}\">{0}</a></li>\n", escape(path)));
+    }
+    out.push_str("</ul>\n</body>\n</html>\n");
+    out
+}
+
+/// A feed item: a clip with absolute URLs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedItem {
+    pub clip: PackageClip,
+    pub session_title: String,
+    pub published: chrono::DateTime<chrono::Utc>,
+    pub url: String,
+    pub subtitles_url: Option<String>,
+    pub poster_url: Option<String>,
+}
+
+/// RSS 2.0 with Media RSS: one item per clip, its enclosure, subtitles, thumbnail, speakers and item.
+pub fn rss(title: &str, link: &str, description: &str, items: &[FeedItem]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\">\n<channel>\n\
+         <title>{}</title>\n<link>{}</link>\n<description>{}</description>\n",
+        escape(title),
+        escape(link),
+        escape(description)
+    );
+    for i in items {
+        let c = &i.clip;
+        out.push_str(&format!(
+            "<item>\n<title>{}</title>\n<guid isPermaLink=\"false\">{}</guid>\n<pubDate>{}</pubDate>\n\
+             <description>{}</description>\n<enclosure url=\"{}\" length=\"{}\" type=\"{}\"/>\n\
+             <media:content url=\"{}\" fileSize=\"{}\" type=\"{}\" duration=\"{}\"/>\n",
+            escape(&format!("{} - {}", i.session_title, c.title)),
+            escape(&c.id),
+            i.published.to_rfc2822(),
+            escape(&c.excerpt),
+            escape(&i.url),
+            c.bytes,
+            escape(&c.media_type),
+            escape(&i.url),
+            c.bytes,
+            escape(&c.media_type),
+            c.start_ms.until(c.end_ms) / 1000
+        ));
+        if let Some(s) = &i.subtitles_url {
+            out.push_str(&format!(
+                "<media:subTitle type=\"text/vtt\" href=\"{}\"/>\n",
+                escape(s)
+            ));
+        }
+        if let Some(p) = &i.poster_url {
+            out.push_str(&format!("<media:thumbnail url=\"{}\"/>\n", escape(p)));
+        }
+        for name in &c.speakers {
+            out.push_str(&format!(
+                "<media:credit role=\"speaker\">{}</media:credit>\n",
+                escape(name)
+            ));
+        }
+        if let Some(n) = c.item {
+            out.push_str(&format!("<category>item {n}</category>\n"));
+        }
+        out.push_str("</item>\n");
+    }
+    out.push_str("</channel>\n</rss>\n");
+    out
+}
+
+/// One line of the clip report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportClip {
+    pub session: String,
+    pub session_date: String,
+    pub title: String,
+    pub item: Option<u32>,
+    pub speakers: Vec<String>,
+    pub duration_s: f64,
+    pub preset: String,
+    pub published_at: Option<String>,
+}
+
+/// The seed's indicators over a period: sessions held, clips produced, clips per session.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub from: String,
+    pub to: String,
+    pub sessions: usize,
+    pub clips: usize,
+    pub clips_per_session: f64,
+    pub list: Vec<ReportClip>,
+}
+
+impl Report {
+    pub fn new(from: String, to: String, sessions: usize, list: Vec<ReportClip>) -> Report {
+        let clips = list.len();
+        Report {
+            from,
+            to,
+            sessions,
+            clips,
+            clips_per_session: if sessions == 0 {
+                0.0
+            } else {
+                (clips as f64 / sessions as f64 * 100.0).round() / 100.0
+            },
+            list,
+        }
+    }
+
+    pub fn to_csv(&self) -> String {
+        let field = |s: &str| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        };
+        let mut out = String::from(
+            "session,session_date,title,item,speakers,duration_s,preset,published_at\n",
+        );
+        for c in &self.list {
+            out.push_str(&format!(
+                "{},{},{},{},{},{:.1},{},{}\n",
+                field(&c.session),
+                field(&c.session_date),
+                field(&c.title),
+                c.item.map_or_else(String::new, |n| n.to_string()),
+                field(&c.speakers.join("; ")),
+                c.duration_s,
+                field(&c.preset),
+                field(c.published_at.as_deref().unwrap_or(""))
+            ));
+        }
+        out
+    }
+
+    pub fn to_html(&self) -> String {
+        let mut out = format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Clip report {f} - {t}</title></head>\n<body>\n\
+             <h1>Clip report {f} - {t}</h1>\n<table>\n<tr><th>Sessions held</th><td>{s}</td></tr>\n\
+             <tr><th>Clips produced</th><td>{c}</td></tr>\n<tr><th>Clips per session</th><td>{r:.2}</td></tr>\n</table>\n\
+             <table>\n<tr><th>Session</th><th>Date</th><th>Clip</th><th>Item</th><th>Speakers</th><th>Duration (s)</th><th>Preset</th><th>Published</th></tr>\n",
+            f = escape(&self.from),
+            t = escape(&self.to),
+            s = self.sessions,
+            c = self.clips,
+            r = self.clips_per_session
+        );
+        for c in &self.list {
+            out.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(&c.session),
+                escape(&c.session_date),
+                escape(&c.title),
+                c.item.map_or_else(String::new, |n| n.to_string()),
+                escape(&c.speakers.join(", ")),
+                c.duration_s,
+                escape(&c.preset),
+                escape(c.published_at.as_deref().unwrap_or(""))
+            ));
+        }
+        out.push_str("</table>\n</body>\n</html>\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clip() -> PackageClip {
+        PackageClip {
+            id: "s1-item-1-web-720p".into(),
+            title: "Punto 1: Bilancio <2021> & \"altro\"".into(),
+            item: Some(1),
+            act: Some("DCC 1/2021".into()),
+            speakers: vec!["Marco Rossi".into()],
+            start_ms: SessionMs(1000),
+            end_ms: SessionMs(61_000),
+            preset: "web-720p".into(),
+            media: "clips/s1-item-1-web-720p.mp4".into(),
+            subtitles: vec!["clips/s1-item-1-web-720p.vtt".into()],
+            poster: Some("clips/s1-item-1-web-720p.jpg".into()),
+            excerpt: "Grazie presidente".into(),
+            bytes: 1234,
+            media_type: "video/mp4".into(),
+        }
+    }
+
+    #[test]
+    fn feed_is_escaped_and_has_an_enclosure_per_clip() {
+        let item = FeedItem {
+            clip: clip(),
+            session_title: "Seduta".into(),
+            published: "2021-03-15T20:00:00Z".parse().unwrap(),
+            url: "http://localhost/a.mp4?x=1&y=2".into(),
+            subtitles_url: Some("http://localhost/a.vtt".into()),
+            poster_url: None,
+        };
+        let xml = rss("Feed & co", "http://localhost/", "d", &[item.clone(), item]);
+        assert_eq!(xml.matches("<enclosure ").count(), 2);
+        assert!(xml.contains("Bilancio &lt;2021&gt; &amp; &quot;altro&quot;"));
+        assert!(xml.contains("url=\"http://localhost/a.mp4?x=1&amp;y=2\""));
+        assert!(xml.contains("<pubDate>Mon, 15 Mar 2021 20:00:00 +0000</pubDate>"));
+        assert!(!xml.contains("<2021>"));
+    }
+
+    #[test]
+    fn report_counts_and_csv_quotes() {
+        let line = ReportClip {
+            session: "s1".into(),
+            session_date: "2021-03-15".into(),
+            title: "Punto 1, \"bilancio\"".into(),
+            item: Some(1),
+            speakers: vec!["A".into(), "B".into()],
+            duration_s: 60.0,
+            preset: "web-720p".into(),
+            published_at: None,
+        };
+        let r = Report::new(
+            "2021-01-01".into(),
+            "2021-12-31".into(),
+            2,
+            vec![line.clone(), line.clone(), line],
+        );
+        assert_eq!(r.clips_per_session, 1.5);
+        let csv = r.to_csv();
+        assert!(csv.contains("\"Punto 1, \"\"bilancio\"\"\""), "{csv}");
+        assert_eq!(csv.lines().count(), 4);
+        assert!(r
+            .to_html()
+            .contains("<tr><th>Clips produced</th><td>3</td></tr>"));
+    }
+}
