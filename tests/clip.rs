@@ -346,26 +346,6 @@ fn bad_requests_are_refused(aula: &Aula, s: &Sample) {
     }
 }
 
-/// The share of a window's power at `hz` (Goertzel), for every 100 ms window of 16 kHz audio.
-fn tone_share(audio: &[f32], hz: f32) -> Vec<f32> {
-    audio
-        .chunks(1600)
-        .filter(|w| w.len() == 1600)
-        .map(|w| {
-            let k = 2.0 * (2.0 * std::f32::consts::PI * hz / 16_000.0).cos();
-            let (mut s1, mut s2) = (0.0f32, 0.0f32);
-            for &x in w {
-                let s0 = x + k * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
-            let tone = (s1 * s1 + s2 * s2 - k * s1 * s2) / (w.len() as f32 / 2.0);
-            let total: f32 = w.iter().map(|x| x * x).sum::<f32>().max(1e-9);
-            tone / total
-        })
-        .collect()
-}
-
 /// A closed part with a marker tone and a spoken marker word: clips are trimmed or split around
 /// it, and neither the tone, nor the word, nor any frame of it reaches a clip or its subtitles.
 #[test]
@@ -396,7 +376,7 @@ fn closed_session_parts_never_leave() {
     // The marker is really there in the recording.
     let source = common::decode(&camera);
     let tone_window = (closed.tone_ms.0 .0 / 100 + 3) as usize;
-    assert!(tone_share(&source.audio, closed.tone_hz)[tone_window] > 0.5);
+    assert!(common::tone_share(&source.audio, closed.tone_hz)[tone_window] > 0.5);
 
     let id = aula
         .ok(&[
@@ -445,7 +425,7 @@ fn closed_session_parts_never_leave() {
         );
         let path = file(&c["file"]);
         let audio = common::decode(&path).audio;
-        let loudest = tone_share(&audio, closed.tone_hz)
+        let loudest = common::tone_share(&audio, closed.tone_hz)
             .into_iter()
             .fold(0.0f32, f32::max);
         assert!(

@@ -5,6 +5,7 @@ mod clip;
 mod models;
 mod presets;
 mod publish;
+mod report;
 mod sample;
 mod session;
 mod transcribe;
@@ -60,6 +61,8 @@ pub enum Command {
     /// Build the session's press kit: clips per item or intervention, subtitles, transcript,
     /// metadata, index page, feed, checksums and a ZIP; again, only what changed.
     Publish(publish::PublishArgs),
+    /// Sessions held, clips produced and the list of published clips over a period.
+    Report(report::ReportArgs),
     /// The output presets (built-in, and user files in $AULA_HOME/presets/).
     #[command(subcommand)]
     Presets(presets::PresetsCommand),
@@ -75,6 +78,7 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Clip(args) => clip::run(&config, args, cancel).await,
         Command::Presets(cmd) => presets::run(&config, cmd),
         Command::Publish(args) => publish::run(&config, args, cancel).await,
+        Command::Report(args) => report::run(&config, args).await,
     }
 }
 

@@ -182,3 +182,23 @@ pub fn model(name: &str) -> PathBuf {
 pub fn models_home() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aula-models")
 }
+
+/// The share of a window's power at `hz` (Goertzel), for every 100 ms window of 16 kHz audio.
+pub fn tone_share(audio: &[f32], hz: f32) -> Vec<f32> {
+    audio
+        .chunks(1600)
+        .filter(|w| w.len() == 1600)
+        .map(|w| {
+            let k = 2.0 * (2.0 * std::f32::consts::PI * hz / 16_000.0).cos();
+            let (mut s1, mut s2) = (0.0f32, 0.0f32);
+            for &x in w {
+                let s0 = x + k * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let tone = (s1 * s1 + s2 * s2 - k * s1 * s2) / (w.len() as f32 / 2.0);
+            let total: f32 = w.iter().map(|x| x * x).sum::<f32>().max(1e-9);
+            tone / total
+        })
+        .collect()
+}

@@ -1,0 +1,239 @@
+//! The press kit end to end: clips per item in two presets, checksums that verify, a ZIP that opens,
+//! feeds that parse with an enclosure per clip, nothing of a closed part anywhere, republishing that
+//! cuts only what a correction changed, and the clip report.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+
+use common::{model, read_json, stderr, Aula};
+use sha2::{Digest, Sha256};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn publish(aula: &Aula, id: &str) -> serde_json::Value {
+    serde_json::from_str(&aula.ok(&["publish", id, "--presets", "web-720p,audio-mp3", "--json"]))
+        .unwrap()
+}
+
+#[test]
+fn press_kit_of_a_session_with_a_closed_part() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "60",
+        "--items",
+        "2",
+        "--speakers",
+        "2",
+        "--seed",
+        "3",
+        "--closed",
+        "40-52",
+    ]);
+    let truth: aula::sample::Truth =
+        serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
+    let closed = &truth.closed[0];
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+            "--floor-events",
+            dir.join("floor_events.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let model = model("tiny.en");
+    aula.ok(&[
+        "session",
+        "transcribe",
+        &id,
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+
+    let first = publish(&aula, &id);
+    let clips = first["clips"].as_u64().unwrap();
+    // Item 1, and item 2 split around the closed part, in two presets.
+    assert_eq!(clips, 6, "{first}");
+    assert_eq!(first["cut"], clips);
+    assert!(
+        first["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("closed-session"),
+        "{first}"
+    );
+    let package = Path::new(first["package"].as_str().unwrap()).to_path_buf();
+
+    // Every file in the manifest is there with its checksum.
+    let manifest = read_json(package.join("manifest.json"));
+    let files = manifest["files"].as_array().unwrap();
+    for f in files {
+        let path = package.join(f["path"].as_str().unwrap());
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(
+            hex(&Sha256::digest(&data)),
+            f["sha256"].as_str().unwrap(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(data.len() as u64, f["bytes"].as_u64().unwrap());
+    }
+    for expected in [
+        "index.html",
+        "metadata.json",
+        "feed.xml",
+        "transcript/transcript.txt",
+        "transcript/transcript.srt",
+        "transcript/transcript.vtt",
+        "transcript/transcript.json",
+    ] {
+        assert!(
+            files.iter().any(|f| f["path"] == expected),
+            "{expected} missing"
+        );
+    }
+
+    // The ZIP opens and holds the same files.
+    let zip_file = std::fs::File::open(first["zip"].as_str().unwrap()).unwrap();
+    let mut zip = zip::ZipArchive::new(zip_file).unwrap();
+    let names: Vec<String> = zip.file_names().map(String::from).collect();
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        assert!(
+            names.iter().any(|n| n.ends_with(&format!("/{path}"))),
+            "{path} not in the ZIP"
+        );
+    }
+    let index = names
+        .iter()
+        .find(|n| n.ends_with("/index.html"))
+        .unwrap()
+        .clone();
+    let mut html = String::new();
+    zip.by_name(&index)
+        .unwrap()
+        .read_to_string(&mut html)
+        .unwrap();
+    assert!(html.contains("<video") && html.contains("<track kind=\"captions\""));
+
+    // Both feeds parse, with an enclosure for every clip.
+    for feed in [package.join("feed.xml"), aula.path().join("data/feed.xml")] {
+        let text = std::fs::read_to_string(&feed).unwrap();
+        let doc =
+            roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", feed.display()));
+        let enclosures = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("enclosure"))
+            .count();
+        assert_eq!(enclosures as u64, clips, "{}", feed.display());
+    }
+
+    // Nothing of the closed part: not the marker word in any text, not the tone in any clip.
+    let word = closed.word.to_lowercase();
+    for f in files {
+        let path = package.join(f["path"].as_str().unwrap());
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("txt" | "srt" | "vtt" | "json" | "html" | "xml") => {
+                let text = std::fs::read_to_string(&path).unwrap().to_lowercase();
+                assert!(
+                    !text.contains(&word),
+                    "{} has the marker word",
+                    path.display()
+                );
+            }
+            Some("mp4") => {
+                let audio = common::decode(&path).audio;
+                let loudest = common::tone_share(&audio, closed.tone_hz)
+                    .into_iter()
+                    .fold(0.0f32, f32::max);
+                assert!(loudest < 0.2, "marker tone in {}", path.display());
+            }
+            _ => {}
+        }
+    }
+
+    // Publishing again cuts nothing; after a correction in item 1, only item 1's clips.
+    let again = publish(&aula, &id);
+    assert_eq!(again["cut"], 0, "{again}");
+    let timeline: session::Timeline =
+        serde_json::from_str(&aula.ok(&["session", "timeline", &id, "--json"])).unwrap();
+    let item1 = &timeline.items[0];
+    let w = timeline
+        .words
+        .iter()
+        .find(|w| w.start_ms > item1.start_ms && w.start_ms < item1.end_ms)
+        .unwrap();
+    aula.ok(&[
+        "session",
+        "fix",
+        &id,
+        "replace-text",
+        "--from",
+        &w.start_ms.to_string(),
+        "--to",
+        &(w.start_ms + 1).to_string(),
+        "--text",
+        "Corrected",
+    ]);
+    let corrected = publish(&aula, &id);
+    assert_eq!(corrected["cut"], 2, "{corrected}");
+    let srt =
+        std::fs::read_to_string(package.join(format!("clips/{id}-item-1-web-720p.srt"))).unwrap();
+    assert!(srt.contains("Corrected"), "{srt}");
+
+    // The report counts the session and its published clips.
+    let report: serde_json::Value = serde_json::from_str(&aula.ok(&[
+        "report",
+        "--from",
+        "2021-01-01",
+        "--to",
+        "2021-12-31",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(report["sessions"], 1);
+    assert_eq!(report["clips"], clips);
+    let csv = aula.ok(&[
+        "report",
+        "--from",
+        "2021-01-01",
+        "--to",
+        "2021-12-31",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(csv.lines().count() as u64, clips + 1);
+
+    for (args, expected) in [
+        (
+            vec!["publish", id.as_str(), "--presets", "web-720p,nope"],
+            "unknown preset \"nope\"",
+        ),
+        (vec!["publish", "nosuch"], "no session \"nosuch\""),
+        (
+            vec!["report", "--from", "2021-12-31", "--to", "2021-01-01"],
+            "is before --from",
+        ),
+    ] {
+        let out = aula.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
