@@ -257,6 +257,44 @@ fn clips_of_an_aligned_session() {
     let first = probe::frame_gray(&file(&copy["file"]), 0, 160, 90).unwrap();
     assert!(difference(&first, &at(real)) < difference(&first, &at(real + FRAME_MS)));
 
+    // A smart cut starts on the exact frame without re-encoding it all: the frames up to the next
+    // keyframe are encoded again, the rest copied, and the join shows no glitch.
+    let smart = clip(
+        &aula,
+        &[
+            &s.id,
+            "--from",
+            "25.5",
+            "--to",
+            "35",
+            "--preset",
+            "archive",
+            "--accurate",
+            "--padding-ms",
+            "0",
+        ],
+    );
+    assert_eq!(smart["mode"], "smart");
+    let start = smart["start_ms"].as_u64().unwrap();
+    assert!(start >= 25_500 && start - 25_500 < FRAME_MS, "{smart}");
+    let smart_path = file(&smart["file"]);
+    let info = probe::info(&smart_path).unwrap();
+    let video = info.stream("video").unwrap();
+    assert_eq!(
+        video.packets,
+        (35_000 - start).div_ceil(FRAME_MS),
+        "{info:?}"
+    );
+    for offset in [0, 440, 480, 520, 4000] {
+        let clip_frame = probe::frame_gray(&smart_path, offset, 160, 90).unwrap();
+        let here = difference(&clip_frame, &at(start + offset));
+        let next = difference(&clip_frame, &at(start + offset + FRAME_MS));
+        assert!(
+            here < next && here < 3.0,
+            "frame at +{offset} ms: {here} vs {next}"
+        );
+    }
+
     // The vertical preset makes a 1080x1920 picture.
     let vertical = clip(
         &aula,

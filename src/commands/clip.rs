@@ -46,6 +46,10 @@ pub struct ClipArgs {
     /// default: the preset's.
     #[arg(long, value_enum)]
     pub subs: Option<SubsArg>,
+    /// With a copying preset (archive): start on the exact frame, re-encoding only up to the next
+    /// keyframe (a smart cut) instead of starting at the keyframe before.
+    #[arg(long)]
+    pub accurate: bool,
     /// Extra time before and after the selection.
     #[arg(long, default_value_t = 300)]
     pub padding_ms: u64,
@@ -165,6 +169,7 @@ pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> 
         .clone()
         .unwrap_or_else(|| config.session_dir(&session.id).join("clips"));
     let job = ClipJob {
+        accurate: args.accurate,
         session_dir: config.session_dir(&session.id),
         session,
         timeline,
@@ -209,6 +214,8 @@ pub struct ClipJob {
     pub timeline: Timeline,
     pub preset: Preset,
     pub subs: SubtitleMode,
+    /// Frame-accurate smart cut for a copying preset.
+    pub accurate: bool,
     /// The recording the clips are cut from.
     pub input: PathBuf,
     pub session_dir: PathBuf,
@@ -243,6 +250,7 @@ pub async fn produce(
                 &worker.timeline,
                 &worker.preset,
                 worker.subs,
+                worker.accurate,
                 &worker.input,
                 &worker.out_dir,
                 &plan_c,
@@ -314,6 +322,7 @@ fn make_clip(
     timeline: &Timeline,
     preset: &Preset,
     subs: SubtitleMode,
+    accurate: bool,
     input: &Path,
     out_dir: &Path,
     plan: &ClipPlan,
@@ -364,6 +373,7 @@ fn make_clip(
         start_ms: plan.start_ms.0,
         end_ms: plan.end_ms.0,
         preset,
+        accurate,
         burn: draw.then_some(ass_path.as_path()),
         soft: (subs == SubtitleMode::Soft).then_some(cue_list.as_slice()),
     };

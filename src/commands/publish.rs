@@ -133,6 +133,7 @@ pub async fn run(config: &Config, args: PublishArgs, cancel: Cancel) -> Result<(
             timeline: timeline.clone(),
             preset: preset.clone(),
             subs,
+            accurate: true,
             input: input.clone(),
             session_dir: session_dir.clone(),
             out_dir: clips_dir.clone(),
@@ -473,7 +474,7 @@ fn write_zip(dir: &Path, zip_path: &Path) -> Result<()> {
 async fn all_sessions_feed(config: &Config, catalogue: &Catalogue) -> Result<()> {
     let mut items = Vec::new();
     let mut sessions = catalogue.list().await?;
-    sessions.sort_by(|a, b| b.start.cmp(&a.start));
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.start));
     for summary in sessions {
         let session = catalogue.get(&summary.id).await?.session;
         for record in catalogue.clips(&summary.id).await? {
