@@ -37,6 +37,9 @@ demo: build
 	@echo "== 4. who spoke on which agenda item (floor events, the remote stream, the chair's announcements)"
 	$(AULA) session timeline sample-it-1
 	@echo
+	@echo "== 5. publish the press kit: a clip per agenda item (web-720p), subtitles, transcript, feed, ZIP"
+	$(AULA) publish sample-it-1 --presets web-720p
+	@echo
 	@echo "Outputs:"
 	@echo "  session document   $(DEMO_DIR)/session.json"
 	@echo "  camera recording   $(DEMO_DIR)/camera.mp4"
@@ -46,6 +49,9 @@ demo: build
 	@echo "  catalogue          $(AULA_HOME)/aula.db"
 	@echo "  transcript         $(AULA_HOME)/sessions/sample-it-1/transcripts/ (json, srt, vtt, txt)"
 	@echo "  timeline           $(AULA_HOME)/sessions/sample-it-1/transcripts/timeline.json"
+	@echo "  press kit          $(AULA_HOME)/sessions/sample-it-1/packages/press/index.html"
+	@echo "  press kit (ZIP)    $(AULA_HOME)/sessions/sample-it-1/packages/sample-it-1-press.zip"
+	@echo "  press feed         $(AULA_HOME)/feed.xml"
 	@echo "  models             $(AULA_HOME)/models/"
 
 BENCH_VENV := $(TARGET_DIR)/bench-venv

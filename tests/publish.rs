@@ -43,6 +43,11 @@ fn press_kit_of_a_session_with_a_closed_part() {
     let truth: aula::sample::Truth =
         serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
     let closed = &truth.closed[0];
+    // An agenda title that would make a hostile file name or page.
+    let hostile = "../../etc/passwd <script>alert(1)</script> \"; rm -rf ~";
+    let mut document = read_json(dir.join("session.json"));
+    document["agenda"][0]["title"] = serde_json::Value::String(hostile.to_owned());
+    std::fs::write(dir.join("session.json"), document.to_string()).unwrap();
     let id = aula
         .ok(&[
             "session",
@@ -127,6 +132,16 @@ fn press_kit_of_a_session_with_a_closed_part() {
         .read_to_string(&mut html)
         .unwrap();
     assert!(html.contains("<video") && html.contains("<track kind=\"captions\""));
+    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)"));
+    // File names come from item numbers and roster ids only.
+    for name in &names {
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+                && !name.contains(".."),
+            "{name}"
+        );
+    }
 
     // Both feeds parse, with an enclosure for every clip.
     for feed in [package.join("feed.xml"), aula.path().join("data/feed.xml")] {

@@ -375,9 +375,7 @@ fn smart(
     if fps.numerator() <= 0 {
         fps = Rational(25, 1);
     }
-    let mut decoder = codec::context::Context::from_parameters(vist.parameters())
-        .and_then(|c| c.decoder().video())
-        .map_err(ff("opening the video decoder"))?;
+    let mut decoder = threaded_video_decoder(&vist)?;
 
     let mut octx = format::output_as(part, container_name(spec.preset.container))
         .map_err(ff("creating the output"))?;
@@ -414,8 +412,10 @@ fn smart(
     enc.set_max_b_frames(0);
     enc.set_gop(10_000);
     let mut options = Dictionary::new();
-    options.set("preset", "veryfast");
-    options.set("crf", "16");
+    // At most one GOP is encoded: the fastest preset, at a quality close to the source's.
+    options.set("preset", "ultrafast");
+    options.set("tune", "zerolatency");
+    options.set("crf", "14");
     let profile = match parameters_profile(&vist) {
         66 => "baseline",
         77 => "main",
@@ -451,9 +451,29 @@ fn smart(
         Ok(())
     };
 
+    // Encodes every frame the decoder has ready that belongs to the clip.
+    let drain = |decoder: &mut decoder::Video,
+                 encoder: &mut encoder::Video,
+                 octx: &mut format::context::Output|
+     -> Result<(), ClipError> {
+        let mut decoded = frame::Video::empty();
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            let Some(ts) = decoded.timestamp() else {
+                continue;
+            };
+            if ts < start_ts || to_ms(ts, v_tb) >= end_ms {
+                continue;
+            }
+            decoded.set_pts(Some(ts - start_ts));
+            decoded.set_kind(ffmpeg::picture::Type::None);
+            encoder.send_frame(&decoded).map_err(ff("encoding video"))?;
+            write_head(encoder, octx)?;
+        }
+        Ok(())
+    };
+
     let mut copying = false;
     let mut video_done = false;
-    let mut decoded = frame::Video::empty();
     for (stream, packet) in ictx.packets() {
         if cancelled() {
             return Err(ClipError::Cancelled);
@@ -490,7 +510,10 @@ fn smart(
             continue;
         }
         if !copying && packet.is_key() && pts >= start_ts {
-            // From this keyframe on the source is copied; the head encoder is done.
+            // From this keyframe on the source is copied: the frames still in the (threaded)
+            // decoder are encoded, then the head encoder is done.
+            let _ = decoder.send_eof();
+            drain(&mut decoder, &mut head_encoder, &mut octx)?;
             head_encoder.send_eof().map_err(ff("encoding video"))?;
             write_head(&mut head_encoder, &mut octx)?;
             copying = true;
@@ -522,41 +545,31 @@ fn smart(
             continue;
         }
         decoder.send_packet(&packet).map_err(ff("decoding video"))?;
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let Some(ts) = decoded.timestamp() else {
-                continue;
-            };
-            if ts < start_ts || to_ms(ts, tb) >= end_ms {
-                continue;
-            }
-            decoded.set_pts(Some(ts - start_ts));
-            decoded.set_kind(ffmpeg::picture::Type::None);
-            head_encoder
-                .send_frame(&decoded)
-                .map_err(ff("encoding video"))?;
-            write_head(&mut head_encoder, &mut octx)?;
-        }
+        drain(&mut decoder, &mut head_encoder, &mut octx)?;
     }
     if !copying {
         let _ = decoder.send_eof();
-        while decoder.receive_frame(&mut decoded).is_ok() {
-            let Some(ts) = decoded.timestamp() else {
-                continue;
-            };
-            if ts < start_ts || to_ms(ts, v_tb) >= end_ms {
-                continue;
-            }
-            decoded.set_pts(Some(ts - start_ts));
-            head_encoder
-                .send_frame(&decoded)
-                .map_err(ff("encoding video"))?;
-            write_head(&mut head_encoder, &mut octx)?;
-        }
+        drain(&mut decoder, &mut head_encoder, &mut octx)?;
         let _ = head_encoder.send_eof();
         write_head(&mut head_encoder, &mut octx)?;
     }
     octx.write_trailer().map_err(ff("finishing the file"))?;
     Ok((CutMode::Smart, start_ms, spec.end_ms - start_ms))
+}
+
+/// A video decoder using every core (frame threading).
+fn threaded_video_decoder(ist: &format::stream::Stream) -> Result<decoder::Video, ClipError> {
+    let mut context = codec::context::Context::from_parameters(ist.parameters())
+        .map_err(ff("opening the video decoder"))?;
+    context.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        ..codec::threading::Config::default()
+    });
+    context
+        .decoder()
+        .video()
+        .map_err(ff("opening the video decoder"))
 }
 
 fn parameters_profile(ist: &format::stream::Stream) -> i32 {
@@ -1272,4 +1285,30 @@ pub fn poster(input: &Path, at_ms: u64, width: u32, output: &Path) -> Result<(),
     };
     std::fs::write(&part, data).map_err(io)?;
     std::fs::rename(&part, output).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avcc_parameter_sets() {
+        // version 1, profile 66, compat, level 30, 4-byte lengths, 1 SPS (3 bytes), 1 PPS (2 bytes).
+        let avcc = [1, 66, 0xC0, 30, 0xFF, 0xE1, 0, 3, 0x67, 1, 2, 1, 0, 2, 0x68, 9];
+        let (length_size, nals) = parse_avcc(&avcc).unwrap();
+        assert_eq!(length_size, 4);
+        assert_eq!(nals, vec![vec![0x67, 1, 2], vec![0x68, 9]]);
+        assert!(parse_avcc(&[0, 0, 0]).is_none());
+        assert!(parse_avcc(&[1, 66, 0, 30, 0xFF, 0xE1, 0, 9, 0x67]).is_none());
+    }
+
+    #[test]
+    fn annex_b_becomes_length_prefixed() {
+        let annexb = [0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 9, 0, 0, 0, 1, 0x65, 7, 7, 7];
+        assert_eq!(
+            annexb_to_length_prefixed(&annexb, 4),
+            [0, 0, 0, 3, 0x67, 1, 2, 0, 0, 0, 2, 0x68, 9, 0, 0, 0, 4, 0x65, 7, 7, 7]
+        );
+        assert_eq!(annexb_to_length_prefixed(&[0, 0, 1, 0x41, 5], 2), [0, 2, 0x41, 5]);
+    }
 }
