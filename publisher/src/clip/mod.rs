@@ -1,0 +1,187 @@
+//! Cutting a clip out of a recording with FFmpeg, in one of three modes: stream copy from the
+//! keyframe at or before the start (`copy`), a frame-accurate smart cut that re-encodes only up to
+//! the next keyframe (`smart`), or a full re-encode that fits the picture to the preset and burns in
+//! subtitles and name captions (`encode`, with an optional mov_text track from `movtext`). The file
+//! is written under a `.part` name and renamed when complete.
+
+mod copy;
+mod encode;
+mod movtext;
+mod poster;
+mod smart;
+
+use std::path::Path;
+
+use ffmpeg::{format, Dictionary, Rational};
+use ffmpeg_next as ffmpeg;
+use presets::{Container, Preset};
+
+use crate::cues::Cue;
+
+pub use poster::poster;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error("{path}: cannot open the recording: {source}")]
+    Open { path: String, source: ffmpeg::Error },
+    #[error("{path}: no {what} stream, which preset {preset} needs")]
+    NoStream {
+        path: String,
+        what: &'static str,
+        preset: String,
+    },
+    #[error("FFmpeg failed while {during}: {source}")]
+    Ffmpeg {
+        during: String,
+        source: ffmpeg::Error,
+    },
+    #[error("this FFmpeg has no {0} encoder")]
+    NoEncoder(&'static str),
+    #[error("nothing of {path} lies between {start_ms} ms and {end_ms} ms")]
+    Empty {
+        path: String,
+        start_ms: u64,
+        end_ms: u64,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ClipError {
+    /// Whether the request or the recording is at fault rather than the system.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ClipError::Open { .. } | ClipError::NoStream { .. } | ClipError::Empty { .. }
+        )
+    }
+}
+
+pub(crate) fn ff(during: impl Into<String>) -> impl FnOnce(ffmpeg::Error) -> ClipError {
+    let during = during.into();
+    move |source| ClipError::Ffmpeg { during, source }
+}
+
+/// How a clip was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutMode {
+    /// Packets copied from the keyframe at or before the start.
+    Copy,
+    /// Frame-accurate without re-encoding it all: the frames from the start to the next keyframe
+    /// are encoded again, the rest is copied.
+    Smart,
+    /// Decoded and encoded again from the exact frame.
+    Encode,
+}
+
+/// What to cut, in recording time (the recording starts at session time zero).
+pub struct ClipSpec<'a> {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub preset: &'a Preset,
+    /// For a copying preset: start on the exact frame (smart cut) rather than at the keyframe.
+    pub accurate: bool,
+    /// An ASS script (clip time) to draw into the picture: subtitles and name captions.
+    pub burn: Option<&'a Path>,
+    /// Cues (clip time) to carry as a mov_text subtitle track.
+    pub soft: Option<&'a [Cue]>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClipResult {
+    pub mode: CutMode,
+    /// Where the clip really starts in the recording (the keyframe, for a stream copy).
+    pub start_ms: u64,
+    pub duration_ms: u64,
+    pub bytes: u64,
+}
+
+/// Cuts `spec` out of `input` into `output` (written as `output.part`, then renamed).
+pub fn cut(
+    input: &Path,
+    output: &Path,
+    spec: &ClipSpec,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<ClipResult, ClipError> {
+    ffmpeg::init().map_err(ff("initialising"))?;
+    ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+    let part = part_path(output);
+    let result = match (spec.preset.mode, spec.accurate) {
+        (presets::Mode::Copy, false) => copy::copy(input, &part, spec, cancelled),
+        (presets::Mode::Copy, true) => smart::smart(input, &part, spec, cancelled),
+        (presets::Mode::Encode, _) => encode::encode(input, &part, spec, cancelled),
+    };
+    let (mode, start_ms, duration_ms) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    let io = |source| ClipError::Io {
+        path: output.display().to_string(),
+        source,
+    };
+    let bytes = std::fs::metadata(&part).map_err(io)?.len();
+    std::fs::rename(&part, output).map_err(io)?;
+    Ok(ClipResult {
+        mode,
+        start_ms,
+        duration_ms,
+        bytes,
+    })
+}
+
+pub fn part_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+pub(crate) fn open(input: &Path) -> Result<format::context::Input, ClipError> {
+    format::input(input).map_err(|source| ClipError::Open {
+        path: input.display().to_string(),
+        source,
+    })
+}
+
+fn container_name(container: Container) -> &'static str {
+    match container {
+        Container::Mp4 => "mp4",
+        Container::Mp3 => "mp3",
+    }
+}
+
+/// Muxer options; a stream copy shifts every stream by the same amount so that none starts below
+/// zero (an encode keeps B-frame delay in the MP4 edit list instead).
+fn header_options(preset: &Preset, copy: bool) -> Dictionary<'static> {
+    let mut options = Dictionary::new();
+    if preset.faststart && preset.container == Container::Mp4 {
+        options.set("movflags", "+faststart");
+    }
+    if copy {
+        options.set("avoid_negative_ts", "make_zero");
+    }
+    options
+}
+
+/// Seeks every stream to the keyframe at or before `ms`.
+pub(crate) fn seek(ictx: &mut format::context::Input, ms: u64) -> Result<(), ClipError> {
+    let ts = ms as i64 * 1000;
+    ictx.seek(ts, ..ts)
+        .map_err(ff(format!("seeking to {ms} ms")))
+}
+
+fn to_ms(ts: i64, tb: Rational) -> i64 {
+    ts * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator()).max(1)
+}
+
+fn from_ms(ms: i64, tb: Rational) -> i64 {
+    ms * i64::from(tb.denominator()) / (1000 * i64::from(tb.numerator()).max(1))
+}
