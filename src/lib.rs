@@ -36,6 +36,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
                 .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
             || cause.is::<transcriber::align::CorrectionError>()
             || cause.is::<presets::PresetError>()
+            || cause
+                .downcast_ref::<pipeline::PipelineError>()
+                .is_some_and(pipeline::PipelineError::is_bad_input)
             || cause.is::<publisher::request::RequestError>()
             || cause
                 .downcast_ref::<publisher::clip::ClipError>()

@@ -96,8 +96,8 @@ pub struct ClipOutput {
 }
 
 /// The file a session's clips are cut from: the program feed, else the first camera, else the room
-/// audio (until the recorder writes `recordings/`, these are the session's own media files).
-pub fn recording(session: &Session, base_dir: &Path) -> Result<PathBuf> {
+/// audio; its finalized recording (`aula record`) when there is one, else the source's own file.
+pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> Result<PathBuf> {
     let source = [
         SourceKind::Program,
         SourceKind::Camera,
@@ -111,6 +111,10 @@ pub fn recording(session: &Session, base_dir: &Path) -> Result<PathBuf> {
             session.id
         ))
     })?;
+    let recorded = recordings_dir.join(format!("{}.mp4", source.id));
+    if recorded.is_file() {
+        return Ok(recorded);
+    }
     match media::resolve(base_dir, &source.uri) {
         Location::File(path) => Ok(path),
         Location::Network(uri) => Err(BadInput(format!(
@@ -134,7 +138,11 @@ pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> 
     let preset = set.get(&args.preset)?.clone();
     let subs: SubtitleMode = args.subs.map_or(preset.subtitles.mode, Into::into);
     check_subtitles(&preset, subs)?;
-    let input = recording(&session, &stored.base_dir)?;
+    let input = recording(
+        &session,
+        &stored.base_dir,
+        &config.session_dir(&session.id).join("recordings"),
+    )?;
     let recording_ms = publisher::probe::duration_ms(&input)?;
     let selection = match (
         &args.item,

@@ -5,6 +5,7 @@ mod clip;
 mod models;
 mod presets;
 mod publish;
+mod record;
 mod report;
 mod sample;
 mod session;
@@ -61,6 +62,8 @@ pub enum Command {
     /// Build the session's press kit: clips per item or intervention, subtitles, transcript,
     /// metadata, index page, feed, checksums and a ZIP; again, only what changed.
     Publish(publish::PublishArgs),
+    /// Record a session's sources in crash-safe segments, join them, show the recordings.
+    Record(record::RecordArgs),
     /// Sessions held, clips produced and the list of published clips over a period.
     Report(report::ReportArgs),
     /// The output presets (built-in, and user files in $AULA_HOME/presets/).
@@ -79,6 +82,7 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Presets(cmd) => presets::run(&config, cmd),
         Command::Publish(args) => publish::run(&config, args, cancel).await,
         Command::Report(args) => report::run(&config, args).await,
+        Command::Record(cmd) => record::run(&config, cmd, cancel).await,
     }
 }
 

@@ -71,7 +71,11 @@ pub async fn run(config: &Config, args: PublishArgs, cancel: Cancel) -> Result<(
         .iter()
         .map(|name| set.get(name).cloned())
         .collect::<Result<Vec<_>, _>>()?;
-    let input = clip::recording(&session, &stored.base_dir)?;
+    let input = clip::recording(
+        &session,
+        &stored.base_dir,
+        &config.session_dir(&session.id).join("recordings"),
+    )?;
     let recording_ms = publisher::probe::duration_ms(&input)?;
 
     let mut warnings = Vec::new();

@@ -1,0 +1,19 @@
+//! Records one media file into segments and joins them: `cargo run -p pipeline --example
+//! record_file FILE OUT_DIR`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let out = std::path::PathBuf::from(&args[2]);
+    let sources = [pipeline::SourceInput {
+        id: "src".into(),
+        path: args[1].clone().into(),
+    }];
+    let opts = pipeline::RecordOptions {
+        dir: out.clone(),
+        segment_ms: 10_000,
+    };
+    let indexes = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
+    println!("{:?}", indexes[0]);
+    pipeline::finalize(&out.join("src"), &out.join("src.mp4"))?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The recording index of one source: its segments and their spans in session time, written after
+//! every closed segment (atomically), so that it survives the recorder.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordingIndex {
+    pub source: String,
+    pub segments: Vec<Segment>,
+    /// The joined file, once `finalize` made it (relative to the source's folder's parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalized: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// File name inside the source's folder.
+    pub file: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+impl RecordingIndex {
+    pub const FILE: &'static str = "index.json";
+
+    pub fn load(dir: &Path) -> std::io::Result<RecordingIndex> {
+        let text = std::fs::read_to_string(dir.join(Self::FILE))?;
+        serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// Writes `index.json` under a temporary name and renames it.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let path = dir.join(Self::FILE);
+        let part = dir.join(format!("{}.part", Self::FILE));
+        let text = serde_json::to_string_pretty(self).expect("plain data serializes");
+        std::fs::write(&part, text)?;
+        std::fs::rename(&part, &path)
+    }
+
+    pub fn duration_ms(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| s.end_ms.saturating_sub(s.start_ms))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_duration() {
+        let dir = std::env::temp_dir().join(format!("aula-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let index = RecordingIndex {
+            source: "cam1".into(),
+            segments: vec![
+                Segment {
+                    file: "segment-00000.mp4".into(),
+                    start_ms: 0,
+                    end_ms: 10_000,
+                },
+                Segment {
+                    file: "segment-00001.mp4".into(),
+                    start_ms: 10_000,
+                    end_ms: 14_500,
+                },
+            ],
+            finalized: None,
+        };
+        index.save(&dir).unwrap();
+        assert_eq!(RecordingIndex::load(&dir).unwrap(), index);
+        assert_eq!(index.duration_ms(), 14_500);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

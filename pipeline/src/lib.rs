@@ -1,0 +1,12 @@
+//! aula's live side with GStreamer: each source recorded as received (H.264 and AAC passed through,
+//! no re-encoding) in self-contained MP4 segments of about ten seconds, so that a crash loses at
+//! most the segment being written; a recording index with each segment's span in session time; and
+//! the segments of a source joined into one file without re-encoding.
+
+pub mod index;
+pub mod record;
+
+pub use index::{RecordingIndex, Segment};
+pub use record::{
+    finalize, record, PipelineError, RecordOptions, SourceEvent, SourceInput, SourceState,
+};

@@ -1,0 +1,210 @@
+//! `aula record ID`, `aula record finalize ID`, `aula record status ID`: each source recorded as
+//! received in self-contained segments under `$AULA_HOME/sessions/ID/recordings/<source>/`, and
+//! joined into `recordings/<source>.mp4`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use pipeline::{RecordOptions, RecordingIndex, SourceInput};
+use serde::Serialize;
+
+use super::{open_catalogue, print_json};
+use crate::cancel::Cancel;
+use crate::config::Config;
+use crate::media::{self, Location};
+use crate::BadInput;
+
+/// `aula record ID [--duration S]`, or one of the subcommands.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RecordArgs {
+    #[command(subcommand)]
+    pub command: Option<RecordCommand>,
+    /// The session whose sources to record until they end, --duration passes or Ctrl-C (each
+    /// source stops cleanly: its last segment is closed).
+    #[arg(required = true)]
+    pub id: Option<String>,
+    /// Stop after this many seconds of wall-clock time.
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Longest segment, in seconds (cut at the next keyframe after it).
+    #[arg(long, default_value_t = 10)]
+    pub segment_seconds: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Join each source's segments into recordings/<source>.mp4, without re-encoding.
+    Finalize {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each source's segments, recorded length and finalized file.
+    Status {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct SourceStatus {
+    source: String,
+    segments: usize,
+    recorded_ms: u64,
+    finalized: Option<PathBuf>,
+}
+
+pub async fn run(config: &Config, args: RecordArgs, cancel: Cancel) -> Result<()> {
+    let cmd = match (args.command, args.id) {
+        (Some(cmd), _) => cmd,
+        (None, Some(id)) => {
+            return start(
+                config,
+                &id,
+                args.duration,
+                args.segment_seconds,
+                args.json,
+                cancel,
+            )
+            .await
+        }
+        (None, None) => return Err(BadInput("give a session id".into()).into()),
+    };
+    match cmd {
+        RecordCommand::Finalize { id, json } => {
+            let catalogue = open_catalogue(config).await?;
+            let session = catalogue.get(&id).await?.session;
+            let dir = config.session_dir(&id).join("recordings");
+            let mut done = Vec::new();
+            for s in &session.sources {
+                let source_dir = dir.join(&s.id);
+                if !source_dir.join(RecordingIndex::FILE).is_file() {
+                    continue;
+                }
+                let output = dir.join(format!("{}.mp4", s.id));
+                let (d, o) = (source_dir.clone(), output.clone());
+                tokio::task::spawn_blocking(move || pipeline::finalize(&d, &o)).await??;
+                let mut index = RecordingIndex::load(&source_dir)?;
+                index.finalized = Some(format!("{}.mp4", s.id));
+                index.save(&source_dir)?;
+                done.push(output);
+            }
+            if done.is_empty() {
+                return Err(BadInput(format!(
+                    "session {id} has no recordings (run aula record start {id})"
+                ))
+                .into());
+            }
+            if json {
+                return print_json(&done);
+            }
+            for path in done {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        RecordCommand::Status { id, json } => {
+            let catalogue = open_catalogue(config).await?;
+            let session = catalogue.get(&id).await?.session;
+            let dir = config.session_dir(&id).join("recordings");
+            let status: Vec<SourceStatus> = session
+                .sources
+                .iter()
+                .map(|s| {
+                    let index = RecordingIndex::load(&dir.join(&s.id)).unwrap_or_default();
+                    SourceStatus {
+                        source: s.id.clone(),
+                        segments: index.segments.len(),
+                        recorded_ms: index.duration_ms(),
+                        finalized: index.finalized.map(|f| dir.join(f)),
+                    }
+                })
+                .collect();
+            if json {
+                return print_json(&status);
+            }
+            for s in status {
+                println!(
+                    "{:<20} {:>4} segment(s) {:>10} ms  {}",
+                    s.source,
+                    s.segments,
+                    s.recorded_ms,
+                    s.finalized
+                        .map_or_else(|| "not finalized".to_owned(), |p| p.display().to_string())
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn start(
+    config: &Config,
+    id: &str,
+    duration: Option<u64>,
+    segment_seconds: u64,
+    json: bool,
+    cancel: Cancel,
+) -> Result<()> {
+    let catalogue = open_catalogue(config).await?;
+    let stored = catalogue.get(id).await?;
+    let mut sources = Vec::new();
+    for s in &stored.session.sources {
+        match media::resolve(&stored.base_dir, &s.uri) {
+            Location::File(path) => sources.push(SourceInput {
+                id: s.id.clone(),
+                path,
+            }),
+            Location::Network(uri) => {
+                return Err(BadInput(format!(
+                    "source {} ({uri}): network sources are not recorded yet (file sources only)",
+                    s.id
+                ))
+                .into())
+            }
+        }
+    }
+    if sources.is_empty() {
+        return Err(BadInput(format!("session {id} has no sources to record")).into());
+    }
+    let opts = RecordOptions {
+        dir: config.session_dir(id).join("recordings"),
+        segment_ms: segment_seconds.clamp(1, 600) * 1000,
+    };
+    let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
+    let events = tokio::task::spawn_blocking(move || {
+        let mut events = Vec::new();
+        let stop = || cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
+        pipeline::record(&sources, &opts, &stop, &mut |e| {
+            tracing::info!(
+                "source {}: {:?} at {} ms ({})",
+                e.source,
+                e.state,
+                e.at_ms,
+                e.detail
+            );
+            events.push(e.clone());
+        })
+        .map(|indexes| (indexes, events))
+    })
+    .await??;
+    let (indexes, events) = events;
+    if json {
+        return print_json(&serde_json::json!({ "sources": indexes, "events": events }));
+    }
+    for index in &indexes {
+        println!(
+            "{}: {} segment(s), {} ms",
+            index.source,
+            index.segments.len(),
+            index.duration_ms()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Recording end to end on the file sources of a generated hybrid session: self-contained segments
+//! with an index, joined without re-encoding into files as long as their inputs (within one frame),
+//! audio and video still together; bad requests refused.
+
+mod common;
+
+use common::{read_json, stderr, Aula};
+use publisher::probe;
+
+const FRAME_MS: i64 = 40;
+
+#[test]
+fn file_sources_are_recorded_in_segments_and_joined() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "it",
+        "--seconds",
+        "32",
+        "--items",
+        "1",
+        "--speakers",
+        "2",
+        "--mode",
+        "hybrid",
+        "--seed",
+        "2",
+    ]);
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let out = aula.run(&["record", "finalize", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no recordings"),
+        "{}",
+        stderr(&out)
+    );
+
+    let recorded: serde_json::Value =
+        serde_json::from_str(&aula.ok(&["record", &id, "--segment-seconds", "10", "--json"]))
+            .unwrap();
+    let sources = recorded["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "camera and the remote councillor");
+    let events = recorded["events"].as_array().unwrap();
+    for state in ["connecting", "live", "ended"] {
+        assert!(
+            events.iter().any(|e| e["state"] == state),
+            "no {state} event: {events:?}"
+        );
+    }
+    aula.ok(&["record", "finalize", &id]);
+    let status: serde_json::Value =
+        serde_json::from_str(&aula.ok(&["record", "status", &id, "--json"])).unwrap();
+    let recordings = aula.path().join(format!("data/sessions/{id}/recordings"));
+    // Each source's input: the camera, and the remote councillor's stream (remote-<person>.mp4).
+    let inputs: Vec<(String, std::path::PathBuf)> = sources
+        .iter()
+        .map(|s| {
+            let name = s["source"].as_str().unwrap().to_owned();
+            let file = if name == "cam1" {
+                "camera.mp4".to_owned()
+            } else {
+                format!("{name}.mp4")
+            };
+            (name, dir.join(file))
+        })
+        .collect();
+    for (source, input) in &inputs {
+        let source = source.as_str();
+        let index = read_json(recordings.join(source).join("index.json"));
+        let segments = index["segments"].as_array().unwrap();
+        assert!(segments.len() >= 3, "{source}: {segments:?}");
+        // Every segment plays on its own and the index spans follow each other.
+        for pair in segments.windows(2) {
+            assert_eq!(pair[0]["end_ms"], pair[1]["start_ms"]);
+        }
+        for s in segments {
+            let info =
+                probe::info(&recordings.join(source).join(s["file"].as_str().unwrap())).unwrap();
+            assert!(info.stream("video").is_some() && info.stream("audio").is_some());
+        }
+        let original = probe::info(input).unwrap();
+        let joined = probe::info(&recordings.join(format!("{source}.mp4"))).unwrap();
+        for kind in ["video", "audio"] {
+            let a = original.stream(kind).unwrap();
+            let b = joined.stream(kind).unwrap();
+            assert_eq!(a.codec, b.codec, "{source} {kind} was re-encoded");
+            assert!(
+                ((b.end_ms - b.start_ms) - (a.end_ms - a.start_ms)).abs() <= FRAME_MS,
+                "{source} {kind}: {b:?} vs {a:?}"
+            );
+        }
+        let sync = |i: &probe::MediaInfo| {
+            i.stream("video").unwrap().end_ms - i.stream("audio").unwrap().end_ms
+        };
+        assert!(
+            (sync(&joined) - sync(&original)).abs() <= FRAME_MS,
+            "{source}: {joined:?}"
+        );
+        assert!(status
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["source"] == source && !s["finalized"].is_null()));
+    }
+}
