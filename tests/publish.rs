@@ -58,6 +58,15 @@ fn press_kit_of_a_session_with_a_closed_part() {
         ])
         .trim()
         .to_owned();
+    // The clerk's markers place the items (the hostile title was never spoken).
+    let markers = dir.join("agenda_markers.json");
+    aula.ok(&[
+        "session",
+        "evidence",
+        &id,
+        "--agenda-markers",
+        markers.to_str().unwrap(),
+    ]);
     let model = model("tiny.en");
     aula.ok(&[
         "session",

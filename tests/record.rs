@@ -46,9 +46,15 @@ fn file_sources_are_recorded_in_segments_and_joined() {
         stderr(&out)
     );
 
-    let recorded: serde_json::Value =
-        serde_json::from_str(&aula.ok(&["record", &id, "--segment-seconds", "10", "--json"]))
-            .unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(&aula.ok(&[
+        "record",
+        &id,
+        "--segment-seconds",
+        "10",
+        "--live",
+        "--json",
+    ]))
+    .unwrap();
     let sources = recorded["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "camera and the remote councillor");
     let events = recorded["events"].as_array().unwrap();
@@ -112,5 +118,57 @@ fn file_sources_are_recorded_in_segments_and_joined() {
             .unwrap()
             .iter()
             .any(|s| s["source"] == source && !s["finalized"].is_null()));
+    }
+    assert_eq!(recorded["live"].as_array().unwrap().len(), 2);
+    check_live(
+        &aula.path().join(format!("data/sessions/{id}/live")),
+        &dir.join("camera.mp4"),
+    );
+}
+
+/// The live HLS written beside the recording (the camera, as the program of this session).
+fn check_live(live: &std::path::Path, input: &std::path::Path) {
+    let master = std::fs::read(live.join("index.m3u8")).unwrap();
+    let m3u8_rs::Playlist::MasterPlaylist(master) = m3u8_rs::parse_playlist_res(&master).unwrap()
+    else {
+        panic!("index.m3u8 is not a multivariant playlist");
+    };
+    assert!(master.variants.len() >= 2, "{master:?}");
+    let input_ms = probe::info(input).unwrap().duration_ms as f64;
+    for variant in &master.variants {
+        let path = live.join(&variant.uri);
+        let text = std::fs::read(&path).unwrap();
+        let m3u8_rs::Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(&text).unwrap()
+        else {
+            panic!("{} is not a media playlist", path.display());
+        };
+        assert!(media.end_list, "{} is not complete", path.display());
+        assert_eq!(media.playlist_type, Some(m3u8_rs::MediaPlaylistType::Vod));
+        let total_ms: f64 = media
+            .segments
+            .iter()
+            .map(|s| f64::from(s.duration) * 1000.0)
+            .sum();
+        assert!(
+            (total_ms - input_ms).abs() <= 500.0,
+            "{total_ms} ms of {input_ms}"
+        );
+        let dir = path.parent().unwrap();
+        let mut peak_bps = 0f64;
+        for segment in &media.segments {
+            let file = dir.join(&segment.uri);
+            // Every segment decodes on its own.
+            probe::frame_gray(&file, 0, 32, 18).unwrap();
+            let bytes = std::fs::metadata(&file).unwrap().len() as f64;
+            if segment.duration > 0.5 {
+                peak_bps = peak_bps.max(bytes * 8.0 / f64::from(segment.duration));
+            }
+        }
+        let declared = variant.bandwidth as f64;
+        assert!(
+            (declared - peak_bps).abs() <= 0.2 * peak_bps,
+            "{}: declared {declared} b/s, measured peak {peak_bps}",
+            variant.uri
+        );
     }
 }

@@ -1,9 +1,12 @@
 //! aula's live side with GStreamer: each source recorded as received (H.264 and AAC passed through,
 //! no re-encoding) in self-contained MP4 segments of about ten seconds, so that a crash loses at
 //! most the segment being written; a recording index with each segment's span in session time; and
-//! the segments of a source joined into one file without re-encoding.
+//! the segments of a source joined into one file without re-encoding; live HLS of the program feed
+//! in several renditions.
 
+pub mod hls;
 pub mod index;
+pub mod live;
 pub mod record;
 
 pub use index::{RecordingIndex, Segment};

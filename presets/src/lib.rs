@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-const BUILTIN: [(&str, &str); 6] = [
+const BUILTIN: [(&str, &str); 8] = [
     ("web-720p", include_str!("builtin/web-720p.toml")),
     ("press-1080p", include_str!("builtin/press-1080p.toml")),
     (
@@ -23,6 +23,8 @@ const BUILTIN: [(&str, &str); 6] = [
     ("social-square", include_str!("builtin/social-square.toml")),
     ("audio-mp3", include_str!("builtin/audio-mp3.toml")),
     ("archive", include_str!("builtin/archive.toml")),
+    ("live-720p", include_str!("builtin/live-720p.toml")),
+    ("live-360p", include_str!("builtin/live-360p.toml")),
 ];
 
 /// One output preset.
@@ -516,6 +518,8 @@ mod tests {
             [
                 "archive",
                 "audio-mp3",
+                "live-360p",
+                "live-720p",
                 "press-1080p",
                 "social-square",
                 "social-vertical",

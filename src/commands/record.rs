@@ -15,6 +15,7 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::media::{self, Location};
 use crate::BadInput;
+use session::SourceKind;
 
 /// `aula record ID [--duration S]`, or one of the subcommands.
 #[derive(Debug, Args)]
@@ -32,6 +33,10 @@ pub struct RecordArgs {
     /// Longest segment, in seconds (cut at the next keyframe after it).
     #[arg(long, default_value_t = 10)]
     pub segment_seconds: u64,
+    /// Also stream the program (else the first camera) as live HLS under sessions/ID/live/, in the
+    /// live-720p and live-360p presets.
+    #[arg(long)]
+    pub live: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -60,20 +65,10 @@ struct SourceStatus {
     finalized: Option<PathBuf>,
 }
 
-pub async fn run(config: &Config, args: RecordArgs, cancel: Cancel) -> Result<()> {
-    let cmd = match (args.command, args.id) {
+pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Result<()> {
+    let cmd = match (args.command.take(), args.id.clone()) {
         (Some(cmd), _) => cmd,
-        (None, Some(id)) => {
-            return start(
-                config,
-                &id,
-                args.duration,
-                args.segment_seconds,
-                args.json,
-                cancel,
-            )
-            .await
-        }
+        (None, Some(id)) => return start(config, &id, &args, cancel).await,
         (None, None) => return Err(BadInput("give a session id".into()).into()),
     };
     match cmd {
@@ -144,14 +139,8 @@ pub async fn run(config: &Config, args: RecordArgs, cancel: Cancel) -> Result<()
     }
 }
 
-async fn start(
-    config: &Config,
-    id: &str,
-    duration: Option<u64>,
-    segment_seconds: u64,
-    json: bool,
-    cancel: Cancel,
-) -> Result<()> {
+async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> Result<()> {
+    let (duration, segment_seconds, json) = (args.duration, args.segment_seconds, args.json);
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(id).await?;
     let mut sources = Vec::new();
@@ -178,6 +167,34 @@ async fn start(
         segment_ms: segment_seconds.clamp(1, 600) * 1000,
     };
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
+    // The program feed (else the first camera) as live HLS, beside the recording.
+    let live = if args.live {
+        let program = [SourceKind::Program, SourceKind::Camera]
+            .iter()
+            .find_map(|kind| stored.session.sources.iter().find(|s| s.kind == *kind))
+            .and_then(|s| sources.iter().find(|x| x.id == s.id))
+            .ok_or_else(|| {
+                BadInput(format!(
+                    "session {id} has no program or camera source to stream"
+                ))
+            })?
+            .path
+            .clone();
+        let set = super::presets::load(config)?;
+        let live_opts = pipeline::live::LiveOptions {
+            dir: config.session_dir(id).join("live"),
+            renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
+            segment_ms: 2000,
+        };
+        let live_cancel = cancel.clone();
+        Some(tokio::task::spawn_blocking(move || {
+            let stop =
+                || live_cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
+            pipeline::live::live_hls(&program, &live_opts, &stop)
+        }))
+    } else {
+        None
+    };
     let events = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
         let stop = || cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
@@ -195,8 +212,26 @@ async fn start(
     })
     .await??;
     let (indexes, events) = events;
+    let live = match live {
+        Some(task) => Some(task.await??),
+        None => None,
+    };
+    let renditions: Vec<serde_json::Value> = live
+        .iter()
+        .flatten()
+        .map(
+            |(name, segments)| serde_json::json!({ "rendition": name, "segments": segments.len() }),
+        )
+        .collect();
     if json {
-        return print_json(&serde_json::json!({ "sources": indexes, "events": events }));
+        return print_json(&serde_json::json!({
+            "sources": indexes,
+            "events": events,
+            "live": renditions,
+        }));
+    }
+    for r in &renditions {
+        println!("live {}: {} segment(s)", r["rendition"], r["segments"]);
     }
     for index in &indexes {
         println!(

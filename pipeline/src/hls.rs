@@ -1,0 +1,103 @@
+//! HLS playlists (RFC 8216): a media playlist per rendition, EVENT while the session runs (every
+//! segment kept: the DVR window is the whole session) and VOD once it ends, and the multivariant
+//! playlist that lists the renditions. Pure text.
+
+/// One rendition of the ladder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendition {
+    /// Folder name and playlist path: `720p/index.m3u8`.
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Declared peak bandwidth, bits per second.
+    pub bandwidth_bps: u64,
+}
+
+/// A written segment of a rendition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaSegment {
+    pub file: String,
+    pub duration_ms: u64,
+    pub bytes: u64,
+}
+
+/// The peak bitrate of the segments (bits per second), what BANDWIDTH declares.
+pub fn peak_bps(segments: &[MediaSegment]) -> Option<u64> {
+    segments
+        .iter()
+        .filter(|s| s.duration_ms > 0)
+        .map(|s| s.bytes * 8 * 1000 / s.duration_ms)
+        .max()
+}
+
+/// The media playlist; `ended` turns the EVENT playlist into a complete VOD one.
+pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
+    let target_s = segments
+        .iter()
+        .map(|s| s.duration_ms.div_ceil(1000))
+        .max()
+        .unwrap_or(2)
+        .max(1);
+    let mut out = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target_s}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:{}\n",
+        if ended { "VOD" } else { "EVENT" }
+    );
+    for s in segments {
+        out.push_str(&format!(
+            "#EXTINF:{:.3},\n{}\n",
+            s.duration_ms as f64 / 1000.0,
+            s.file
+        ));
+    }
+    if ended {
+        out.push_str("#EXT-X-ENDLIST\n");
+    }
+    out
+}
+
+/// The multivariant playlist: each rendition's bandwidth, resolution and codecs (H.264 High, AAC-LC).
+pub fn multivariant(renditions: &[Rendition]) -> String {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n");
+    for r in renditions {
+        out.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},CODECS=\"avc1.64001f,mp4a.40.2\"\n{}/index.m3u8\n",
+            r.bandwidth_bps, r.width, r.height, r.name
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_then_vod() {
+        let segments = [
+            MediaSegment {
+                file: "segment-00000.ts".into(),
+                duration_ms: 2000,
+            },
+            MediaSegment {
+                file: "segment-00001.ts".into(),
+                duration_ms: 2040,
+            },
+        ];
+        let live = media_playlist(&segments, false);
+        assert!(live.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+        assert!(live.contains("#EXT-X-TARGETDURATION:3"));
+        assert!(live.contains("#EXTINF:2.040,\nsegment-00001.ts\n"));
+        assert!(!live.contains("ENDLIST"));
+        assert_eq!(peak_bps(&segments), Some(1_000_000));
+        let done = media_playlist(&segments, true);
+        assert!(done.contains("#EXT-X-PLAYLIST-TYPE:VOD") && done.ends_with("#EXT-X-ENDLIST\n"));
+        let master = multivariant(&[Rendition {
+            name: "720p".into(),
+            width: 1280,
+            height: 720,
+            bandwidth_bps: 2_900_000,
+        }]);
+        assert!(master.contains("BANDWIDTH=2900000,RESOLUTION=1280x720"));
+        assert!(master.ends_with("720p/index.m3u8\n"));
+    }
+}
