@@ -77,10 +77,12 @@ mod tests {
             MediaSegment {
                 file: "segment-00000.ts".into(),
                 duration_ms: 2000,
+                bytes: 250_000,
             },
             MediaSegment {
                 file: "segment-00001.ts".into(),
                 duration_ms: 2040,
+                bytes: 102_000,
             },
         ];
         let live = media_playlist(&segments, false);
