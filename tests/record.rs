@@ -172,3 +172,70 @@ fn check_live(live: &std::path::Path, input: &std::path::Path) {
         );
     }
 }
+
+/// `kill -9` of the recorder halfway through a paced recording: every segment in the index plays,
+/// and at most the segment being written is lost.
+#[test]
+fn a_killed_recorder_loses_at_most_one_segment() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "24",
+        "--items",
+        "1",
+        "--speakers",
+        "1",
+        "--seed",
+        "4",
+    ]);
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
+        .args(["record", &id, "--realtime", "--segment-seconds", "4"])
+        .env("AULA_HOME", aula.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(11_000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let source_dir = aula
+        .path()
+        .join(format!("data/sessions/{id}/recordings/cam1"));
+    let index = read_json(source_dir.join("index.json"));
+    let segments = index["segments"].as_array().unwrap();
+    assert!(segments.len() >= 2, "{segments:?}");
+    let recorded_ms = segments.last().unwrap()["end_ms"].as_u64().unwrap();
+    // At most one segment (4 s, cut at the next 2 s keyframe: up to 6 s) plus start-up is lost.
+    assert!(
+        recorded_ms + 6_000 + 1_500 >= elapsed_ms,
+        "{recorded_ms} ms recorded in {elapsed_ms} ms"
+    );
+    for s in segments {
+        let info = probe::info(&source_dir.join(s["file"].as_str().unwrap())).unwrap();
+        assert!(info.stream("video").unwrap().packets > 0);
+        assert!(info.stream("audio").unwrap().packets > 0);
+    }
+    // The joined file is made from the segments that survived.
+    aula.ok(&["record", "finalize", &id]);
+    let joined = probe::info(&source_dir.with_extension("mp4")).unwrap();
+    let video = joined.stream("video").unwrap();
+    assert!(
+        (video.end_ms - video.start_ms).abs_diff(recorded_ms as i64) <= 200,
+        "{joined:?}"
+    );
+}

@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dir: args[2].clone().into(),
         renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
         segment_ms: 2000,
+        realtime: false,
     };
     for (name, segments) in pipeline::live::live_hls(args[1].as_ref(), &opts, &|| false)? {
         println!("{name}: {} segments", segments.len());

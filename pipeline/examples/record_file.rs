@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = pipeline::RecordOptions {
         dir: out.clone(),
         segment_ms: 10_000,
+        realtime: false,
     };
     let indexes = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
     println!("{:?}", indexes[0]);

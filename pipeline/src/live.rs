@@ -19,6 +19,8 @@ pub struct LiveOptions {
     pub dir: PathBuf,
     pub renditions: Vec<presets::Preset>,
     pub segment_ms: u64,
+    /// Pace a file input at its own speed, as a live feed arrives.
+    pub realtime: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> PipelineError {
@@ -114,6 +116,7 @@ pub fn live_hls(
     let branches = Arc::new(branches);
     let weak = pipeline.downgrade();
     let b = Arc::clone(&branches);
+    let realtime = opts.realtime;
     decode.connect_pad_added(move |_, pad| {
         let Some(pipeline) = weak.upgrade() else {
             return;
@@ -124,9 +127,9 @@ pub fn live_hls(
             .map(|s| s.name().to_string())
             .unwrap_or_default();
         let built = if kind.starts_with("video/") {
-            video_branches(&pipeline, pad, &b)
+            video_branches(&pipeline, pad, &b, realtime)
         } else if kind.starts_with("audio/") {
-            audio_branches(&pipeline, pad, &b)
+            audio_branches(&pipeline, pad, &b, realtime)
         } else {
             Ok(())
         };
@@ -244,11 +247,14 @@ fn video_branches(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
     branches: &[Branch],
+    realtime: bool,
 ) -> Result<(), PipelineError> {
     let queue = element("queue")?;
+    let pace = element("identity")?;
+    pace.set_property("sync", realtime);
     let convert = element("videoconvert")?;
     let tee = element("tee")?;
-    add_chain(pipeline, &[queue.clone(), convert, tee.clone()])?;
+    add_chain(pipeline, &[queue.clone(), pace, convert, tee.clone()])?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
         .map_err(err)?;
     for b in branches {
@@ -290,12 +296,18 @@ fn audio_branches(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
     branches: &[Branch],
+    realtime: bool,
 ) -> Result<(), PipelineError> {
     let queue = element("queue")?;
+    let pace = element("identity")?;
+    pace.set_property("sync", realtime);
     let convert = element("audioconvert")?;
     let resample = element("audioresample")?;
     let tee = element("tee")?;
-    add_chain(pipeline, &[queue.clone(), convert, resample, tee.clone()])?;
+    add_chain(
+        pipeline,
+        &[queue.clone(), pace, convert, resample, tee.clone()],
+    )?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
         .map_err(err)?;
     for b in branches {

@@ -62,6 +62,8 @@ pub struct RecordOptions {
     pub dir: PathBuf,
     /// The longest a segment gets (cut at the next keyframe after it).
     pub segment_ms: u64,
+    /// Pace file sources at their own speed, as a live capture would arrive.
+    pub realtime: bool,
 }
 
 impl Default for RecordOptions {
@@ -69,6 +71,7 @@ impl Default for RecordOptions {
         RecordOptions {
             dir: PathBuf::from("recordings"),
             segment_ms: 10_000,
+            realtime: false,
         }
     }
 }
@@ -104,7 +107,13 @@ fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
 
 /// Links a parsed stream to the segment writer through a queue (H.264 to its video pad, AAC to an
 /// audio pad); any other stream goes to a fakesink with a warning, so that it cannot stall the rest.
-fn link_stream(pipeline: &gst::Pipeline, pad: &gst::Pad, sink: &gst::Element, source: &str) {
+fn link_stream(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    sink: &gst::Element,
+    source: &str,
+    realtime: bool,
+) {
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let name = caps
         .structure(0)
@@ -131,7 +140,21 @@ fn link_stream(pipeline: &gst::Pipeline, pad: &gst::Pad, sink: &gst::Element, so
     if pipeline.add(&element).is_err() || element.sync_state_with_parent().is_err() {
         return;
     }
-    if let Some(sink_pad) = element.static_pad("sink") {
+    // Paced: an identity element holds each buffer until its time on the pipeline clock.
+    let pace = realtime
+        .then(|| {
+            gst::ElementFactory::make("identity")
+                .property("sync", true)
+                .build()
+                .ok()
+        })
+        .flatten()
+        .filter(|p| pipeline.add(p).is_ok() && p.sync_state_with_parent().is_ok());
+    let first = pace.as_ref().unwrap_or(&element);
+    if let (Some(p), Some(sink_pad)) = (&pace, element.static_pad("sink")) {
+        let _ = p.static_pad("src").map(|src| src.link(&sink_pad));
+    }
+    if let Some(sink_pad) = first.static_pad("sink") {
         let _ = pad.link(&sink_pad);
     }
     if let (Some(target), Some(src)) = (target, element.static_pad("src")) {
@@ -171,9 +194,10 @@ pub fn record(
         filesrc.link(&parse).map_err(gst_error)?;
         let weak = pipeline.downgrade();
         let id = src.id.clone();
+        let realtime = opts.realtime;
         parse.connect_pad_added(move |_, pad| {
             if let Some(pipeline) = weak.upgrade() {
-                link_stream(&pipeline, pad, &sink, &id);
+                link_stream(&pipeline, pad, &sink, &id, realtime);
             }
         });
         indexes.lock().expect("index lock").push(RecordingIndex {
@@ -291,10 +315,13 @@ pub fn finalize(dir: &Path, output: &Path) -> Result<(), PipelineError> {
     let part = output.with_extension("mp4.part");
     let pipeline = gst::Pipeline::new();
     let src = make("splitmuxsrc", "segments")?;
-    src.set_property(
-        "location",
-        dir.join("segment-*.mp4").to_string_lossy().to_string(),
-    );
+    // Only the segments in the index: one being written when the recorder died is left out.
+    let files: Vec<String> = index
+        .segments
+        .iter()
+        .map(|s| dir.join(&s.file).to_string_lossy().into_owned())
+        .collect();
+    src.connect("format-location", false, move |_| Some(files.to_value()));
     let mux = make("mp4mux", "mux")?;
     let sink = make("filesink", "file")?;
     sink.set_property("location", part.to_string_lossy().to_string());

@@ -33,6 +33,9 @@ pub struct RecordArgs {
     /// Longest segment, in seconds (cut at the next keyframe after it).
     #[arg(long, default_value_t = 10)]
     pub segment_seconds: u64,
+    /// Pace file sources at their own speed, as a live capture (for rehearsals and tests).
+    #[arg(long)]
+    pub realtime: bool,
     /// Also stream the program (else the first camera) as live HLS under sessions/ID/live/, in the
     /// live-720p and live-360p presets.
     #[arg(long)]
@@ -165,6 +168,7 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
     let opts = RecordOptions {
         dir: config.session_dir(id).join("recordings"),
         segment_ms: segment_seconds.clamp(1, 600) * 1000,
+        realtime: args.realtime,
     };
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
     // The program feed (else the first camera) as live HLS, beside the recording.
@@ -185,6 +189,7 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
             dir: config.session_dir(id).join("live"),
             renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
             segment_ms: 2000,
+            realtime: args.realtime,
         };
         let live_cancel = cancel.clone();
         Some(tokio::task::spawn_blocking(move || {
