@@ -29,6 +29,9 @@ demo: build
 	@echo "== 2. import it into the catalogue ($(AULA_HOME)/aula.db)"
 	$(AULA) session import "$(DEMO_DIR)/session.json" --floor-events "$(DEMO_DIR)/floor_events.json" --replace
 	$(AULA) session show sample-it-1
+	@echo "== 2b. record every source in crash-safe segments, with live HLS (720p + 360p), and join them"
+	$(AULA) record sample-it-1 --live
+	$(AULA) record finalize sample-it-1
 	@echo "== 3. install the default Whisper model (multilingual base) and transcribe the session"
 	$(AULA) models install default
 	$(AULA) session transcribe sample-it-1
@@ -52,6 +55,8 @@ demo: build
 	@echo "  press kit          $(AULA_HOME)/sessions/sample-it-1/packages/press/index.html"
 	@echo "  press kit (ZIP)    $(AULA_HOME)/sessions/sample-it-1/packages/sample-it-1-press.zip"
 	@echo "  press feed         $(AULA_HOME)/feed.xml"
+	@echo "  recordings         $(AULA_HOME)/sessions/sample-it-1/recordings/"
+	@echo "  live HLS           $(AULA_HOME)/sessions/sample-it-1/live/index.m3u8"
 	@echo "  models             $(AULA_HOME)/models/"
 
 BENCH_VENV := $(TARGET_DIR)/bench-venv

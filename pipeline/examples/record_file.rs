@@ -6,12 +6,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::path::PathBuf::from(&args[2]);
     let sources = [pipeline::SourceInput {
         id: "src".into(),
-        path: args[1].clone().into(),
+        input: pipeline::Input::File(args[1].clone().into()),
     }];
     let opts = pipeline::RecordOptions {
         dir: out.clone(),
         segment_ms: 10_000,
         realtime: false,
+        offset_ms: 0,
     };
     let indexes = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
     println!("{:?}", indexes[0]);

@@ -11,5 +11,5 @@ pub mod record;
 
 pub use index::{RecordingIndex, Segment};
 pub use record::{
-    finalize, record, PipelineError, RecordOptions, SourceEvent, SourceInput, SourceState,
+    finalize, record, Input, PipelineError, RecordOptions, SourceEvent, SourceInput, SourceState,
 };

@@ -49,11 +49,27 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> PipelineError {
     }
 }
 
-/// A media file to record as one source.
+/// A source to record: a media file, or a network stream (`srt://`, `rtsp://`, `rtmp://`,
+/// `http(s)://` HLS) opened by GStreamer's `urisourcebin`.
 #[derive(Clone, Debug)]
 pub struct SourceInput {
     pub id: String,
-    pub path: PathBuf,
+    pub input: Input,
+}
+
+#[derive(Clone, Debug)]
+pub enum Input {
+    File(PathBuf),
+    Uri(String),
+}
+
+impl Input {
+    fn describe(&self) -> String {
+        match self {
+            Input::File(path) => path.display().to_string(),
+            Input::Uri(uri) => uri.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +80,8 @@ pub struct RecordOptions {
     pub segment_ms: u64,
     /// Pace file sources at their own speed, as a live capture would arrive.
     pub realtime: bool,
+    /// Session time at the recording's start (0 for files holding the whole session).
+    pub offset_ms: u64,
 }
 
 impl Default for RecordOptions {
@@ -72,6 +90,7 @@ impl Default for RecordOptions {
             dir: PathBuf::from("recordings"),
             segment_ms: 10_000,
             realtime: false,
+            offset_ms: 0,
         }
     }
 }
@@ -176,11 +195,36 @@ pub fn record(
     for src in sources {
         let dir = opts.dir.join(&src.id);
         std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        if !src.path.is_file() {
-            return Err(io_error(&src.path, "no such file"));
-        }
-        let filesrc = make("filesrc", &format!("{}-src", src.id))?;
-        filesrc.set_property("location", src.path.to_string_lossy().to_string());
+        let input = match &src.input {
+            Input::File(path) => {
+                if !path.is_file() {
+                    return Err(io_error(path, "no such file"));
+                }
+                let filesrc = make("filesrc", &format!("{}-src", src.id))?;
+                filesrc.set_property("location", path.to_string_lossy().to_string());
+                filesrc
+            }
+            Input::Uri(uri) => {
+                let bin = make("urisourcebin", &format!("{}-src", src.id))?;
+                bin.set_property("uri", uri);
+                let id = src.id.clone();
+                bin.connect("source-setup", false, move |args| {
+                    let element = args.get(1).and_then(|v| v.get::<gst::Element>().ok());
+                    if let Some(element) = element.filter(|e| e.has_property("passphrase")) {
+                        let id = id.clone();
+                        element.connect("caller-rejected", false, move |args| {
+                            tracing::warn!(
+                                "source {id}: a caller was refused ({:?})",
+                                args.get(2).and_then(|v| v.get::<String>().ok())
+                            );
+                            None
+                        });
+                    }
+                    None
+                });
+                bin
+            }
+        };
         let parse = make("parsebin", &format!("{}-parse", src.id))?;
         let sink = make("splitmuxsink", &format!("{}-rec", src.id))?;
         sink.set_property(
@@ -189,9 +233,19 @@ pub fn record(
         );
         sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
         pipeline
-            .add_many([&filesrc, &parse, &sink])
+            .add_many([&input, &parse, &sink])
             .map_err(gst_error)?;
-        filesrc.link(&parse).map_err(gst_error)?;
+        match &src.input {
+            Input::File(_) => input.link(&parse).map_err(gst_error)?,
+            Input::Uri(_) => {
+                let parse_c = parse.clone();
+                input.connect_pad_added(move |_, pad| {
+                    if let Some(sink_pad) = parse_c.static_pad("sink").filter(|p| !p.is_linked()) {
+                        let _ = pad.link(&sink_pad);
+                    }
+                });
+            }
+        }
         let weak = pipeline.downgrade();
         let id = src.id.clone();
         let realtime = opts.realtime;
@@ -209,19 +263,26 @@ pub fn record(
             source: src.id.clone(),
             state: SourceState::Connecting,
             at_ms: 0,
-            detail: src.path.display().to_string(),
+            detail: src.input.describe(),
         });
     }
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|_| PipelineError::Gst("the recording pipeline does not start".into()))?;
     let bus = pipeline.bus().expect("a pipeline has a bus");
-    let mut eos_sent = false;
+    let mut eos_sent: Option<std::time::Instant> = None;
     let mut opened: Vec<Option<(String, u64)>> = vec![None; sources.len()];
     let result = loop {
-        if cancelled() && !eos_sent {
+        if cancelled() && eos_sent.is_none() {
             pipeline.send_event(gst::event::Eos::new());
-            eos_sent = true;
+            eos_sent = Some(std::time::Instant::now());
+        }
+        // A network source waiting for a caller may not pass the end on: stop without it.
+        if eos_sent.is_some_and(|at| at.elapsed() > std::time::Duration::from_secs(5)) {
+            tracing::warn!(
+                "the sources did not stop within 5 s; the segments being written are dropped"
+            );
+            break Ok(());
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
             continue;
@@ -247,7 +308,7 @@ pub fn record(
                     continue;
                 };
                 let location = s.get::<String>("location").unwrap_or_default();
-                let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000;
+                let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000 + opts.offset_ms;
                 let file = Path::new(&location)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
@@ -286,20 +347,36 @@ pub fn record(
     let _ = pipeline.set_state(gst::State::Null);
     result?;
     for (k, s) in sources.iter().enumerate() {
-        let at_ms = indexes.lock().expect("index lock")[k]
+        let last = indexes.lock().expect("index lock")[k]
             .segments
             .last()
-            .map_or(0, |x| x.end_ms);
-        on_event(&SourceEvent {
-            source: s.id.clone(),
-            state: SourceState::Ended,
-            at_ms,
-            detail: if eos_sent {
-                "stopped".into()
-            } else {
-                "end of input".into()
+            .map(|x| x.end_ms);
+        let event = match last {
+            Some(at_ms) => SourceEvent {
+                source: s.id.clone(),
+                state: SourceState::Ended,
+                at_ms,
+                detail: if eos_sent.is_some() {
+                    "stopped".into()
+                } else {
+                    "end of input".into()
+                },
             },
-        });
+            None => {
+                tracing::warn!(
+                    "source {}: nothing received from {} (refused connection, wrong passphrase, or no sender)",
+                    s.id,
+                    s.input.describe()
+                );
+                SourceEvent {
+                    source: s.id.clone(),
+                    state: SourceState::Lost,
+                    at_ms: opts.offset_ms,
+                    detail: "nothing received".into(),
+                }
+            }
+        };
+        on_event(&event);
     }
     let all = indexes.lock().expect("index lock").clone();
     Ok(all)

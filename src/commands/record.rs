@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pipeline::{RecordOptions, RecordingIndex, SourceInput};
+use pipeline::{Input, RecordOptions, RecordingIndex, SourceInput};
 use serde::Serialize;
 
 use super::{open_catalogue, print_json};
@@ -147,20 +147,19 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(id).await?;
     let mut sources = Vec::new();
+    let mut network = false;
     for s in &stored.session.sources {
-        match media::resolve(&stored.base_dir, &s.uri) {
-            Location::File(path) => sources.push(SourceInput {
-                id: s.id.clone(),
-                path,
-            }),
+        let input = match media::resolve(&stored.base_dir, &s.uri) {
+            Location::File(path) => Input::File(path),
             Location::Network(uri) => {
-                return Err(BadInput(format!(
-                    "source {} ({uri}): network sources are not recorded yet (file sources only)",
-                    s.id
-                ))
-                .into())
+                network = true;
+                Input::Uri(uri)
             }
-        }
+        };
+        sources.push(SourceInput {
+            id: s.id.clone(),
+            input,
+        });
     }
     if sources.is_empty() {
         return Err(BadInput(format!("session {id} has no sources to record")).into());
@@ -169,6 +168,13 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         dir: config.session_dir(id).join("recordings"),
         segment_ms: segment_seconds.clamp(1, 600) * 1000,
         realtime: args.realtime,
+        // Network sources arrive now: their session time is the time since the session's start.
+        offset_ms: if network {
+            u64::try_from((chrono::Utc::now() - stored.session.start).num_milliseconds())
+                .unwrap_or(0)
+        } else {
+            0
+        },
     };
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
     // The program feed (else the first camera) as live HLS, beside the recording.
@@ -177,13 +183,15 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
             .iter()
             .find_map(|kind| stored.session.sources.iter().find(|s| s.kind == *kind))
             .and_then(|s| sources.iter().find(|x| x.id == s.id))
+            .and_then(|s| match &s.input {
+                Input::File(path) => Some(path.clone()),
+                Input::Uri(_) => None,
+            })
             .ok_or_else(|| {
                 BadInput(format!(
-                    "session {id} has no program or camera source to stream"
+                    "session {id} has no program or camera file to stream live (network program feeds are not streamed yet)"
                 ))
-            })?
-            .path
-            .clone();
+            })?;
         let set = super::presets::load(config)?;
         let live_opts = pipeline::live::LiveOptions {
             dir: config.session_dir(id).join("live"),
