@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use ffmpeg::{codec, encoder, format, media, Packet, Rational};
+use ffmpeg::{format, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use super::{
-    container_name, ff, from_ms, header_options, open, seek, to_ms, ClipError, ClipSpec, CutMode,
+    container_name, copy_streams, ff, from_ms, header_options, open, seek, to_ms, ClipError,
+    ClipSpec, CutMode,
 };
 
 /// Stream copy of video and audio from the keyframe at or before the start.
@@ -20,25 +21,7 @@ pub(super) fn copy(
     let mut octx = format::output_as(part, container_name(spec.preset.container))
         .map_err(ff("creating the output"))?;
     let video = ictx.streams().best(media::Type::Video).map(|s| s.index());
-    let mut mapping: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
-    let mut in_tb = vec![Rational(1, 1000); ictx.nb_streams() as usize];
-    for ist in ictx.streams() {
-        let medium = ist.parameters().medium();
-        if medium != media::Type::Video && medium != media::Type::Audio {
-            continue;
-        }
-        let mut ost = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(ff("adding a stream"))?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: the stream's parameters belong to `octx`, alive here; a zero tag lets the muxer
-        // pick the right one for its container.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        mapping[ist.index()] = Some(ost.index());
-        in_tb[ist.index()] = ist.time_base();
-    }
+    let (mapping, in_tb) = copy_streams(&ictx, &mut octx)?;
     octx.write_header_with(header_options(spec.preset, true))
         .map_err(ff("writing the header"))?;
     let out_tb: Vec<Rational> = octx.streams().map(|s| s.time_base()).collect();

@@ -171,6 +171,34 @@ fn header_options(preset: &Preset, copy: bool) -> Dictionary<'static> {
     options
 }
 
+/// Adds an output stream with the same parameters for every video and audio stream of `ictx`;
+/// returns, per input stream, its output stream (if copied) and its time base.
+pub(crate) fn copy_streams(
+    ictx: &format::context::Input,
+    octx: &mut format::context::Output,
+) -> Result<(Vec<Option<usize>>, Vec<Rational>), ClipError> {
+    let mut mapping = vec![None; ictx.nb_streams() as usize];
+    let mut in_tb = vec![Rational(1, 1000); ictx.nb_streams() as usize];
+    for ist in ictx.streams() {
+        let medium = ist.parameters().medium();
+        if medium != ffmpeg::media::Type::Video && medium != ffmpeg::media::Type::Audio {
+            continue;
+        }
+        let mut ost = octx
+            .add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))
+            .map_err(ff("adding a stream"))?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: the stream's parameters belong to `octx`, alive here; a zero tag lets the muxer
+        // pick the right one for its container.
+        unsafe {
+            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
+        }
+        mapping[ist.index()] = Some(ost.index());
+        in_tb[ist.index()] = ist.time_base();
+    }
+    Ok((mapping, in_tb))
+}
+
 /// Seeks every stream to the keyframe at or before `ms`.
 pub(crate) fn seek(ictx: &mut format::context::Input, ms: u64) -> Result<(), ClipError> {
     let ts = ms as i64 * 1000;

@@ -7,7 +7,8 @@ use ffmpeg_next as ffmpeg;
 
 use super::encode::first_frame_ms;
 use super::{
-    container_name, ff, from_ms, header_options, open, seek, to_ms, ClipError, ClipSpec, CutMode,
+    container_name, copy_streams, ff, from_ms, header_options, open, seek, to_ms, ClipError,
+    ClipSpec, CutMode,
 };
 
 /// The parameter sets (SPS, PPS) of an H.264 `avcC` record and its NAL length size.
@@ -112,24 +113,7 @@ pub(super) fn smart(
 
     let mut octx = format::output_as(part, container_name(spec.preset.container))
         .map_err(ff("creating the output"))?;
-    let mut mapping: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
-    let mut in_tb = vec![Rational(1, 1000); ictx.nb_streams() as usize];
-    for ist in ictx.streams() {
-        let medium = ist.parameters().medium();
-        if medium != media::Type::Video && medium != media::Type::Audio {
-            continue;
-        }
-        let mut ost = octx
-            .add_stream(encoder::find(codec::Id::None))
-            .map_err(ff("adding a stream"))?;
-        ost.set_parameters(ist.parameters());
-        // SAFETY: as in `copy`.
-        unsafe {
-            (*ost.parameters().as_mut_ptr()).codec_tag = 0;
-        }
-        mapping[ist.index()] = Some(ost.index());
-        in_tb[ist.index()] = ist.time_base();
-    }
+    let (mapping, in_tb) = copy_streams(&ictx, &mut octx)?;
     let v_out = mapping[v_in].expect("the video stream is mapped");
 
     let h264 = encoder::find_by_name("libx264").ok_or(ClipError::NoEncoder("H.264"))?;
