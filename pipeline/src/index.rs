@@ -48,6 +48,56 @@ impl RecordingIndex {
     }
 }
 
+/// Follows a `splitmuxsink`'s messages and turns each closed fragment into a segment with its
+/// span in session time (the writer's running time plus `offset_ms`).
+#[derive(Debug, Default)]
+pub struct SegmentTracker {
+    opened: Option<(String, u64)>,
+}
+
+/// What a writer's message meant.
+#[derive(Debug, PartialEq)]
+pub enum Fragment {
+    Opened { first: bool },
+    Closed(Segment),
+}
+
+impl SegmentTracker {
+    pub fn on_message(
+        &mut self,
+        s: &gstreamer::StructureRef,
+        offset_ms: u64,
+        first: bool,
+    ) -> Option<Fragment> {
+        let location = s.get::<String>("location").unwrap_or_default();
+        let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000 + offset_ms;
+        let file = Path::new(&location)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match s.name().as_str() {
+            "splitmuxsink-fragment-opened" => {
+                self.opened = Some((file, at_ms));
+                Some(Fragment::Opened { first })
+            }
+            "splitmuxsink-fragment-closed" => {
+                let start_ms = self.opened.take().map_or(at_ms, |o| o.1);
+                Some(Fragment::Closed(Segment {
+                    file,
+                    start_ms,
+                    end_ms: at_ms,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// The file of a fragment opened and not closed (its writer stopped mid-way).
+    pub fn open_file(&self) -> Option<&str> {
+        self.opened.as_ref().map(|o| o.0.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,16 @@
 //! the segments of a source joined into one file without re-encoding; live HLS of the program feed
 //! in several renditions.
 
+pub mod director;
 pub mod hls;
 pub mod index;
+pub mod ingest;
 pub mod live;
+pub mod program;
 pub mod record;
 
 pub use index::{RecordingIndex, Segment};
 pub use record::{
-    finalize, record, Input, PipelineError, RecordOptions, SourceEvent, SourceInput, SourceState,
+    finalize, record, Input, PipelineError, RecordOptions, RecordReport, SourceEvent, SourceInput,
+    SourceState,
 };

@@ -5,7 +5,7 @@
 //! `<dir>/<rendition>/segment-NNNNN.ts`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -19,8 +19,6 @@ pub struct LiveOptions {
     pub dir: PathBuf,
     pub renditions: Vec<presets::Preset>,
     pub segment_ms: u64,
-    /// Pace a file input at its own speed, as a live feed arrives.
-    pub realtime: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> PipelineError {
@@ -44,199 +42,200 @@ struct Branch {
     sink: gst::Element,
 }
 
-/// Streams `input` as live HLS until it ends or `cancelled` says so; returns each rendition's
-/// segments.
-pub fn live_hls(
-    input: &Path,
-    opts: &LiveOptions,
-    cancelled: &dyn Fn() -> bool,
-) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
-    gst::init().map_err(err)?;
-    std::fs::create_dir_all(&opts.dir).map_err(|e| PipelineError::Io {
-        path: opts.dir.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let pipeline = gst::Pipeline::new();
-    let make = |factory: &str| {
-        gst::ElementFactory::make(factory)
-            .build()
-            .map_err(|e| PipelineError::Gst(format!("cannot create {factory}: {e}")))
-    };
-    let filesrc = make("filesrc")?;
-    filesrc.set_property("location", input.to_string_lossy().to_string());
-    let decode = make("decodebin")?;
-    pipeline.add_many([&filesrc, &decode]).map_err(err)?;
-    filesrc.link(&decode).map_err(err)?;
+/// The renditions' encoders and segment writers inside a pipeline, and their playlists.
+pub struct Ladder {
+    dir: PathBuf,
+    branches: Arc<Vec<Branch>>,
+    renditions: Vec<Rendition>,
+    segments: Vec<Vec<MediaSegment>>,
+    opened_ms: Vec<u64>,
+    /// When each segment was listed, against the clock time of its first frame (for latency).
+    pub listed: Vec<ListedSegment>,
+}
 
-    let mut branches = Vec::new();
-    let mut renditions = Vec::new();
-    for preset in &opts.renditions {
-        let video = preset
-            .video
-            .clone()
-            .ok_or_else(|| PipelineError::Gst(format!("preset {} has no video", preset.name)))?;
-        let name = format!("{}p", video.height);
-        let dir = opts.dir.join(&name);
-        std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io {
-            path: dir.display().to_string(),
+/// A segment made public in its media playlist.
+#[derive(Clone, Debug)]
+pub struct ListedSegment {
+    pub rendition: String,
+    /// Pipeline running time of the segment's first frame.
+    pub start_ms: u64,
+    /// When the playlist listing it was written.
+    pub listed_at: std::time::SystemTime,
+}
+
+impl Ladder {
+    /// Adds one segment writer per rendition to `pipeline` and writes the multivariant playlist.
+    pub fn new(pipeline: &gst::Pipeline, opts: &LiveOptions) -> Result<Ladder, PipelineError> {
+        std::fs::create_dir_all(&opts.dir).map_err(|e| PipelineError::Io {
+            path: opts.dir.display().to_string(),
             message: e.to_string(),
         })?;
-        let sink = gst::ElementFactory::make("splitmuxsink")
-            .name(format!("hls-{name}"))
-            .build()
-            .map_err(err)?;
-        sink.set_property(
-            "location",
-            dir.join("segment-%05d.ts").to_string_lossy().to_string(),
-        );
-        sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
-        sink.set_property("send-keyframe-requests", true);
-        sink.set_property_from_str("muxer-factory", "mpegtsmux");
-        pipeline.add(&sink).map_err(err)?;
-        let audio_kbps = preset.audio.as_ref().map_or(0, |a| a.bitrate_kbps);
-        renditions.push(Rendition {
-            name: name.clone(),
-            width: video.width,
-            height: video.height,
-            // Until segments are measured: the preset's bitrates.
-            bandwidth_bps: u64::from(video.bitrate_kbps + audio_kbps) * 1000,
-        });
-        branches.push(Branch {
-            name,
-            video,
-            audio: preset.audio.clone(),
-            sink,
-        });
+        let mut branches = Vec::new();
+        let mut renditions = Vec::new();
+        for preset in &opts.renditions {
+            let video = preset.video.clone().ok_or_else(|| {
+                PipelineError::Gst(format!("preset {} has no video", preset.name))
+            })?;
+            let name = format!("{}p", video.height);
+            let dir = opts.dir.join(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let sink = gst::ElementFactory::make("splitmuxsink")
+                .name(format!("hls-{name}"))
+                .build()
+                .map_err(err)?;
+            sink.set_property(
+                "location",
+                dir.join("segment-%05d.ts").to_string_lossy().to_string(),
+            );
+            sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
+            sink.set_property("send-keyframe-requests", true);
+            sink.set_property_from_str("muxer-factory", "mpegtsmux");
+            pipeline.add(&sink).map_err(err)?;
+            let audio_kbps = preset.audio.as_ref().map_or(0, |a| a.bitrate_kbps);
+            renditions.push(Rendition {
+                name: name.clone(),
+                width: video.width,
+                height: video.height,
+                // Until segments are measured: the preset's bitrates.
+                bandwidth_bps: u64::from(video.bitrate_kbps + audio_kbps) * 1000,
+            });
+            branches.push(Branch {
+                name,
+                video,
+                audio: preset.audio.clone(),
+                sink,
+            });
+        }
+        write_atomic(
+            &opts.dir.join("index.m3u8"),
+            &hls::multivariant(&renditions),
+        )?;
+        let n = branches.len();
+        Ok(Ladder {
+            dir: opts.dir.clone(),
+            branches: Arc::new(branches),
+            renditions,
+            segments: vec![Vec::new(); n],
+            opened_ms: vec![0; n],
+            listed: Vec::new(),
+        })
     }
-    write_atomic(
-        &opts.dir.join("index.m3u8"),
-        &hls::multivariant(&renditions),
-    )?;
 
-    let branches = Arc::new(branches);
-    let weak = pipeline.downgrade();
-    let b = Arc::clone(&branches);
-    let realtime = opts.realtime;
-    decode.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else {
-            return;
-        };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let kind = caps
-            .structure(0)
-            .map(|s| s.name().to_string())
-            .unwrap_or_default();
-        let built = if kind.starts_with("video/") {
-            video_branches(&pipeline, pad, &b, realtime)
-        } else if kind.starts_with("audio/") {
-            audio_branches(&pipeline, pad, &b, realtime)
-        } else {
-            Ok(())
-        };
-        if let Err(e) = built {
-            tracing::error!("live: {e}");
-        }
-    });
+    /// Encodes the raw pictures of `pad` for every rendition; the first rendition's stream also
+    /// goes to `record` (the program's recording) when given.
+    pub fn attach_video(
+        &self,
+        pipeline: &gst::Pipeline,
+        pad: &gst::Pad,
+        record: Option<&gst::Element>,
+    ) -> Result<(), PipelineError> {
+        video_branches(pipeline, pad, &self.branches, record)
+    }
 
-    let segments: Arc<Mutex<Vec<Vec<MediaSegment>>>> =
-        Arc::new(Mutex::new(vec![Vec::new(); branches.len()]));
-    let mut opened = vec![0u64; branches.len()];
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| PipelineError::Gst("the live pipeline does not start".into()))?;
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let mut eos_sent = false;
-    let result = loop {
-        if cancelled() && !eos_sent {
-            pipeline.send_event(gst::event::Eos::new());
-            eos_sent = true;
-        }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
-            continue;
+    pub fn attach_audio(
+        &self,
+        pipeline: &gst::Pipeline,
+        pad: &gst::Pad,
+        record: Option<&gst::Element>,
+    ) -> Result<(), PipelineError> {
+        audio_branches(pipeline, pad, &self.branches, record)
+    }
+
+    /// Handles a segment writer's message: a closed segment is listed in its playlist at once.
+    /// Returns whether the message was the ladder's.
+    pub fn handle(&mut self, msg: &gst::Message) -> Result<bool, PipelineError> {
+        let gst::MessageView::Element(e) = msg.view() else {
+            return Ok(false);
         };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(e) => {
-                break Err(PipelineError::Element {
-                    element: msg
-                        .src()
-                        .map_or_else(|| "pipeline".to_owned(), |s| s.path_string().to_string()),
-                    message: e.error().to_string(),
-                    debug: e.debug().map(|d| d.to_string()).unwrap_or_default(),
-                })
-            }
-            gst::MessageView::Element(e) => {
-                let (Some(s), Some(src)) = (e.structure(), msg.src()) else {
-                    continue;
-                };
-                let Some(k) = branches
-                    .iter()
-                    .position(|b| src.name() == format!("hls-{}", b.name))
-                else {
-                    continue;
-                };
-                let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000;
-                match s.name().as_str() {
-                    "splitmuxsink-fragment-opened" => opened[k] = at_ms,
-                    "splitmuxsink-fragment-closed" => {
-                        let file = s
-                            .get::<String>("location")
-                            .ok()
-                            .and_then(|l| {
-                                Path::new(&l)
-                                    .file_name()
-                                    .map(|f| f.to_string_lossy().into_owned())
-                            })
-                            .unwrap_or_default();
-                        let dir = opts.dir.join(&branches[k].name);
-                        let bytes = std::fs::metadata(dir.join(&file)).map_or(0, |m| m.len());
-                        let mut all = segments.lock().expect("segments lock");
-                        all[k].push(MediaSegment {
-                            file,
-                            duration_ms: at_ms.saturating_sub(opened[k]),
-                            bytes,
-                        });
-                        write_atomic(
-                            &dir.join("index.m3u8"),
-                            &hls::media_playlist(&all[k], false),
-                        )?;
-                        // BANDWIDTH is the peak segment bitrate measured so far.
-                        if let Some(peak) = hls::peak_bps(&all[k]) {
-                            renditions[k].bandwidth_bps = peak;
-                            write_atomic(
-                                &opts.dir.join("index.m3u8"),
-                                &hls::multivariant(&renditions),
-                            )?;
-                        }
-                    }
-                    _ => {}
+        let (Some(s), Some(src)) = (e.structure(), msg.src()) else {
+            return Ok(false);
+        };
+        let Some(k) = self
+            .branches
+            .iter()
+            .position(|b| src.name() == format!("hls-{}", b.name))
+        else {
+            return Ok(false);
+        };
+        let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000;
+        match s.name().as_str() {
+            "splitmuxsink-fragment-opened" => self.opened_ms[k] = at_ms,
+            "splitmuxsink-fragment-closed" => {
+                let file = s
+                    .get::<String>("location")
+                    .ok()
+                    .and_then(|l| {
+                        Path::new(&l)
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                    })
+                    .unwrap_or_default();
+                let dir = self.dir.join(&self.branches[k].name);
+                let bytes = std::fs::metadata(dir.join(&file)).map_or(0, |m| m.len());
+                self.segments[k].push(MediaSegment {
+                    file,
+                    duration_ms: at_ms.saturating_sub(self.opened_ms[k]),
+                    bytes,
+                });
+                write_atomic(
+                    &dir.join("index.m3u8"),
+                    &hls::media_playlist(&self.segments[k], false),
+                )?;
+                self.listed.push(ListedSegment {
+                    rendition: self.branches[k].name.clone(),
+                    start_ms: self.opened_ms[k],
+                    listed_at: std::time::SystemTime::now(),
+                });
+                // BANDWIDTH is the peak segment bitrate measured so far.
+                if let Some(peak) = hls::peak_bps(&self.segments[k]) {
+                    self.renditions[k].bandwidth_bps = peak;
+                    write_atomic(
+                        &self.dir.join("index.m3u8"),
+                        &hls::multivariant(&self.renditions),
+                    )?;
                 }
             }
             _ => {}
         }
-    };
-    let _ = pipeline.set_state(gst::State::Null);
-    result?;
-    let all = segments.lock().expect("segments lock").clone();
-    for (b, segs) in branches.iter().zip(&all) {
-        write_atomic(
-            &opts.dir.join(&b.name).join("index.m3u8"),
-            &hls::media_playlist(segs, true),
-        )?;
+        Ok(true)
     }
-    Ok(branches.iter().map(|b| b.name.clone()).zip(all).collect())
+
+    /// Turns every media playlist into a complete VOD playlist; returns each rendition's segments.
+    pub fn finish(self) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+        for (b, segs) in self.branches.iter().zip(&self.segments) {
+            write_atomic(
+                &self.dir.join(&b.name).join("index.m3u8"),
+                &hls::media_playlist(segs, true),
+            )?;
+        }
+        Ok(self
+            .branches
+            .iter()
+            .map(|b| b.name.clone())
+            .zip(self.segments)
+            .collect())
+    }
 }
 
-fn add_chain(pipeline: &gst::Pipeline, chain: &[gst::Element]) -> Result<(), PipelineError> {
+/// Adds `chain` to `pipeline`, links it in order and brings it to the pipeline's state.
+pub(crate) fn add_chain(
+    pipeline: &gst::Pipeline,
+    chain: &[gst::Element],
+) -> Result<(), PipelineError> {
     pipeline.add_many(chain).map_err(err)?;
-    gst::Element::link_many(chain).map_err(err)?;
+    if chain.len() > 1 {
+        gst::Element::link_many(chain).map_err(err)?;
+    }
     for e in chain {
         e.sync_state_with_parent().map_err(err)?;
     }
     Ok(())
 }
 
-fn element(factory: &str) -> Result<gst::Element, PipelineError> {
+pub(crate) fn element(factory: &str) -> Result<gst::Element, PipelineError> {
     gst::ElementFactory::make(factory)
         .build()
         .map_err(|e| PipelineError::Gst(format!("cannot create {factory}: {e}")))
@@ -247,14 +246,12 @@ fn video_branches(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
     branches: &[Branch],
-    realtime: bool,
+    record: Option<&gst::Element>,
 ) -> Result<(), PipelineError> {
     let queue = element("queue")?;
-    let pace = element("identity")?;
-    pace.set_property("sync", realtime);
     let convert = element("videoconvert")?;
     let tee = element("tee")?;
-    add_chain(pipeline, &[queue.clone(), pace, convert, tee.clone()])?;
+    add_chain(pipeline, &[queue.clone(), convert, tee.clone()])?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
         .map_err(err)?;
     for b in branches {
@@ -278,15 +275,8 @@ fn video_branches(
         let parse = element("h264parse")?;
         add_chain(pipeline, &[q.clone(), scale, caps, x264, parse.clone()])?;
         tee.link(&q).map_err(err)?;
-        let target = b
-            .sink
-            .request_pad_simple("video")
-            .ok_or_else(|| PipelineError::Gst("no video pad on splitmuxsink".into()))?;
-        parse
-            .static_pad("src")
-            .expect("parser src")
-            .link(&target)
-            .map_err(err)?;
+        let also = record.filter(|_| std::ptr::eq(b, &branches[0]));
+        to_writers(pipeline, &parse, &b.sink, also, "video")?;
     }
     Ok(())
 }
@@ -296,18 +286,13 @@ fn audio_branches(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
     branches: &[Branch],
-    realtime: bool,
+    record: Option<&gst::Element>,
 ) -> Result<(), PipelineError> {
     let queue = element("queue")?;
-    let pace = element("identity")?;
-    pace.set_property("sync", realtime);
     let convert = element("audioconvert")?;
     let resample = element("audioresample")?;
     let tee = element("tee")?;
-    add_chain(
-        pipeline,
-        &[queue.clone(), pace, convert, resample, tee.clone()],
-    )?;
+    add_chain(pipeline, &[queue.clone(), convert, resample, tee.clone()])?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
         .map_err(err)?;
     for b in branches {
@@ -327,14 +312,48 @@ fn audio_branches(
         let parse = element("aacparse")?;
         add_chain(pipeline, &[q.clone(), convert, caps, aac, parse.clone()])?;
         tee.link(&q).map_err(err)?;
-        let target = b
-            .sink
-            .request_pad_simple("audio_%u")
-            .ok_or_else(|| PipelineError::Gst("no audio pad on splitmuxsink".into()))?;
-        parse
-            .static_pad("src")
+        let also = record.filter(|_| std::ptr::eq(b, &branches[0]));
+        to_writers(pipeline, &parse, &b.sink, also, "audio_%u")?;
+    }
+    Ok(())
+}
+
+/// Links an encoded stream to its segment writer and, when given, also to a second writer (the
+/// program's recording) through a tee.
+fn to_writers(
+    pipeline: &gst::Pipeline,
+    parse: &gst::Element,
+    sink: &gst::Element,
+    also: Option<&gst::Element>,
+    template: &str,
+) -> Result<(), PipelineError> {
+    let pad_of = |writer: &gst::Element| {
+        writer
+            .request_pad_simple(template)
+            .ok_or_else(|| PipelineError::Gst(format!("no {template} pad on splitmuxsink")))
+    };
+    let src = parse.static_pad("src").expect("parser src");
+    let Some(also) = also else {
+        return src.link(&pad_of(sink)?).map(|_| ()).map_err(err);
+    };
+    let tee = element("tee")?;
+    add_chain(pipeline, std::slice::from_ref(&tee))?;
+    src.link(&tee.static_pad("sink").expect("tee sink"))
+        .map_err(err)?;
+    // Each writer gets its own parser: MPEG-TS wants a byte stream, MP4 length-prefixed frames.
+    let parser = if template == "video" {
+        "h264parse"
+    } else {
+        "aacparse"
+    };
+    for writer in [sink, also] {
+        let q = element("queue")?;
+        let p = element(parser)?;
+        add_chain(pipeline, &[q.clone(), p.clone()])?;
+        tee.link(&q).map_err(err)?;
+        p.static_pad("src")
             .expect("parser src")
-            .link(&target)
+            .link(&pad_of(writer)?)
             .map_err(err)?;
     }
     Ok(())

@@ -4,13 +4,17 @@
 //! segments into one MP4 with `splitmuxsrc` and `mp4mux`, without re-encoding.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::Serialize;
 
-use crate::index::{RecordingIndex, Segment};
+use crate::index::RecordingIndex;
+use crate::ingest::{supervise, SessionTime};
+use crate::program::{Program, ProgramOptions, ProgramResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -38,11 +42,11 @@ impl PipelineError {
     }
 }
 
-fn gst_error(e: impl std::fmt::Display) -> PipelineError {
+pub(crate) fn gst_error(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Gst(e.to_string())
 }
 
-fn io_error(path: &Path, e: impl std::fmt::Display) -> PipelineError {
+pub(crate) fn io_error(path: &Path, e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -64,7 +68,7 @@ pub enum Input {
 }
 
 impl Input {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Input::File(path) => path.display().to_string(),
             Input::Uri(uri) => uri.clone(),
@@ -82,6 +86,8 @@ pub struct RecordOptions {
     pub realtime: bool,
     /// Session time at the recording's start (0 for files holding the whole session).
     pub offset_ms: u64,
+    /// Compose the program feed from the sources and stream it live.
+    pub program: Option<ProgramOptions>,
 }
 
 impl Default for RecordOptions {
@@ -91,6 +97,7 @@ impl Default for RecordOptions {
             segment_ms: 10_000,
             realtime: false,
             offset_ms: 0,
+            program: None,
         }
     }
 }
@@ -102,6 +109,8 @@ pub enum SourceState {
     Live,
     Lost,
     Ended,
+    /// A caller was turned away (wrong passphrase); the source's state does not change.
+    Refused,
 }
 
 /// A change of a source's state, in session time.
@@ -113,7 +122,7 @@ pub struct SourceEvent {
     pub detail: String,
 }
 
-fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
+pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
     gst::ElementFactory::make(factory)
         .name(name)
         .build()
@@ -124,262 +133,182 @@ fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
         })
 }
 
-/// Links a parsed stream to the segment writer through a queue (H.264 to its video pad, AAC to an
-/// audio pad); any other stream goes to a fakesink with a warning, so that it cannot stall the rest.
-fn link_stream(
-    pipeline: &gst::Pipeline,
-    pad: &gst::Pad,
-    sink: &gst::Element,
-    source: &str,
-    realtime: bool,
-) {
-    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-    let name = caps
-        .structure(0)
-        .map(|s| s.name().to_string())
-        .unwrap_or_default();
-    let target = match name.as_str() {
-        "video/x-h264" => sink.request_pad_simple("video"),
-        "audio/mpeg" => sink.request_pad_simple("audio_%u"),
-        _ => None,
-    };
-    let factory = if target.is_some() {
-        "queue"
-    } else {
-        "fakesink"
-    };
-    if target.is_none() {
-        tracing::warn!(
-            "source {source}: a {name} stream is not recorded (only H.264 and AAC are passed through)"
-        );
-    }
-    let Ok(element) = gst::ElementFactory::make(factory).build() else {
-        return;
-    };
-    if pipeline.add(&element).is_err() || element.sync_state_with_parent().is_err() {
-        return;
-    }
-    // Paced: an identity element holds each buffer until its time on the pipeline clock.
-    let pace = realtime
-        .then(|| {
-            gst::ElementFactory::make("identity")
-                .property("sync", true)
-                .build()
-                .ok()
-        })
-        .flatten()
-        .filter(|p| pipeline.add(p).is_ok() && p.sync_state_with_parent().is_ok());
-    let first = pace.as_ref().unwrap_or(&element);
-    if let (Some(p), Some(sink_pad)) = (&pace, element.static_pad("sink")) {
-        let _ = p.static_pad("src").map(|src| src.link(&sink_pad));
-    }
-    if let Some(sink_pad) = first.static_pad("sink") {
-        let _ = pad.link(&sink_pad);
-    }
-    if let (Some(target), Some(src)) = (target, element.static_pad("src")) {
-        let _ = src.link(&target);
-    }
+/// What a recording run produced.
+#[derive(Debug)]
+pub struct RecordReport {
+    pub indexes: Vec<RecordingIndex>,
+    pub program: Option<ProgramResult>,
 }
 
 /// Records `sources` until they end or `cancelled` says so (then EOS through every branch, so
-/// the segment being written is closed properly). Returns each source's index.
+/// the segments being written are closed properly), each source in its own pipeline so that one
+/// failing cannot stop the others; with `opts.program`, the program feed is composed from them
+/// and streamed live. Every event also goes to `dir/events.jsonl`.
 pub fn record(
     sources: &[SourceInput],
     opts: &RecordOptions,
     cancelled: &dyn Fn() -> bool,
     on_event: &mut dyn FnMut(&SourceEvent),
-) -> Result<Vec<RecordingIndex>, PipelineError> {
+) -> Result<RecordReport, PipelineError> {
     gst::init().map_err(gst_error)?;
-    let pipeline = gst::Pipeline::new();
-    let indexes: Arc<Mutex<Vec<RecordingIndex>>> = Arc::new(Mutex::new(Vec::new()));
+    std::fs::create_dir_all(&opts.dir).map_err(|e| io_error(&opts.dir, e))?;
     for src in sources {
-        let dir = opts.dir.join(&src.id);
-        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-        let input = match &src.input {
-            Input::File(path) => {
-                if !path.is_file() {
-                    return Err(io_error(path, "no such file"));
-                }
-                let filesrc = make("filesrc", &format!("{}-src", src.id))?;
-                filesrc.set_property("location", path.to_string_lossy().to_string());
-                filesrc
-            }
-            Input::Uri(uri) => {
-                let bin = make("urisourcebin", &format!("{}-src", src.id))?;
-                bin.set_property("uri", uri);
-                let id = src.id.clone();
-                bin.connect("source-setup", false, move |args| {
-                    let element = args.get(1).and_then(|v| v.get::<gst::Element>().ok());
-                    if let Some(element) = element.filter(|e| e.has_property("passphrase")) {
-                        let id = id.clone();
-                        element.connect("caller-rejected", false, move |args| {
-                            tracing::warn!(
-                                "source {id}: a caller was refused ({:?})",
-                                args.get(2).and_then(|v| v.get::<String>().ok())
-                            );
-                            None
-                        });
-                    }
-                    None
-                });
-                bin
-            }
-        };
-        let parse = make("parsebin", &format!("{}-parse", src.id))?;
-        let sink = make("splitmuxsink", &format!("{}-rec", src.id))?;
-        sink.set_property(
-            "location",
-            dir.join("segment-%05d.mp4").to_string_lossy().to_string(),
-        );
-        sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
-        pipeline
-            .add_many([&input, &parse, &sink])
-            .map_err(gst_error)?;
-        match &src.input {
-            Input::File(_) => input.link(&parse).map_err(gst_error)?,
-            Input::Uri(_) => {
-                let parse_c = parse.clone();
-                input.connect_pad_added(move |_, pad| {
-                    if let Some(sink_pad) = parse_c.static_pad("sink").filter(|p| !p.is_linked()) {
-                        let _ = pad.link(&sink_pad);
-                    }
-                });
+        if let Input::File(path) = &src.input {
+            if !path.is_file() {
+                return Err(io_error(path, "no such file"));
             }
         }
-        let weak = pipeline.downgrade();
-        let id = src.id.clone();
-        let realtime = opts.realtime;
-        parse.connect_pad_added(move |_, pad| {
-            if let Some(pipeline) = weak.upgrade() {
-                link_stream(&pipeline, pad, &sink, &id, realtime);
-            }
-        });
-        indexes.lock().expect("index lock").push(RecordingIndex {
-            source: src.id.clone(),
-            segments: Vec::new(),
-            finalized: None,
-        });
-        on_event(&SourceEvent {
-            source: src.id.clone(),
-            state: SourceState::Connecting,
-            at_ms: 0,
-            detail: src.input.describe(),
-        });
     }
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| PipelineError::Gst("the recording pipeline does not start".into()))?;
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let mut eos_sent: Option<std::time::Instant> = None;
-    let mut opened: Vec<Option<(String, u64)>> = vec![None; sources.len()];
-    let result = loop {
-        if cancelled() && eos_sent.is_none() {
-            pipeline.send_event(gst::event::Eos::new());
-            eos_sent = Some(std::time::Instant::now());
-        }
-        // A network source waiting for a caller may not pass the end on: stop without it.
-        if eos_sent.is_some_and(|at| at.elapsed() > std::time::Duration::from_secs(5)) {
-            tracing::warn!(
-                "the sources did not stop within 5 s; the segments being written are dropped"
-            );
-            break Ok(());
-        }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
-            continue;
-        };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break Ok(()),
-            gst::MessageView::Error(err) => {
-                break Err(PipelineError::Element {
-                    element: msg
-                        .src()
-                        .map_or_else(|| "pipeline".to_owned(), |s| s.path_string().to_string()),
-                    message: err.error().to_string(),
-                    debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-                })
-            }
-            gst::MessageView::Element(e) => {
-                let Some(s) = e.structure() else { continue };
-                let Some(k) = msg.src().and_then(|src| {
-                    sources
-                        .iter()
-                        .position(|x| src.name() == format!("{}-rec", x.id))
-                }) else {
-                    continue;
-                };
-                let location = s.get::<String>("location").unwrap_or_default();
-                let at_ms = s.get::<u64>("running-time").unwrap_or(0) / 1_000_000 + opts.offset_ms;
-                let file = Path::new(&location)
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                match s.name().as_str() {
-                    "splitmuxsink-fragment-opened" => {
-                        if opened[k].is_none()
-                            && indexes.lock().expect("index lock")[k].segments.is_empty()
-                        {
-                            on_event(&SourceEvent {
-                                source: sources[k].id.clone(),
-                                state: SourceState::Live,
-                                at_ms,
-                                detail: "recording".into(),
-                            });
-                        }
-                        opened[k] = Some((file, at_ms));
-                    }
-                    "splitmuxsink-fragment-closed" => {
-                        let start_ms = opened[k].take().map_or(at_ms, |o| o.1);
-                        let mut all = indexes.lock().expect("index lock");
-                        all[k].segments.push(Segment {
-                            file,
-                            start_ms,
-                            end_ms: at_ms,
-                        });
-                        let dir = opts.dir.join(&sources[k].id);
-                        all[k].save(&dir).map_err(|e| io_error(&dir, e))?;
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
+    let clock = SessionTime {
+        offset_ms: opts.offset_ms,
+        started: Instant::now(),
     };
-    let _ = pipeline.set_state(gst::State::Null);
-    result?;
-    for (k, s) in sources.iter().enumerate() {
-        let last = indexes.lock().expect("index lock")[k]
-            .segments
-            .last()
-            .map(|x| x.end_ms);
-        let event = match last {
-            Some(at_ms) => SourceEvent {
-                source: s.id.clone(),
-                state: SourceState::Ended,
-                at_ms,
-                detail: if eos_sent.is_some() {
-                    "stopped".into()
-                } else {
-                    "end of input".into()
-                },
-            },
-            None => {
-                tracing::warn!(
-                    "source {}: nothing received from {} (refused connection, wrong passphrase, or no sender)",
-                    s.id,
-                    s.input.describe()
-                );
-                SourceEvent {
-                    source: s.id.clone(),
-                    state: SourceState::Lost,
-                    at_ms: opts.offset_ms,
-                    detail: "nothing received".into(),
+    let mut program = opts.program.clone().map(Program::build).transpose()?;
+    if let Some(p) = &mut program {
+        p.start(clock.now_ms())?;
+    }
+    let (tx, rx) = mpsc::channel::<SourceEvent>();
+    let refusals = watch_srt_refusals(sources, clock, tx.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = sources
+        .iter()
+        .map(|src| {
+            let (src, opts, stop, tx) = (src.clone(), opts.clone(), stop.clone(), tx.clone());
+            let outputs = program.as_ref().and_then(|p| p.outputs(&src.id));
+            std::thread::spawn(move || supervise(&src, &opts, clock, outputs, &stop, &tx))
+        })
+        .collect();
+    drop(tx);
+    let log = opts.dir.join("events.jsonl");
+    let mut emit = |e: &SourceEvent| {
+        append_event(&log, e);
+        on_event(e);
+    };
+    let mut failure = None;
+    loop {
+        if cancelled() || failure.is_some() {
+            stop.store(true, Ordering::SeqCst);
+        }
+        match &mut program {
+            Some(p) => {
+                if let Err(e) = p.poll(clock.now_ms()) {
+                    failure.get_or_insert(e);
                 }
             }
-        };
-        on_event(&event);
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+        while let Ok(e) = rx.try_recv() {
+            emit(&e);
+        }
+        if handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
     }
-    let all = indexes.lock().expect("index lock").clone();
-    Ok(all)
+    if let Some(handle) = refusals {
+        gst::log::remove_log_function(handle);
+    }
+    while let Ok(e) = rx.try_recv() {
+        emit(&e);
+    }
+    let mut indexes = Vec::new();
+    for (src, handle) in sources.iter().zip(handles) {
+        match handle.join() {
+            Ok(Ok(done)) => {
+                if !done.received {
+                    tracing::warn!(
+                        "source {}: nothing received from {} (refused connection, wrong passphrase, or no sender)",
+                        src.id,
+                        src.input.describe()
+                    );
+                    emit(&SourceEvent {
+                        source: src.id.clone(),
+                        state: SourceState::Lost,
+                        at_ms: clock.offset_ms,
+                        detail: "nothing received".into(),
+                    });
+                }
+                indexes.push(done.index);
+            }
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Err(_) => {
+                failure.get_or_insert(PipelineError::Gst(format!(
+                    "the recorder of source {} panicked",
+                    src.id
+                )));
+            }
+        }
+    }
+    let program = program.map(Program::stop).transpose();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(RecordReport {
+        indexes,
+        program: program?,
+    })
+}
+
+fn append_event(log: &Path, e: &SourceEvent) {
+    use std::io::Write;
+    let line = serde_json::to_string(e).expect("plain data serializes");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(err) = written {
+        tracing::warn!("{}: {err}", log.display());
+    }
+}
+
+/// libsrt refuses a caller with a wrong passphrase inside its handshake and only says so in its
+/// log: that log is watched and each refusal becomes an event of the SRT listener sources.
+fn watch_srt_refusals(
+    sources: &[SourceInput],
+    clock: SessionTime,
+    tx: mpsc::Sender<SourceEvent>,
+) -> Option<gst::log::DebugLogFunction> {
+    let listeners: Vec<String> = sources
+        .iter()
+        .filter(|s| matches!(&s.input, Input::Uri(u) if u.starts_with("srt://") && u.contains("mode=listener")))
+        .map(|s| s.id.clone())
+        .collect();
+    if listeners.is_empty() {
+        return None;
+    }
+    if std::env::var_os("GST_DEBUG").is_none() {
+        gst::log::remove_default_log_function();
+    }
+    gst::log::set_active(true);
+    gst::log::set_threshold_for_name("srtlib", gst::DebugLevel::Info);
+    let tx = Mutex::new(tx);
+    Some(gst::log::add_log_function(
+        move |category, _, _, _, _, _, message| {
+            if category.name() != "srtlib" {
+                return;
+            }
+            let Some(text) = message.get() else { return };
+            let text = text.to_string();
+            let Some(at) = text
+                .find("rejected due to:")
+                .or_else(|| text.find("rsp(REJECT)"))
+            else {
+                return;
+            };
+            let reason = text[at..].trim().to_owned();
+            tracing::warn!("SRT caller refused: {reason}");
+            for source in &listeners {
+                let _ = tx.lock().expect("event sender").send(SourceEvent {
+                    source: source.clone(),
+                    state: SourceState::Refused,
+                    at_ms: clock.now_ms(),
+                    detail: format!("caller refused: {reason}"),
+                });
+            }
+        },
+    ))
 }
 
 /// Joins the segments in `dir` (one source) into `output`, without re-encoding.

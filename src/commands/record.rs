@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use pipeline::director::FloorTurn;
+use pipeline::program::{ProgramInput, ProgramOptions};
 use pipeline::{Input, RecordOptions, RecordingIndex, SourceInput};
 use serde::Serialize;
 
@@ -15,7 +17,7 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::media::{self, Location};
 use crate::BadInput;
-use session::SourceKind;
+use session::{Session, SourceKind};
 
 /// `aula record ID [--duration S]`, or one of the subcommands.
 #[derive(Debug, Args)]
@@ -175,40 +177,16 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         } else {
             0
         },
+        program: None,
     };
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
-    // The program feed (else the first camera) as live HLS, beside the recording.
-    let live = if args.live {
-        let program = [SourceKind::Program, SourceKind::Camera]
-            .iter()
-            .find_map(|kind| stored.session.sources.iter().find(|s| s.kind == *kind))
-            .and_then(|s| sources.iter().find(|x| x.id == s.id))
-            .and_then(|s| match &s.input {
-                Input::File(path) => Some(path.clone()),
-                Input::Uri(_) => None,
-            })
-            .ok_or_else(|| {
-                BadInput(format!(
-                    "session {id} has no program or camera file to stream live (network program feeds are not streamed yet)"
-                ))
-            })?;
-        let set = super::presets::load(config)?;
-        let live_opts = pipeline::live::LiveOptions {
-            dir: config.session_dir(id).join("live"),
-            renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
-            segment_ms: 2000,
-            realtime: args.realtime,
-        };
-        let live_cancel = cancel.clone();
-        Some(tokio::task::spawn_blocking(move || {
-            let stop =
-                || live_cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
-            pipeline::live::live_hls(&program, &live_opts, &stop)
-        }))
-    } else {
-        None
-    };
-    let events = tokio::task::spawn_blocking(move || {
+    let mut opts = opts;
+    if args.live {
+        // The program is composed live: file sources arrive at their own pace.
+        opts.realtime = true;
+        opts.program = Some(program_options(config, &stored.session, id, &opts)?);
+    }
+    let (report, events) = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
         let stop = || cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
         pipeline::record(&sources, &opts, &stop, &mut |e| {
@@ -221,17 +199,14 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
             );
             events.push(e.clone());
         })
-        .map(|indexes| (indexes, events))
+        .map(|report| (report, events))
     })
     .await??;
-    let (indexes, events) = events;
-    let live = match live {
-        Some(task) => Some(task.await??),
-        None => None,
-    };
-    let renditions: Vec<serde_json::Value> = live
+    let indexes = &report.indexes;
+    let renditions: Vec<serde_json::Value> = report
+        .program
         .iter()
-        .flatten()
+        .flat_map(|p| &p.renditions)
         .map(
             |(name, segments)| serde_json::json!({ "rendition": name, "segments": segments.len() }),
         )
@@ -246,7 +221,7 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
     for r in &renditions {
         println!("live {}: {} segment(s)", r["rendition"], r["segments"]);
     }
-    for index in &indexes {
+    for index in indexes {
         println!(
             "{}: {} segment(s), {} ms",
             index.source,
@@ -255,4 +230,99 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         );
     }
     Ok(())
+}
+
+/// The program feed of a session: its program source alone when it has one, else the cameras and
+/// remote participants (pictures) with the room's sound (room audio, else the first camera's) and
+/// each remote participant's own; chamber turns from the floor events; live-720p and live-360p.
+fn program_options(
+    config: &Config,
+    session: &Session,
+    id: &str,
+    opts: &RecordOptions,
+) -> Result<ProgramOptions> {
+    let program_source = session
+        .sources
+        .iter()
+        .find(|s| s.kind == SourceKind::Program);
+    let room_audio = session
+        .sources
+        .iter()
+        .find(|s| s.kind == SourceKind::RoomAudio)
+        .or_else(|| {
+            session
+                .sources
+                .iter()
+                .find(|s| s.kind == SourceKind::Camera)
+        })
+        .map(|s| s.id.clone());
+    let inputs: Vec<ProgramInput> = match program_source {
+        Some(p) => vec![ProgramInput {
+            source: p.id.clone(),
+            video: true,
+            audio: true,
+            person: None,
+        }],
+        None => session
+            .sources
+            .iter()
+            .filter(|s| s.kind != SourceKind::Program)
+            .map(|s| ProgramInput {
+                source: s.id.clone(),
+                video: matches!(s.kind, SourceKind::Camera | SourceKind::Remote),
+                audio: s.kind == SourceKind::Remote || room_audio.as_deref() == Some(&s.id),
+                person: s.person.clone(),
+            })
+            .filter(|i| i.video || i.audio)
+            .collect(),
+    };
+    if !inputs.iter().any(|i| i.video) {
+        return Err(BadInput(format!(
+            "session {id} has no camera, remote or program source to stream live"
+        ))
+        .into());
+    }
+    let mut warnings = Vec::new();
+    let turns = transcriber::align::speakers::floor_turns(
+        session,
+        session::SessionMs(u64::MAX / 2),
+        &mut warnings,
+    )
+    .into_iter()
+    .map(|t| FloorTurn {
+        person: t.person,
+        start_ms: t.start_ms,
+        end_ms: t.end_ms,
+    })
+    .collect();
+    let captions = session
+        .roster
+        .iter()
+        .map(|p| {
+            (
+                p.id.clone(),
+                format!("{}\n{}", p.name, publisher::request::detail(session, p)),
+            )
+        })
+        .collect();
+    let set = super::presets::load(config)?;
+    Ok(ProgramOptions {
+        live: pipeline::live::LiveOptions {
+            dir: config.session_dir(id).join("live"),
+            renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
+            segment_ms: 2000,
+        },
+        inputs,
+        turns,
+        captions,
+        canvas: (1280, 720),
+        record_dir: Some(opts.dir.join("program")),
+        segment_ms: opts.segment_ms,
+        slate_text: if session.language == "it" {
+            "Collegamento interrotto".into()
+        } else {
+            "Connection lost".into()
+        },
+        tap: None,
+    })
 }

@@ -1,0 +1,603 @@
+//! The program feed citizens watch: every camera and remote participant comes in decoded (through
+//! an appsrc fed by its ingest), behind a `fallbackswitch` that shows a "connection lost" slate
+//! when it stops; a compositor shows the speaker large and the others small, a caption names a
+//! new speaker; the sound is mixed at matched loudness. The result goes to the live HLS ladder, to
+//! the program's own recording, and at 16 kHz mono to an audio tap.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use crate::director::{self, Director, FloorTurn, Loudness};
+use crate::hls::MediaSegment;
+use crate::index::{Fragment, RecordingIndex, SegmentTracker};
+use crate::ingest::{element_error, DecodedOutputs};
+use crate::live::{add_chain, element, Ladder, ListedSegment, LiveOptions};
+use crate::record::{gst_error, io_error, PipelineError};
+
+/// The program's sound format inside aula (ingests convert to it).
+pub fn audio_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "F32LE")
+        .field("layout", "interleaved")
+        .field("rate", 48_000i32)
+        .field("channels", 2i32)
+        .build()
+}
+
+/// One input of the program: a source with its pictures and/or sound; `person` for a remote
+/// participant's own stream.
+#[derive(Clone, Debug)]
+pub struct ProgramInput {
+    pub source: String,
+    pub video: bool,
+    pub audio: bool,
+    pub person: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProgramOptions {
+    pub live: LiveOptions,
+    pub inputs: Vec<ProgramInput>,
+    /// Chamber microphone turns, in session time.
+    pub turns: Vec<FloorTurn>,
+    /// The caption shown when a person starts speaking ("Name - role, group").
+    pub captions: HashMap<String, String>,
+    pub canvas: (i32, i32),
+    /// The program's own recording (segments and index), when wanted.
+    pub record_dir: Option<PathBuf>,
+    pub segment_ms: u64,
+    /// Shown over a lost input.
+    pub slate_text: String,
+    /// The program's sound at 16 kHz mono, in blocks, for a consumer such as live captions; blocks
+    /// are dropped (and counted) when the consumer is not keeping up.
+    pub tap: Option<SyncSender<Vec<f32>>>,
+}
+
+/// How loud an input is and whether it carries voice now.
+#[derive(Debug, Default)]
+struct Level {
+    loudness: Loudness,
+    last_voice: Option<Instant>,
+}
+
+struct VideoInput {
+    appsrc: gst_app::AppSrc,
+    switch: gst::Element,
+    pad: gst::Pad,
+    slate_on: bool,
+}
+
+/// A running program feed.
+pub struct Program {
+    pipeline: gst::Pipeline,
+    opts: ProgramOptions,
+    ladder: Ladder,
+    video: Vec<Option<VideoInput>>,
+    audio: Vec<Option<gst_app::AppSrc>>,
+    levels: Vec<Arc<Mutex<Level>>>,
+    caption: gst::Element,
+    caption_until: Option<Instant>,
+    speaker: Option<String>,
+    director: Director,
+    recorder: Option<(gst::Element, SegmentTracker, RecordingIndex, u64)>,
+    dropped_tap_blocks: Arc<Mutex<u64>>,
+}
+
+/// What the program did, for the record's report.
+#[derive(Debug)]
+pub struct ProgramResult {
+    pub renditions: Vec<(String, Vec<MediaSegment>)>,
+    pub listed: Vec<ListedSegment>,
+    pub recording: Option<RecordingIndex>,
+    pub dropped_tap_blocks: u64,
+}
+
+const SPEECH_TARGET_DB: f64 = -23.0;
+
+impl Program {
+    pub fn build(opts: ProgramOptions) -> Result<Program, PipelineError> {
+        gst::init().map_err(gst_error)?;
+        gstfallbackswitch::plugin_register_static().map_err(gst_error)?;
+        let pipeline = gst::Pipeline::with_name("program");
+        pipeline.use_clock(Some(&gst::SystemClock::obtain()));
+        let (w, h) = opts.canvas;
+        let canvas_caps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", w)
+            .field("height", h)
+            .field("framerate", gst::Fraction::new(25, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .field("colorimetry", "bt709")
+            .field("chroma-site", "mpeg2")
+            .build();
+        let capsfilter = |caps: &gst::Caps| -> Result<gst::Element, PipelineError> {
+            let f = element("capsfilter")?;
+            f.set_property("caps", caps);
+            Ok(f)
+        };
+        let compositor = element("compositor")?;
+        compositor.set_property_from_str("background", "black");
+        let caption = element("textoverlay")?;
+        caption.set_property("silent", true);
+        caption.set_property_from_str("valignment", "bottom");
+        caption.set_property_from_str("halignment", "left");
+        caption.set_property("font-desc", "Sans Bold 22");
+        caption.set_property("shaded-background", true);
+        let vtee = element("tee")?;
+        let mixer = element("audiomixer")?;
+        let atee = element("tee")?;
+        add_chain(
+            &pipeline,
+            &[
+                compositor.clone(),
+                capsfilter(&canvas_caps)?,
+                caption.clone(),
+                vtee.clone(),
+            ],
+        )?;
+        add_chain(
+            &pipeline,
+            &[mixer.clone(), capsfilter(&audio_caps())?, atee.clone()],
+        )?;
+        // A silent live input keeps the mixer going when every source is lost.
+        let silence = element("audiotestsrc")?;
+        silence.set_property("is-live", true);
+        silence.set_property_from_str("wave", "silence");
+        let silence_caps = capsfilter(&audio_caps())?;
+        add_chain(&pipeline, &[silence, silence_caps.clone()])?;
+        silence_caps.link(&mixer).map_err(gst_error)?;
+
+        let mut video = Vec::new();
+        let mut audio = Vec::new();
+        let mut levels = Vec::new();
+        for input in &opts.inputs {
+            video.push(if input.video {
+                Some(video_input(
+                    &pipeline,
+                    input,
+                    &canvas_caps,
+                    &compositor,
+                    &opts.slate_text,
+                )?)
+            } else {
+                None
+            });
+            let level = Arc::new(Mutex::new(Level::default()));
+            audio.push(if input.audio {
+                Some(audio_input(&pipeline, input, &mixer, Arc::clone(&level))?)
+            } else {
+                None
+            });
+            levels.push(level);
+        }
+
+        let ladder = Ladder::new(&pipeline, &opts.live)?;
+        let recorder = match &opts.record_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+                let sink = element("splitmuxsink")?;
+                sink.set_property(
+                    "location",
+                    dir.join("segment-%05d.mp4").to_string_lossy().to_string(),
+                );
+                sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
+                pipeline.add(&sink).map_err(gst_error)?;
+                let index = RecordingIndex {
+                    source: "program".into(),
+                    segments: Vec::new(),
+                    finalized: None,
+                };
+                Some((sink, SegmentTracker::default(), index, 0))
+            }
+            None => None,
+        };
+        let record = recorder.as_ref().map(|r| &r.0);
+        ladder.attach_video(&pipeline, &tee_pad(&vtee)?, record)?;
+        ladder.attach_audio(&pipeline, &tee_pad(&atee)?, record)?;
+        let dropped = Arc::new(Mutex::new(0u64));
+        if let Some(tap) = &opts.tap {
+            audio_tap(&pipeline, &atee, tap.clone(), Arc::clone(&dropped))?;
+        }
+        let mut program = Program {
+            pipeline,
+            director: Director::new(2_000),
+            opts,
+            ladder,
+            video,
+            audio,
+            levels,
+            caption,
+            caption_until: None,
+            speaker: None,
+            recorder,
+            dropped_tap_blocks: dropped,
+        };
+        program.apply_layout();
+        Ok(program)
+    }
+
+    /// Where the ingest of `source` sends its decoded pictures and sound.
+    pub fn outputs(&self, source: &str) -> Option<DecodedOutputs> {
+        let k = self.opts.inputs.iter().position(|i| i.source == source)?;
+        Some(DecodedOutputs {
+            program: self.pipeline.clone(),
+            video: self.video[k].as_ref().map(|v| v.appsrc.clone()),
+            audio: self.audio[k].clone(),
+        })
+    }
+
+    /// Starts the program; `session_ms` is the session time now (the recording's offset).
+    pub fn start(&mut self, session_ms: u64) -> Result<(), PipelineError> {
+        if let Some(r) = &mut self.recorder {
+            r.3 = session_ms;
+        }
+        self.pipeline
+            .set_state(gst::State::Playing)
+            .map(|_| ())
+            .map_err(|_| PipelineError::Gst("the program pipeline does not start".into()))
+    }
+
+    /// Handles the program's messages for up to 100 ms and updates the picture for `session_ms`.
+    pub fn poll(&mut self, session_ms: u64) -> Result<(), PipelineError> {
+        let bus = self.pipeline.bus().expect("a pipeline has a bus");
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+        )) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                return Err(element_error(&msg, err));
+            }
+            self.handle(&msg)?;
+        }
+        self.direct(session_ms);
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: &gst::Message) -> Result<(), PipelineError> {
+        if self.ladder.handle(msg)? {
+            return Ok(());
+        }
+        let gst::MessageView::Element(el) = msg.view() else {
+            return Ok(());
+        };
+        let Some((sink, tracker, index, offset_ms)) = &mut self.recorder else {
+            return Ok(());
+        };
+        let (Some(s), true) = (el.structure(), msg.src().is_some_and(|s| s == sink)) else {
+            return Ok(());
+        };
+        if let Some(Fragment::Closed(segment)) = tracker.on_message(s, *offset_ms, false) {
+            index.segments.push(segment);
+            let dir = self.opts.record_dir.as_ref().expect("recording dir");
+            index.save(dir).map_err(|e| io_error(dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Chooses the large picture and the caption for `session_ms`, and notes slates going on/off.
+    fn direct(&mut self, session_ms: u64) {
+        for (input, v) in self.opts.inputs.iter().zip(self.video.iter_mut()) {
+            let Some(v) = v else { continue };
+            let active = v
+                .switch
+                .property::<Option<gst::Pad>>("active-pad")
+                .is_some_and(|p| p.name() != "sink_0");
+            if active != v.slate_on {
+                v.slate_on = active;
+                tracing::info!(
+                    "program: {} {}",
+                    input.source,
+                    if active {
+                        "lost: slate shown"
+                    } else {
+                        "back in the picture"
+                    }
+                );
+            }
+        }
+        let remote_speaking: Vec<String> = self
+            .opts
+            .inputs
+            .iter()
+            .zip(&self.levels)
+            .filter_map(|(input, level)| {
+                let voice = level
+                    .lock()
+                    .expect("level lock")
+                    .last_voice
+                    .is_some_and(|t| t.elapsed() < Duration::from_millis(500));
+                input.person.clone().filter(|_| voice)
+            })
+            .collect();
+        let speaker =
+            director::speaker_at(&self.opts.turns, &remote_speaking, session_ms).map(str::to_owned);
+        if let Some(person) = &speaker {
+            let remote = self
+                .opts
+                .inputs
+                .iter()
+                .position(|i| i.video && i.person.as_deref() == Some(person));
+            let chamber = self
+                .opts
+                .inputs
+                .iter()
+                .position(|i| i.video && i.person.is_none());
+            if let Some(wanted) = remote.or(chamber) {
+                if self.director.choose(session_ms, wanted).is_some() {
+                    self.apply_layout();
+                }
+            }
+        }
+        if speaker.is_some() && speaker != self.speaker {
+            if let Some(text) = speaker.as_ref().and_then(|p| self.opts.captions.get(p)) {
+                self.caption.set_property("text", text);
+                self.caption.set_property("silent", false);
+                self.caption_until = Some(Instant::now() + Duration::from_secs(6));
+            }
+            self.speaker = speaker;
+        }
+        if self.caption_until.is_some_and(|t| Instant::now() >= t) {
+            self.caption.set_property("silent", true);
+            self.caption_until = None;
+        }
+    }
+
+    fn apply_layout(&mut self) {
+        let shown: Vec<usize> = (0..self.video.len())
+            .filter(|k| self.video[*k].is_some())
+            .collect();
+        let large = shown
+            .iter()
+            .position(|k| *k == self.director.current())
+            .unwrap_or(0);
+        for (rect, k) in director::layout(shown.len(), large, self.opts.canvas)
+            .into_iter()
+            .zip(shown)
+        {
+            let pad = &self.video[k].as_ref().expect("shown input").pad;
+            pad.set_property("xpos", rect.x);
+            pad.set_property("ypos", rect.y);
+            pad.set_property("width", rect.width);
+            pad.set_property("height", rect.height);
+            pad.set_property("zorder", rect.zorder);
+        }
+    }
+
+    /// Ends the program: EOS through every branch, playlists made VOD, the recording indexed.
+    pub fn stop(mut self) -> Result<ProgramResult, PipelineError> {
+        self.pipeline.send_event(gst::event::Eos::new());
+        let bus = self.pipeline.bus().expect("a pipeline has a bus");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut result = Ok(());
+        while Instant::now() < deadline {
+            let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
+                continue;
+            };
+            match msg.view() {
+                gst::MessageView::Eos(_) => break,
+                gst::MessageView::Error(err) => {
+                    result = Err(element_error(&msg, err));
+                    break;
+                }
+                _ => {
+                    if let Err(e) = self.handle(&msg) {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        result?;
+        let dropped_tap_blocks = *self.dropped_tap_blocks.lock().expect("dropped lock");
+        let listed = std::mem::take(&mut self.ladder.listed);
+        Ok(ProgramResult {
+            renditions: self.ladder.finish()?,
+            listed,
+            recording: self.recorder.map(|r| r.2),
+            dropped_tap_blocks,
+        })
+    }
+}
+
+fn tee_pad(tee: &gst::Element) -> Result<gst::Pad, PipelineError> {
+    tee.request_pad_simple("src_%u")
+        .ok_or_else(|| PipelineError::Gst("no pad on tee".into()))
+}
+
+fn live_appsrc(name: &str) -> gst_app::AppSrc {
+    let appsrc = gst_app::AppSrc::builder()
+        .name(name)
+        .is_live(true)
+        .format(gst::Format::Time)
+        .do_timestamp(false)
+        .max_bytes(64 * 1024 * 1024)
+        .block(false)
+        .build();
+    // Decoding and hand-over take time: the program waits this long for an input's frames.
+    appsrc.set_property("min-latency", 400_000_000i64);
+    appsrc
+}
+
+/// appsrc -> canvas format -> fallbackswitch (input first, slate second) -> compositor.
+fn video_input(
+    pipeline: &gst::Pipeline,
+    input: &ProgramInput,
+    canvas_caps: &gst::Caps,
+    compositor: &gst::Element,
+    slate_text: &str,
+) -> Result<VideoInput, PipelineError> {
+    let appsrc = live_appsrc(&format!("{}-video", input.source));
+    let scale = element("videoscale")?;
+    scale.set_property("add-borders", true);
+    let caps = element("capsfilter")?;
+    caps.set_property("caps", canvas_caps);
+    let switch = element("fallbackswitch")?;
+    switch.set_property("timeout", 1_000_000_000u64);
+    switch.set_property("immediate-fallback", true);
+    add_chain(
+        pipeline,
+        &[
+            appsrc.clone().upcast(),
+            element("queue")?,
+            element("videoconvert")?,
+            scale,
+            element("videorate")?,
+            caps.clone(),
+        ],
+    )?;
+    let slate = element("videotestsrc")?;
+    slate.set_property("is-live", true);
+    slate.set_property_from_str("pattern", "black");
+    let slate_caps = element("capsfilter")?;
+    slate_caps.set_property("caps", canvas_caps);
+    let text = element("textoverlay")?;
+    text.set_property("text", slate_text);
+    text.set_property_from_str("valignment", "center");
+    text.set_property_from_str("halignment", "center");
+    text.set_property("font-desc", "Sans 28");
+    add_chain(
+        pipeline,
+        &[slate, element("videoconvert")?, slate_caps, text.clone()],
+    )?;
+    let queue = element("queue")?;
+    add_chain(pipeline, &[switch.clone(), queue.clone()])?;
+    let main_pad = switch
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| PipelineError::Gst("no pad on fallbackswitch".into()))?;
+    main_pad.set_property("priority", 0u32);
+    let slate_pad = switch
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| PipelineError::Gst("no pad on fallbackswitch".into()))?;
+    slate_pad.set_property("priority", 1u32);
+    caps.static_pad("src")
+        .expect("capsfilter src")
+        .link(&main_pad)
+        .map_err(gst_error)?;
+    text.static_pad("src")
+        .expect("textoverlay src")
+        .link(&slate_pad)
+        .map_err(gst_error)?;
+    let pad = compositor
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| PipelineError::Gst("no pad on compositor".into()))?;
+    queue
+        .static_pad("src")
+        .expect("queue src")
+        .link(&pad)
+        .map_err(gst_error)?;
+    Ok(VideoInput {
+        appsrc,
+        switch,
+        pad,
+        slate_on: false,
+    })
+}
+
+/// appsrc -> loudness matched (volume set from the measured speech level) -> audiomixer.
+fn audio_input(
+    pipeline: &gst::Pipeline,
+    input: &ProgramInput,
+    mixer: &gst::Element,
+    level: Arc<Mutex<Level>>,
+) -> Result<gst_app::AppSrc, PipelineError> {
+    let appsrc = live_appsrc(&format!("{}-audio", input.source));
+    appsrc.set_caps(Some(&audio_caps()));
+    let volume = element("volume")?;
+    let queue = element("queue")?;
+    add_chain(pipeline, &[appsrc.clone().upcast(), queue, volume.clone()])?;
+    volume.link(mixer).map_err(gst_error)?;
+    let vol = volume.clone();
+    volume.static_pad("sink").expect("volume sink").add_probe(
+        gst::PadProbeType::BUFFER,
+        move |_, info| {
+            let Some(buffer) = info.buffer() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let Ok(map) = buffer.map_readable() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let samples: Vec<f32> = map
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if samples.is_empty() {
+                return gst::PadProbeReturn::Ok;
+            }
+            let power =
+                samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64;
+            let rms_db = 10.0 * power.max(1e-12).log10();
+            let mut level = level.lock().expect("level lock");
+            if rms_db > director::SPEECH_DB {
+                level.last_voice = Some(Instant::now());
+            }
+            if let Some(speech_db) = level.loudness.update(rms_db) {
+                let gain_db = director::matched_gain_db(speech_db, SPEECH_TARGET_DB);
+                vol.set_property("volume", 10f64.powf(gain_db / 20.0));
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    Ok(appsrc)
+}
+
+/// The program's sound at 16 kHz mono f32, in blocks, to `tap`.
+fn audio_tap(
+    pipeline: &gst::Pipeline,
+    atee: &gst::Element,
+    tap: SyncSender<Vec<f32>>,
+    dropped: Arc<Mutex<u64>>,
+) -> Result<(), PipelineError> {
+    let queue = element("queue")?;
+    let caps = element("capsfilter")?;
+    caps.set_property(
+        "caps",
+        gst::Caps::builder("audio/x-raw")
+            .field("format", "F32LE")
+            .field("rate", 16_000i32)
+            .field("channels", 1i32)
+            .build(),
+    );
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    add_chain(
+        pipeline,
+        &[
+            queue.clone(),
+            element("audioconvert")?,
+            element("audioresample")?,
+            caps,
+            sink.clone().upcast(),
+        ],
+    )?;
+    tee_pad(atee)?
+        .link(&queue.static_pad("sink").expect("queue sink"))
+        .map_err(gst_error)?;
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let block: Vec<f32> = map
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                if tap.try_send(block).is_err() {
+                    *dropped.lock().expect("dropped lock") += 1;
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    Ok(())
+}
