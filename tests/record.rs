@@ -119,6 +119,15 @@ fn file_sources_are_recorded_in_segments_and_joined() {
             .iter()
             .any(|s| s["source"] == source && !s["finalized"].is_null()));
     }
+    // The program feed (camera large, the remote councillor small) was recorded and joined too.
+    let program = probe::info(&recordings.join("program.mp4")).unwrap();
+    let camera_ms = probe::info(&dir.join("camera.mp4")).unwrap().duration_ms as i64;
+    assert!(program.stream("video").is_some() && program.stream("audio").is_some());
+    assert!(
+        (program.duration_ms as i64 - camera_ms).abs() <= 1_000,
+        "program {} ms, camera {camera_ms} ms",
+        program.duration_ms
+    );
     assert_eq!(recorded["live"].as_array().unwrap().len(), 2);
     check_live(
         &aula.path().join(format!("data/sessions/{id}/live")),

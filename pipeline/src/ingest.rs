@@ -191,7 +191,6 @@ impl Connection {
                 bin
             }
         };
-        let parse = make("parsebin", "parse")?;
         let recorder = make("splitmuxsink", "rec")?;
         recorder.set_property(
             "location",
@@ -199,23 +198,10 @@ impl Connection {
         );
         recorder.set_property("start-index", first_segment as i32);
         recorder.set_property("max-size-time", opts.segment_ms * 1_000_000);
-        pipeline
-            .add_many([&input, &parse, &recorder])
-            .map_err(gst_error)?;
-        match &src.input {
-            Input::File(_) => input.link(&parse).map_err(gst_error)?,
-            Input::Uri(_) => {
-                let parse_c = parse.clone();
-                input.connect_pad_added(move |_, pad| {
-                    if let Some(sink_pad) = parse_c.static_pad("sink").filter(|p| !p.is_linked()) {
-                        let _ = pad.link(&sink_pad);
-                    }
-                });
-            }
-        }
+        pipeline.add_many([&input, &recorder]).map_err(gst_error)?;
         let last_buffer = Arc::new(Mutex::new(None));
         let queues = Arc::new(Mutex::new(Vec::new()));
-        let ctx = StreamContext {
+        let ctx = Arc::new(StreamContext {
             pipeline: pipeline.downgrade(),
             recorder: recorder.clone(),
             source: src.id.clone(),
@@ -223,12 +209,28 @@ impl Connection {
             outputs: outputs.cloned(),
             last_buffer: Arc::clone(&last_buffer),
             queues: Arc::clone(&queues),
-        };
-        parse.connect_pad_added(move |_, pad| {
-            if let Err(e) = ctx.link(pad) {
-                tracing::error!("source {}: {e}", ctx.source);
-            }
+            video_flowing: AtomicBool::new(false),
         });
+        match &src.input {
+            Input::File(_) => {
+                let parse = ctx.parser()?;
+                input.link(&parse).map_err(gst_error)?;
+            }
+            // A network source may have a pad per stream (RTSP): each gets its own parser.
+            Input::Uri(_) => {
+                let ctx = Arc::clone(&ctx);
+                input.connect_pad_added(move |_, pad| {
+                    let linked = ctx.parser().and_then(|parse| {
+                        pad.link(&parse.static_pad("sink").expect("parsebin sink"))
+                            .map(|_| ())
+                            .map_err(gst_error)
+                    });
+                    if let Err(e) = linked {
+                        tracing::error!("source {}: {e}", ctx.source);
+                    }
+                });
+            }
+        }
         Ok(Connection {
             pipeline,
             recorder,
@@ -393,12 +395,36 @@ struct StreamContext {
     outputs: Option<DecodedOutputs>,
     last_buffer: Arc<Mutex<Option<Instant>>>,
     queues: Arc<Mutex<Vec<gst::Element>>>,
+    /// Set once the source's pictures flow: sound that comes first is held back (dropped) for up
+    /// to `WAIT_FOR_VIDEO`, so that the first segment does not start without its picture track.
+    video_flowing: AtomicBool,
 }
 
+/// How long sound arriving before the pictures is dropped (an audio-only source then records).
+const WAIT_FOR_VIDEO: Duration = Duration::from_secs(3);
+
 impl StreamContext {
+    /// A parsebin whose streams are linked as they appear.
+    fn parser(self: &Arc<Self>) -> Result<gst::Element, PipelineError> {
+        let pipeline = self
+            .pipeline
+            .upgrade()
+            .ok_or_else(|| PipelineError::Gst("the ingest pipeline is gone".into()))?;
+        let parse = element("parsebin")?;
+        pipeline.add(&parse).map_err(gst_error)?;
+        parse.sync_state_with_parent().map_err(gst_error)?;
+        let ctx = Arc::clone(self);
+        parse.connect_pad_added(move |_, pad| {
+            if let Err(e) = ctx.link(pad) {
+                tracing::error!("source {}: {e}", ctx.source);
+            }
+        });
+        Ok(parse)
+    }
+
     /// A parsed stream: (paced) -> tee -> queue -> recorder (H.264 and AAC as received), and
     /// tee -> queue -> decoder -> program input when the program takes this source.
-    fn link(&self, pad: &gst::Pad) -> Result<(), PipelineError> {
+    fn link(self: &Arc<Self>, pad: &gst::Pad) -> Result<(), PipelineError> {
         let Some(pipeline) = self.pipeline.upgrade() else {
             return Ok(());
         };
@@ -438,8 +464,22 @@ impl StreamContext {
         chain.push(tee.clone());
         add_chain(&pipeline, &chain)?;
         let last = Arc::clone(&self.last_buffer);
+        let ctx = Arc::clone(self);
+        let first_audio: Mutex<Option<Instant>> = Mutex::new(None);
         pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
             *last.lock().expect("last buffer lock") = Some(Instant::now());
+            if video {
+                ctx.video_flowing.store(true, Ordering::SeqCst);
+            } else if !ctx.video_flowing.load(Ordering::SeqCst)
+                && first_audio
+                    .lock()
+                    .expect("first audio lock")
+                    .get_or_insert_with(Instant::now)
+                    .elapsed()
+                    < WAIT_FOR_VIDEO
+            {
+                return gst::PadProbeReturn::Drop;
+            }
             gst::PadProbeReturn::Ok
         });
         pad.link(&chain[0].static_pad("sink").expect("sink pad"))

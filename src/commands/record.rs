@@ -82,16 +82,22 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
             let session = catalogue.get(&id).await?.session;
             let dir = config.session_dir(&id).join("recordings");
             let mut done = Vec::new();
-            for s in &session.sources {
-                let source_dir = dir.join(&s.id);
+            // Every source, and the program feed composed during a live recording.
+            let names = session
+                .sources
+                .iter()
+                .map(|s| s.id.as_str())
+                .chain(["program"]);
+            for name in names {
+                let source_dir = dir.join(name);
                 if !source_dir.join(RecordingIndex::FILE).is_file() {
                     continue;
                 }
-                let output = dir.join(format!("{}.mp4", s.id));
+                let output = dir.join(format!("{name}.mp4"));
                 let (d, o) = (source_dir.clone(), output.clone());
                 tokio::task::spawn_blocking(move || pipeline::finalize(&d, &o)).await??;
                 let mut index = RecordingIndex::load(&source_dir)?;
-                index.finalized = Some(format!("{}.mp4", s.id));
+                index.finalized = Some(format!("{name}.mp4"));
                 index.save(&source_dir)?;
                 done.push(output);
             }

@@ -1,0 +1,518 @@
+//! Network sources on 127.0.0.1: an SRT listener with a passphrase, an RTSP camera served in
+//! process (and stopped for 5 s while the program stays live), an RTMP stream pulled from
+//! Debian's nginx; and the program's audio tap.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+use pipeline::program::{ProgramInput, ProgramOptions};
+use pipeline::{Input, RecordOptions, RecordReport, SourceEvent, SourceInput, SourceState};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a GStreamer pipeline description until it ends or `max` passes; returns whether it
+/// ended without error.
+fn run_sender(description: &str, max: Duration) -> bool {
+    let p = gst::parse::launch(description).unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_mseconds(max.as_millis() as u64),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    p.set_state(gst::State::Null).unwrap();
+    matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos))
+}
+
+/// Records `sources` in a thread until `stop` is set; returns the report and the events.
+fn record_in_background(
+    sources: Vec<SourceInput>,
+    opts: RecordOptions,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(RecordReport, Vec<SourceEvent>)> {
+    std::thread::spawn(move || {
+        let mut events = Vec::new();
+        let report = pipeline::record(&sources, &opts, &|| stop.load(Ordering::SeqCst), &mut |e| {
+            events.push(e.clone())
+        })
+        .unwrap();
+        (report, events)
+    })
+}
+
+fn options(dir: &Path) -> RecordOptions {
+    RecordOptions {
+        dir: dir.to_path_buf(),
+        segment_ms: 2_000,
+        realtime: false,
+        offset_ms: 0,
+        program: None,
+    }
+}
+
+/// Frames of the first video stream of `path`, decoded.
+fn decoded_frames(path: &Path) -> u64 {
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! qtdemux name=d d.video_0 ! queue ! decodebin ! fakesink name=sink signal-handoffs=true",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let c = Arc::clone(&count);
+    p.by_name("sink")
+        .unwrap()
+        .connect("handoff", false, move |_| {
+            c.fetch_add(1, Ordering::SeqCst);
+            None
+        });
+    p.set_state(gst::State::Playing).unwrap();
+    let msg = p.bus().unwrap().timed_pop_filtered(
+        gst::ClockTime::from_seconds(60),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    p.set_state(gst::State::Null).unwrap();
+    if let Some(gst::MessageView::Error(e)) = msg.as_ref().map(|m| m.view()) {
+        panic!(
+            "{} does not play: {} ({:?})",
+            path.display(),
+            e.error(),
+            e.debug()
+        );
+    }
+    assert!(msg.is_some(), "{} did not finish playing", path.display());
+    count.load(Ordering::SeqCst)
+}
+
+/// Every segment of the index plays on its own; returns the recorded milliseconds.
+fn check_segments(dir: &Path, report: &RecordReport) -> u64 {
+    let index = &report.indexes[0];
+    assert!(
+        !index.segments.is_empty(),
+        "nothing recorded in {}",
+        dir.display()
+    );
+    for s in &index.segments {
+        let frames = decoded_frames(&dir.join(&index.source).join(&s.file));
+        assert!(frames > 0, "segment {} has no frames", s.file);
+    }
+    index.duration_ms()
+}
+
+#[test]
+fn srt_listener_records_the_sender_with_the_passphrase_and_refuses_a_wrong_one() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let source = SourceInput {
+        id: "remote-srt".into(),
+        input: Input::Uri(format!(
+            "srt://127.0.0.1:{port}?mode=listener&passphrase=council-secret-1"
+        )),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = record_in_background(vec![source], options(tmp.path()), Arc::clone(&stop));
+    std::thread::sleep(Duration::from_secs(1));
+    let sender = |passphrase: &str, buffers: u32| {
+        // 1024 samples a buffer at 48 kHz, for as long as the pictures.
+        let audio_buffers = buffers * 48_000 / 25 / 1024;
+        format!(
+            "videotestsrc is-live=true num-buffers={buffers} ! video/x-raw,width=320,height=240,framerate=25/1 \
+             ! x264enc tune=zerolatency key-int-max=25 ! h264parse config-interval=-1 ! mpegtsmux alignment=7 name=m \
+             audiotestsrc is-live=true num-buffers={audio_buffers} ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m. \
+             m. ! srtsink uri=srt://127.0.0.1:{port}?mode=caller&passphrase={passphrase}"
+        )
+    };
+    assert!(
+        !run_sender(&sender("not-the-secret", 50), Duration::from_secs(5)),
+        "a caller with the wrong passphrase was let in"
+    );
+    // The listener may be reopening after the refusal: the sender retries, as encoders do.
+    let sent = (0..5).any(|_| {
+        run_sender(&sender("council-secret-1", 150), Duration::from_secs(15))
+            || (std::thread::sleep(Duration::from_millis(500)), false).1
+    });
+    assert!(sent, "the sender with the right passphrase could not send");
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let (report, events) = task.join().unwrap();
+    let refused: Vec<_> = events
+        .iter()
+        .filter(|e| e.state == SourceState::Refused)
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.detail.to_lowercase().contains("passphrase")
+                || e.detail.contains("BADSECRET")),
+        "the refused caller is not in the events: {events:?}"
+    );
+    assert!(events.iter().any(|e| e.state == SourceState::Live));
+    let recorded_ms = check_segments(tmp.path(), &report);
+    assert!(
+        (4_000..=7_000).contains(&recorded_ms),
+        "recorded {recorded_ms} ms of a 6 s stream"
+    );
+    let log = std::fs::read_to_string(tmp.path().join("events.jsonl")).unwrap();
+    assert!(log.contains("\"refused\""), "events.jsonl: {log}");
+}
+
+/// An RTSP server in its own thread and main context, serving a test camera at `/cam`.
+struct RtspServer {
+    main_loop: glib::MainLoop,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RtspServer {
+    fn start(port: u16) -> RtspServer {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let ctx = glib::MainContext::new();
+            ctx.with_thread_default(|| {
+                let server = rtsp::RTSPServer::new();
+                server.set_address("127.0.0.1");
+                server.set_service(&port.to_string());
+                let factory = rtsp::RTSPMediaFactory::new();
+                factory.set_launch(
+                    "( videotestsrc is-live=true pattern=smpte ! video/x-raw,width=640,height=360,framerate=25/1 \
+                     ! x264enc tune=zerolatency key-int-max=25 ! rtph264pay name=pay0 pt=96 \
+                     audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97 )",
+                );
+                factory.set_shared(true);
+                server.mount_points().unwrap().add_factory("/cam", factory);
+                let id = server.attach(Some(&ctx)).unwrap();
+                let main_loop = glib::MainLoop::new(Some(&ctx), false);
+                tx.send(main_loop.clone()).unwrap();
+                main_loop.run();
+                server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+                if let Some(source) = ctx.find_source_by_id(&id) {
+                    source.destroy();
+                }
+            })
+            .unwrap();
+        });
+        RtspServer {
+            main_loop: rx.recv().unwrap(),
+            thread,
+        }
+    }
+
+    fn stop(self) {
+        self.main_loop.quit();
+        self.thread.join().unwrap();
+    }
+}
+
+/// Mean luma of the frame at 1 s into an HLS segment.
+fn mean_luma(segment: &Path) -> f64 {
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! tsdemux ! h264parse ! avdec_h264 ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=sink sync=false",
+        segment.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = p
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let mut luma = None;
+    while let Ok(sample) = sink.pull_sample() {
+        let buffer = sample.buffer().unwrap();
+        let map = buffer.map_readable().unwrap();
+        luma = Some(map.iter().map(|v| f64::from(*v)).sum::<f64>() / map.len() as f64);
+        if buffer.pts().is_some_and(|t| t.mseconds() % 2000 >= 1000) {
+            break;
+        }
+    }
+    p.set_state(gst::State::Null).unwrap();
+    luma.expect("no frame in the segment")
+}
+
+#[test]
+fn rtsp_camera_is_recorded_and_a_five_second_outage_shows_the_slate_and_resumes() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Some(RtspServer::start(port));
+    let live_dir = tmp.path().join("live");
+    let set = presets::PresetSet::builtin();
+    let mut opts = options(tmp.path());
+    opts.program = Some(ProgramOptions {
+        live: pipeline::live::LiveOptions {
+            dir: live_dir.clone(),
+            renditions: vec![set.get("live-360p").unwrap().clone()],
+            segment_ms: 1_000,
+        },
+        inputs: vec![ProgramInput {
+            source: "cam".into(),
+            video: true,
+            audio: true,
+            person: None,
+        }],
+        turns: Vec::new(),
+        captions: Default::default(),
+        canvas: (640, 360),
+        record_dir: None,
+        segment_ms: 2_000,
+        slate_text: "Connection lost".into(),
+        tap: None,
+    });
+    let source = SourceInput {
+        id: "cam".into(),
+        input: Input::Uri(format!("rtsp://127.0.0.1:{port}/cam")),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let task = record_in_background(vec![source], opts, Arc::clone(&stop));
+    std::thread::sleep(Duration::from_secs(7));
+    server.take().unwrap().stop();
+    let down_at = started.elapsed();
+    std::thread::sleep(Duration::from_secs(5));
+    server = Some(RtspServer::start(port));
+    std::thread::sleep(Duration::from_secs(10));
+    stop.store(true, Ordering::SeqCst);
+    let (report, events) = task.join().unwrap();
+    server.take().unwrap().stop();
+
+    let lost = events
+        .iter()
+        .find(|e| e.state == SourceState::Lost)
+        .unwrap_or_else(|| panic!("no loss in the events: {events:?}"));
+    let back = events
+        .iter()
+        .find(|e| e.state == SourceState::Live && e.detail.starts_with("reconnected"))
+        .unwrap_or_else(|| panic!("no reconnection in the events: {events:?}"));
+    let gap_ms = back.at_ms - lost.at_ms;
+    assert!(
+        (2_000..=12_000).contains(&gap_ms),
+        "the gap in the events is {gap_ms} ms for a 5 s outage ({events:?})"
+    );
+    assert!(
+        lost.at_ms >= down_at.as_millis() as u64 - 500,
+        "lost at {} ms, server stopped at {:?}",
+        lost.at_ms,
+        down_at
+    );
+    // The recording resumed in new segments after the gap, and all of them play.
+    check_segments(tmp.path(), &report);
+    let index = &report.indexes[0];
+    assert!(index.segments.iter().any(|s| s.end_ms <= lost.at_ms));
+    assert!(index
+        .segments
+        .iter()
+        .any(|s| s.start_ms >= back.at_ms - 500));
+
+    // The live output never stalled: a segment was listed at least every 3 s, outage included.
+    let program = report.program.unwrap();
+    let mut listed: Vec<_> = program.listed.iter().map(|l| l.listed_at).collect();
+    listed.sort();
+    assert!(listed.len() >= 15, "{} live segments", listed.len());
+    for pair in listed.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).unwrap();
+        assert!(
+            gap <= Duration::from_secs(3),
+            "the live playlist stalled for {gap:?}"
+        );
+    }
+    // During the outage the picture is the dark slate; before it, the bright test camera.
+    let segments = &program.renditions[0].1;
+    let at = |ms: u64| {
+        let mut t = 0;
+        let seg = segments
+            .iter()
+            .find(|s| {
+                t += s.duration_ms;
+                t > ms
+            })
+            .unwrap();
+        live_dir.join("360p").join(&seg.file)
+    };
+    let camera = mean_luma(&at(lost.at_ms - 3_000));
+    let slate = mean_luma(&at(lost.at_ms + 2_500));
+    assert!(
+        camera > 80.0 && slate < 40.0,
+        "luma: camera {camera:.0}, during the outage {slate:.0}"
+    );
+}
+
+/// nginx with the RTMP module, run by the test in a temporary prefix.
+struct Nginx {
+    child: std::process::Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_nginx(prefix: &Path, port: u16) -> Nginx {
+    let module = PathBuf::from("/usr/lib/nginx/modules/ngx_rtmp_module.so");
+    assert!(
+        module.is_file(),
+        "{} is missing: run scripts/setup (libnginx-mod-rtmp)",
+        module.display()
+    );
+    std::fs::create_dir_all(prefix.join("logs")).unwrap();
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "load_module {module};\ndaemon off;\nmaster_process off;\npid {pid};\n\
+             error_log {log} info;\nevents {{ worker_connections 64; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record off; }} }} }}\n",
+            module = module.display(),
+            pid = prefix.join("nginx.pid").display(),
+            log = prefix.join("logs/error.log").display(),
+        ),
+    )
+    .unwrap();
+    let child = std::process::Command::new("nginx")
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-e")
+        .arg(prefix.join("logs/error.log"))
+        .spawn()
+        .expect("nginx not found: run scripts/setup");
+    // Ready when it accepts connections.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Nginx { child }
+}
+
+#[test]
+fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _nginx = start_nginx(&tmp.path().join("nginx"), port);
+    let url = format!("rtmp://127.0.0.1:{port}/live/council");
+    let push = format!(
+        "videotestsrc is-live=true num-buffers=300 ! video/x-raw,width=320,height=240,framerate=25/1 \
+         ! x264enc tune=zerolatency key-int-max=25 ! h264parse ! flvmux streamable=true name=m \
+         audiotestsrc is-live=true num-buffers=516 ! audio/x-raw,rate=44100 ! avenc_aac ! aacparse ! m. m. ! rtmp2sink location={url}"
+    );
+    let pusher = std::thread::spawn(move || run_sender(&push, Duration::from_secs(20)));
+    std::thread::sleep(Duration::from_secs(2));
+    let stop = Arc::new(AtomicBool::new(false));
+    let source = SourceInput {
+        id: "bridge".into(),
+        input: Input::Uri(url),
+    };
+    let task = record_in_background(
+        vec![source],
+        options(&tmp.path().join("rec")),
+        Arc::clone(&stop),
+    );
+    std::thread::sleep(Duration::from_secs(7));
+    stop.store(true, Ordering::SeqCst);
+    let (report, events) = task.join().unwrap();
+    assert!(pusher.join().unwrap(), "the RTMP push failed");
+    assert!(
+        events.iter().any(|e| e.state == SourceState::Live),
+        "{events:?}"
+    );
+    let recorded_ms = check_segments(&tmp.path().join("rec"), &report);
+    assert!(recorded_ms >= 4_000, "recorded {recorded_ms} ms");
+}
+
+/// Energy of `samples` at `hz` (Goertzel), per sample.
+fn tone_power(samples: &[f32], rate: f64, hz: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * hz / rate;
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for x in samples {
+        let s = f64::from(*x) + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / samples.len() as f64
+}
+
+#[test]
+fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("camera.mp4");
+    assert!(run_sender(
+        &format!(
+            "videotestsrc num-buffers=150 ! video/x-raw,width=320,height=240,framerate=25/1 ! x264enc key-int-max=25 ! h264parse ! mp4mux name=m \
+             ! filesink location={} audiotestsrc num-buffers=282 freq=440 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m.",
+            input.display()
+        ),
+        Duration::from_secs(60)
+    ));
+    let (tx, rx) = mpsc::sync_channel(1024);
+    let set = presets::PresetSet::builtin();
+    let mut opts = options(&tmp.path().join("rec"));
+    opts.realtime = true;
+    opts.program = Some(ProgramOptions {
+        live: pipeline::live::LiveOptions {
+            dir: tmp.path().join("live"),
+            renditions: vec![set.get("live-360p").unwrap().clone()],
+            segment_ms: 2_000,
+        },
+        inputs: vec![ProgramInput {
+            source: "cam".into(),
+            video: true,
+            audio: true,
+            person: None,
+        }],
+        turns: Vec::new(),
+        captions: Default::default(),
+        canvas: (640, 360),
+        record_dir: Some(tmp.path().join("rec").join("program")),
+        segment_ms: 2_000,
+        slate_text: "Connection lost".into(),
+        tap: Some(tx),
+    });
+    let source = SourceInput {
+        id: "cam".into(),
+        input: Input::File(input),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (report, _) = record_in_background(vec![source], opts, stop)
+        .join()
+        .unwrap();
+    let samples: Vec<f32> = rx.try_iter().flatten().collect();
+    let program = report.program.unwrap();
+    assert_eq!(program.dropped_tap_blocks, 0);
+    let seconds = samples.len() as f64 / 16_000.0;
+    assert!(
+        (5.0..=7.5).contains(&seconds),
+        "{seconds:.2} s of tapped sound for a 6 s input"
+    );
+    // The middle of the tap: the 440 Hz tone, not something else.
+    let middle = &samples[samples.len() / 3..2 * samples.len() / 3];
+    let tone = tone_power(middle, 16_000.0, 440.0);
+    let other = tone_power(middle, 16_000.0, 1_000.0);
+    assert!(tone > 100.0 * other, "440 Hz power {tone}, 1 kHz {other}");
+    // The program's own recording exists and plays.
+    let recording = program.recording.unwrap();
+    assert!(!recording.segments.is_empty());
+    for s in &recording.segments {
+        assert!(decoded_frames(&tmp.path().join("rec/program").join(&s.file)) > 0);
+    }
+}
