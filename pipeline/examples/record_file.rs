@@ -13,9 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         segment_ms: 10_000,
         realtime: false,
         offset_ms: 0,
+        program: None,
     };
-    let indexes = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
-    println!("{:?}", indexes[0]);
+    let report = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
+    println!("{:?}", report.indexes[0]);
     pipeline::finalize(&out.join("src"), &out.join("src.mp4"))?;
     Ok(())
 }

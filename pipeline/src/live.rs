@@ -61,6 +61,9 @@ pub struct ListedSegment {
     pub start_ms: u64,
     /// When the playlist listing it was written.
     pub listed_at: std::time::SystemTime,
+    /// From the capture of the segment's first frame (its running time on the pipeline clock)
+    /// to the playlist listing it.
+    pub latency_ms: u64,
 }
 
 impl Ladder {
@@ -184,10 +187,17 @@ impl Ladder {
                     &dir.join("index.m3u8"),
                     &hls::media_playlist(&self.segments[k], false),
                 )?;
+                let element = msg
+                    .src()
+                    .and_then(|s| s.clone().downcast::<gst::Element>().ok());
+                let running_now_ms = element
+                    .and_then(|e| Some(e.clock()?.time().checked_sub(e.base_time()?)?.mseconds()))
+                    .unwrap_or(at_ms);
                 self.listed.push(ListedSegment {
                     rendition: self.branches[k].name.clone(),
                     start_ms: self.opened_ms[k],
                     listed_at: std::time::SystemTime::now(),
+                    latency_ms: running_now_ms.saturating_sub(self.opened_ms[k]),
                 });
                 // BANDWIDTH is the peak segment bitrate measured so far.
                 if let Some(peak) = hls::peak_bps(&self.segments[k]) {

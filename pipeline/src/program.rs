@@ -424,7 +424,7 @@ fn live_appsrc(name: &str) -> gst_app::AppSrc {
         .block(false)
         .build();
     // Decoding and hand-over take time: the program waits this long for an input's frames.
-    appsrc.set_property("min-latency", 400_000_000i64);
+    appsrc.set_property("min-latency", 250_000_000i64);
     appsrc
 }
 
