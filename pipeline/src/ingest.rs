@@ -83,6 +83,12 @@ pub fn supervise(
         src.input.describe(),
     );
     let network = matches!(src.input, Input::Uri(_));
+    // A pulled HLS playlist that ends (#EXT-X-ENDLIST) has ended; a pushed stream that stops
+    // (SRT, RTMP, RTSP) is expected back.
+    let eos_ends = match &src.input {
+        Input::File(_) => true,
+        Input::Uri(uri) => uri.starts_with("http://") || uri.starts_with("https://"),
+    };
     let mut lost_at: Option<u64> = None;
     let mut attempt = 0u32;
     let mut received = false;
@@ -93,15 +99,22 @@ pub fn supervise(
         } else {
             opts.offset_ms
         };
-        let outcome = conn.run(offset_ms, network, stop, &mut index, &dir, &mut |at_ms| {
-            received = true;
-            attempt = 0;
-            let detail = match lost_at.take() {
-                Some(from) => format!("reconnected; gap {} ms", at_ms.saturating_sub(from)),
-                None => "recording".into(),
-            };
-            event(SourceState::Live, at_ms, detail);
-        });
+        let outcome = conn.run(
+            offset_ms,
+            (network, eos_ends),
+            stop,
+            &mut index,
+            &dir,
+            &mut |at_ms| {
+                received = true;
+                attempt = 0;
+                let detail = match lost_at.take() {
+                    Some(from) => format!("reconnected; gap {} ms", at_ms.saturating_sub(from)),
+                    None => "recording".into(),
+                };
+                event(SourceState::Live, at_ms, detail);
+            },
+        );
         match outcome {
             Outcome::Ended => {
                 let at = index.segments.last().map_or(offset_ms, |s| s.end_ms);
@@ -176,6 +189,7 @@ impl Connection {
     ) -> Result<Connection, PipelineError> {
         let pipeline = gst::Pipeline::with_name(&format!("ingest-{}", src.id));
         pipeline.use_clock(Some(&gst::SystemClock::obtain()));
+        let mut head = None;
         let input = match &src.input {
             Input::File(path) => {
                 if !path.is_file() {
@@ -184,6 +198,14 @@ impl Connection {
                 let filesrc = make("filesrc", "src")?;
                 filesrc.set_property("location", path.to_string_lossy().to_string());
                 filesrc
+            }
+            // HLS pulls: the playlist's MPEG-TS segments as they come (hlsdemux), parsed below.
+            Input::Uri(uri) if uri.starts_with("http://") || uri.starts_with("https://") => {
+                let http = make("souphttpsrc", "http")?;
+                http.set_property("location", uri);
+                pipeline.add(&http).map_err(gst_error)?;
+                head = Some(http);
+                make("hlsdemux", "src")?
             }
             Input::Uri(uri) => {
                 let bin = make("urisourcebin", "src")?;
@@ -199,6 +221,9 @@ impl Connection {
         recorder.set_property("start-index", first_segment as i32);
         recorder.set_property("max-size-time", opts.segment_ms * 1_000_000);
         pipeline.add_many([&input, &recorder]).map_err(gst_error)?;
+        if let Some(head) = head {
+            head.link(&input).map_err(gst_error)?;
+        }
         let last_buffer = Arc::new(Mutex::new(None));
         let queues = Arc::new(Mutex::new(Vec::new()));
         let ctx = Arc::new(StreamContext {
@@ -244,7 +269,7 @@ impl Connection {
     fn run(
         self,
         offset_ms: u64,
-        network: bool,
+        (network, eos_ends): (bool, bool),
         stop: &AtomicBool,
         index: &mut RecordingIndex,
         dir: &Path,
@@ -302,10 +327,10 @@ impl Connection {
                 gst::MessageView::Eos(_) => {
                     break match closing.take() {
                         Some((_, outcome)) => outcome,
-                        None if network => Outcome::Failed(PipelineError::Gst(
+                        None if eos_ends => Outcome::Ended,
+                        None => Outcome::Failed(PipelineError::Gst(
                             "the sender ended the stream".into(),
                         )),
-                        None => Outcome::Ended,
                     };
                 }
                 gst::MessageView::Error(err) => {

@@ -516,3 +516,118 @@ fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
         assert!(decoded_frames(&tmp.path().join("rec/program").join(&s.file)) > 0);
     }
 }
+
+#[test]
+fn srt_caller_connects_to_a_listening_encoder() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The encoder listens (as hardware encoders can); aula calls it.
+    let encoder = std::thread::spawn(move || {
+        run_sender(
+            &format!(
+                "videotestsrc is-live=true num-buffers=125 ! video/x-raw,width=320,height=240,framerate=25/1 \
+                 ! x264enc tune=zerolatency key-int-max=25 ! h264parse config-interval=-1 ! mpegtsmux alignment=7 \
+                 ! srtsink uri=srt://127.0.0.1:{port}?mode=listener wait-for-connection=true"
+            ),
+            Duration::from_secs(20),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let source = SourceInput {
+        id: "encoder".into(),
+        input: Input::Uri(format!("srt://127.0.0.1:{port}?mode=caller")),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = record_in_background(vec![source], options(tmp.path()), Arc::clone(&stop));
+    assert!(encoder.join().unwrap(), "the listening encoder failed");
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let (report, events) = task.join().unwrap();
+    assert!(
+        events.iter().any(|e| e.state == SourceState::Live),
+        "{events:?}"
+    );
+    let recorded_ms = check_segments(tmp.path(), &report);
+    assert!(recorded_ms >= 3_000, "recorded {recorded_ms} ms of 5 s");
+}
+
+/// Serves the files of `dir` over HTTP/1.0 on 127.0.0.1 (GET only) until the test ends.
+fn serve_files(dir: PathBuf) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut reader = BufReader::new(&stream);
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/');
+                let mut stream = &stream;
+                match std::fs::read(dir.join(path)) {
+                    Ok(body) if !path.contains("..") => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = stream.write_all(&body);
+                    }
+                    _ => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+                        );
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn hls_pull_is_recorded_until_the_playlist_ends() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let hls = tmp.path().join("hls");
+    std::fs::create_dir_all(&hls).unwrap();
+    assert!(run_sender(
+        &format!(
+            "videotestsrc num-buffers=200 ! video/x-raw,width=320,height=240,framerate=25/1 ! x264enc key-int-max=25 ! h264parse \
+             ! hlssink2 name=h target-duration=2 playlist-length=0 location={d}/seg%05d.ts playlist-location={d}/index.m3u8 \
+             audiotestsrc num-buffers=375 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! h.audio",
+            d = hls.display()
+        ),
+        Duration::from_secs(60)
+    ));
+    let port = serve_files(hls);
+    let source = SourceInput {
+        id: "web".into(),
+        input: Input::Uri(format!("http://127.0.0.1:{port}/index.m3u8")),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (report, events) =
+        record_in_background(vec![source], options(&tmp.path().join("rec")), stop)
+            .join()
+            .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.state == SourceState::Ended && e.detail == "end of input"),
+        "{events:?}"
+    );
+    let recorded_ms = check_segments(&tmp.path().join("rec"), &report);
+    assert!(
+        (7_000..=9_000).contains(&recorded_ms),
+        "recorded {recorded_ms} ms of an 8 s playlist"
+    );
+}
