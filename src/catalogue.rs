@@ -77,6 +77,7 @@ pub struct StoredSession {
     pub base_dir: PathBuf,
 }
 
+#[derive(Clone)]
 pub struct Catalogue {
     pool: AnyPool,
 }
@@ -97,6 +98,11 @@ impl Catalogue {
             })?;
         MIGRATOR.run(&pool).await?;
         Ok(Catalogue { pool })
+    }
+
+    /// The connection pool, for the queries of `aula serve` (tokens, jobs, search).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// The URL of the embedded SQLite catalogue in a data directory.

@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod media;
 pub mod sample;
 pub mod score;
+pub mod serve;
 
 /// An error caused by the caller's input (a bad document, an unknown id, an out-of-range option):
 /// the binary exits with code 2 for these, 1 for everything else.

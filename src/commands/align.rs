@@ -379,6 +379,22 @@ pub async fn fix(
     author: String,
     json: bool,
 ) -> Result<()> {
+    let (revision, description) = apply_fix(config, id, command, author).await?;
+    if json {
+        return print_json(&revision);
+    }
+    println!("revision {}: {description}", revision["revision"]);
+    Ok(())
+}
+
+/// Applies a correction and stores it as a revision; returns the revision (number, correction,
+/// before, after) and its description.
+pub async fn apply_fix(
+    config: &Config,
+    id: &str,
+    command: FixCommand,
+    author: String,
+) -> Result<(serde_json::Value, String)> {
     let catalogue = open_catalogue(config).await?;
     let stored_session = catalogue.get(id).await?;
     let session = &stored_session.session;
@@ -449,19 +465,15 @@ pub async fn fix(
         .await?
         .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_owned()))?;
     write_outputs(config, id, session, &transcript, &timeline)?;
-    if json {
-        return print_json(&serde_json::json!({
+    Ok((
+        serde_json::json!({
             "revision": number,
             "correction": revision.correction,
             "before": revision.before,
             "after": revision.after,
-        }));
-    }
-    println!(
-        "revision {number}: {}",
-        describe(&revision.correction, &session.roster)
-    );
-    Ok(())
+        }),
+        describe(&revision.correction, &session.roster),
+    ))
 }
 
 fn describe(correction: &serde_json::Value, roster: &[Person]) -> String {

@@ -20,8 +20,10 @@ use crate::fsutil::write_atomic;
 use crate::media::{self, Location};
 use crate::BadInput;
 
-#[derive(Debug, Args)]
+/// What to clip and how: the command line's options, and a clip job's parameters (JSON).
+#[derive(Clone, Debug, Args, serde::Deserialize, utoipa::ToSchema)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["item", "intervention", "person", "from"]))]
+#[serde(deny_unknown_fields)]
 pub struct ClipArgs {
     /// The session.
     pub id: String,
@@ -36,11 +38,16 @@ pub struct ClipArgs {
     pub person: Option<String>,
     /// A range of session time (with --to): HH:MM:SS.mmm, MM:SS or seconds.
     #[arg(long, requires = "to", value_name = "TIME")]
+    #[serde(default)]
+    #[schema(value_type = Option<u64>)]
     pub from: Option<SessionMs>,
     #[arg(long, requires = "from", value_name = "TIME")]
+    #[serde(default)]
+    #[schema(value_type = Option<u64>)]
     pub to: Option<SessionMs>,
     /// Output preset (`aula presets list`).
     #[arg(long, default_value = "web-720p")]
+    #[serde(default = "default_preset")]
     pub preset: String,
     /// Subtitles: none, sidecar (SRT + WebVTT files), soft (a track in the MP4) or burn (drawn in);
     /// default: the preset's.
@@ -49,18 +56,31 @@ pub struct ClipArgs {
     /// With a copying preset (archive): start on the exact frame, re-encoding only up to the next
     /// keyframe (a smart cut) instead of starting at the keyframe before.
     #[arg(long)]
+    #[serde(default)]
     pub accurate: bool,
     /// Extra time before and after the selection.
     #[arg(long, default_value_t = 300)]
+    #[serde(default = "default_padding_ms")]
     pub padding_ms: u64,
     /// Output folder (default: $AULA_HOME/sessions/ID/clips).
     #[arg(long)]
+    #[serde(skip)]
     pub out: Option<PathBuf>,
     #[arg(long)]
+    #[serde(skip)]
     pub json: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+fn default_preset() -> String {
+    "web-720p".into()
+}
+
+fn default_padding_ms() -> u64 {
+    300
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SubsArg {
     None,
     Sidecar,
@@ -125,8 +145,13 @@ pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> R
     }
 }
 
-pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
-    let catalogue = open_catalogue(config).await?;
+/// Plans the clips `args` asks for: the cutting job and one plan per clip.
+pub async fn plan_clips(
+    config: &Config,
+    catalogue: &crate::catalogue::Catalogue,
+    args: &ClipArgs,
+    cancel: Cancel,
+) -> Result<(ClipJob, Vec<ClipPlan>)> {
     let stored = catalogue.get(&args.id).await?;
     let session = stored.session;
     let timeline = match catalogue.timeline(&args.id).await {
@@ -187,6 +212,12 @@ pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> 
         out_dir,
         cancel,
     };
+    Ok((job, plans))
+}
+
+pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
+    let catalogue = open_catalogue(config).await?;
+    let (job, plans) = plan_clips(config, &catalogue, &args, cancel).await?;
     let outputs: Vec<ClipOutput> = produce(&catalogue, &job, &plans, None)
         .await?
         .into_iter()

@@ -1,10 +1,10 @@
 //! The command line: clap definitions and what each command does.
 
 mod align;
-mod clip;
+pub(crate) mod clip;
 mod models;
 mod presets;
-mod publish;
+pub(crate) mod publish;
 mod record;
 mod report;
 mod sample;
@@ -21,7 +21,10 @@ use serde::Serialize;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
 use crate::config::Config;
+pub use clip::ClipArgs;
 pub use models::ModelsCommand;
+pub(crate) use presets::load as load_presets;
+pub use publish::PublishArgs;
 pub use sample::SampleCommand;
 pub use session::SessionCommand;
 
@@ -69,6 +72,23 @@ pub enum Command {
     /// The output presets (built-in, and user files in $AULA_HOME/presets/).
     #[command(subcommand)]
     Presets(presets::PresetsCommand),
+    /// Serve the API, the public pages and the downloads, and run the jobs, until SIGTERM/Ctrl-C.
+    Serve(crate::serve::ServeArgs),
+    /// Access tokens for `aula serve`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a role and print it (once: only its hash is kept).
+    Create {
+        #[arg(long, value_enum)]
+        role: crate::serve::auth::Role,
+        /// Whose token it is (for the record).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
 }
 
 pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
@@ -83,7 +103,96 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Publish(args) => publish::run(&config, args, cancel).await,
         Command::Report(args) => report::run(&config, args).await,
         Command::Record(cmd) => record::run(&config, cmd, cancel).await,
+        Command::Serve(args) => crate::serve::run(config, args, cancel).await,
+        Command::Token(TokenCommand::Create { role, label }) => {
+            if role == crate::serve::auth::Role::Public {
+                return Err(crate::BadInput(
+                    "the public needs no token; use press or admin".into(),
+                )
+                .into());
+            }
+            let catalogue = open_catalogue(&config).await?;
+            println!(
+                "{}",
+                crate::serve::auth::create_token(&catalogue, role, &label).await?
+            );
+            Ok(())
+        }
     }
+}
+
+/// A session transcribed with the default model, as a job does it.
+pub(crate) async fn transcribe_for_job(config: &Config, id: &str, cancel: Cancel) -> Result<()> {
+    let model = transcribe::ModelArgs {
+        model: "default".into(),
+        timing: transcribe::TimingArg::DtwVad,
+        threads: None,
+        beam: 1,
+    };
+    transcribe::transcribe_session(config.clone(), id.to_owned(), model, cancel).await
+}
+
+pub(crate) async fn align_for_job(config: &Config, id: &str, cancel: Cancel) -> Result<()> {
+    align::align_session(config, id, &cancel).await.map(|_| ())
+}
+
+/// A correction from the API, stored as a revision like `aula session fix`.
+pub(crate) async fn correct(
+    config: &Config,
+    id: &str,
+    request: &crate::serve::api::CorrectionRequest,
+    author: &str,
+) -> Result<serde_json::Value> {
+    use crate::serve::api::CorrectionRequest as R;
+    use ::session::SessionMs;
+    let command = match request {
+        R::Reassign {
+            from_ms,
+            to_ms,
+            person,
+        } => align::FixCommand::Reassign {
+            from: SessionMs(*from_ms),
+            to: SessionMs(*to_ms),
+            person: person.clone().unwrap_or_else(|| "unknown".into()),
+        },
+        R::MoveItem { item, start_ms } => align::FixCommand::MoveItem {
+            item: *item,
+            start: SessionMs(*start_ms),
+        },
+        R::ReplaceText {
+            from_ms,
+            to_ms,
+            text,
+        } => align::FixCommand::ReplaceText {
+            from: SessionMs(*from_ms),
+            to: SessionMs(*to_ms),
+            text: text.clone(),
+        },
+        R::Undo => align::FixCommand::Undo,
+    };
+    Ok(align::apply_fix(config, id, command, author.to_owned())
+        .await?
+        .0)
+}
+
+/// The report over a period (days, `YYYY-MM-DD`; default: everything).
+pub(crate) async fn build_report(
+    config: &Config,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<serde_json::Value> {
+    let day = |text: Option<&str>, default: chrono::NaiveDate| -> Result<chrono::NaiveDate> {
+        text.map_or(Ok(default), |t| {
+            t.parse().map_err(|e| {
+                crate::BadInput(format!("{t:?} is not a day (YYYY-MM-DD): {e}")).into()
+            })
+        })
+    };
+    let from = day(from, chrono::NaiveDate::MIN)?;
+    let to = day(to, chrono::NaiveDate::MAX)?;
+    Ok(serde_json::to_value(
+        report::build(config, from, to).await?,
+    )?)
 }
 
 pub(crate) async fn open_catalogue(config: &Config) -> Result<Catalogue> {

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::fsutil::{part_path, write_atomic};
 use crate::BadInput;
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args, serde::Deserialize)]
 pub struct PublishArgs {
     pub id: String,
     /// One clip per agenda item, or per intervention (of a named speaker, at least 3 s long).
@@ -34,10 +34,12 @@ pub struct PublishArgs {
     #[arg(long, value_delimiter = ',', default_value = "web-720p")]
     pub presets: Vec<String>,
     #[arg(long)]
+    #[serde(default)]
     pub json: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Per {
     Item,
     Intervention,
@@ -57,6 +59,26 @@ pub struct PublishReport {
 const MIN_INTERVENTION_MS: u64 = 3000;
 
 pub async fn run(config: &Config, args: PublishArgs, cancel: Cancel) -> Result<()> {
+    let report = publish(config, &args, cancel).await?;
+    if args.json {
+        return print_json(&report);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "{}: {} clip(s), {} cut now, {} up to date; {} files",
+        report.package.display(),
+        report.clips,
+        report.cut,
+        report.clips - report.cut,
+        report.files
+    );
+    Ok(())
+}
+
+/// Builds (or brings up to date) the session's press kit.
+pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Result<PublishReport> {
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(&args.id).await?;
     let session = stored.session;
@@ -277,30 +299,14 @@ pub async fn run(config: &Config, args: PublishArgs, cancel: Cancel) -> Result<(
     write_zip(&package_dir, &zip)?;
     all_sessions_feed(config, &catalogue).await?;
 
-    let report = PublishReport {
+    Ok(PublishReport {
         package: package_dir,
         zip,
         clips: package_clips.len(),
         cut,
         files,
         warnings,
-    };
-    if args.json {
-        return print_json(&report);
-    }
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    println!(
-        "{}: {} clip(s), {} cut now, {} up to date; {} files",
-        report.package.display(),
-        report.clips,
-        report.cut,
-        report.clips - report.cut,
-        report.files
-    );
-    println!("{}", report.zip.display());
-    Ok(())
+    })
 }
 
 /// Size and modification time of the recording: a new recording means new clips.

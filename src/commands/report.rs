@@ -30,6 +30,23 @@ pub enum ReportFormat {
 }
 
 pub async fn run(config: &Config, args: ReportArgs) -> Result<()> {
+    let report = build(config, args.from, args.to).await?;
+    match args.format {
+        ReportFormat::Json => super::print_json(&report),
+        ReportFormat::Csv => {
+            print!("{}", report.to_csv());
+            Ok(())
+        }
+        ReportFormat::Html => {
+            print!("{}", report.to_html());
+            Ok(())
+        }
+    }
+}
+
+/// The report over `from..=to` (days).
+pub async fn build(config: &Config, from: NaiveDate, to: NaiveDate) -> Result<Report> {
+    let args = Period { from, to };
     if args.to < args.from {
         return Err(BadInput(format!(
             "--to {} is before --from {} (expected a period)",
@@ -71,21 +88,15 @@ pub async fn run(config: &Config, args: ReportArgs) -> Result<()> {
             });
         }
     }
-    let report = Report::new(
+    Ok(Report::new(
         args.from.to_string(),
         args.to.to_string(),
         sessions.len(),
         list,
-    );
-    match args.format {
-        ReportFormat::Json => super::print_json(&report),
-        ReportFormat::Csv => {
-            print!("{}", report.to_csv());
-            Ok(())
-        }
-        ReportFormat::Html => {
-            print!("{}", report.to_html());
-            Ok(())
-        }
-    }
+    ))
+}
+
+struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
 }

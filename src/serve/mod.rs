@@ -1,0 +1,379 @@
+//! `aula serve`: tokio + axum on the catalogue. The JSON API under `/api/v1` (OpenAPI at
+//! `/api/v1/openapi.json`), the durable jobs' workers, file downloads with HTTP Range, the public
+//! and press pages, `/healthz` and Prometheus `/metrics`; stops gracefully on SIGTERM.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod jobs;
+pub mod pages;
+pub mod search;
+
+use std::net::SocketAddr;
+use std::path::{Component, Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::cancel::Cancel;
+use crate::catalogue::Catalogue;
+use crate::config::Config;
+use auth::Caller;
+use error::ApiError;
+use jobs::{JobState, Jobs};
+
+/// Options of `aula serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Job workers (heavy jobs at once); default: one per core.
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// Request counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    bytes_served: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub catalogue: Catalogue,
+    pub jobs: Jobs,
+    pub metrics: Arc<Metrics>,
+    /// The folder of the pages' scripts and styles (and web/vendor from npm).
+    pub web_dir: PathBuf,
+}
+
+impl AppState {
+    pub fn new(config: Config, catalogue: Catalogue) -> AppState {
+        let web_dir = std::env::var_os("AULA_WEB_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"));
+        AppState {
+            config: Arc::new(config),
+            jobs: Jobs::new(catalogue.clone()),
+            catalogue,
+            metrics: Arc::default(),
+            web_dir,
+        }
+    }
+
+    pub fn presets(&self) -> Result<presets::PresetSet, ApiError> {
+        crate::commands::load_presets(&self.config).map_err(ApiError::from)
+    }
+
+    /// The live multivariant playlist's address while the session is live (an EVENT playlist not
+    /// yet ended), else none.
+    pub fn live_playlist(&self, id: &str) -> Option<String> {
+        let live = self.config.session_dir(id).join("live");
+        let media = std::fs::read_to_string(live.join("720p/index.m3u8")).ok()?;
+        (!media.contains("#EXT-X-ENDLIST")).then(|| format!("/files/{id}/live/index.m3u8"))
+    }
+}
+
+/// The whole application: API, files, pages, health and metrics.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(api::openapi))
+        .route(
+            "/sessions",
+            get(api::list_sessions).post(api::import_session),
+        )
+        .route("/sessions/{id}", get(api::get_session))
+        .route("/sessions/{id}/transcript", get(api::transcript))
+        .route("/sessions/{id}/timeline", get(api::timeline))
+        .route("/sessions/{id}/interventions", get(api::interventions))
+        .route(
+            "/sessions/{id}/clips",
+            get(api::list_clips).post(api::request_clip),
+        )
+        .route("/sessions/{id}/publish", post(api::request_publish))
+        .route("/sessions/{id}/transcribe", post(api::request_transcribe))
+        .route("/sessions/{id}/align", post(api::request_align))
+        .route("/sessions/{id}/floor-events", post(api::post_floor_events))
+        .route(
+            "/sessions/{id}/agenda-markers",
+            post(api::post_agenda_markers),
+        )
+        .route("/sessions/{id}/corrections", post(api::post_correction))
+        .route("/jobs", get(api::list_jobs))
+        .route("/jobs/{id}", get(api::get_job))
+        .route("/jobs/{id}/cancel", post(api::cancel_job))
+        .route("/presets", get(api::list_presets))
+        .route("/report", get(api::report))
+        .route("/search", get(api::search_transcripts));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/files/{session}/{*path}", get(file))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(pages::routes())
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state)
+}
+
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if response.status().is_server_error() {
+        state.metrics.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    let bytes = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    state
+        .metrics
+        .bytes_served
+        .fetch_add(bytes, Ordering::Relaxed);
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1")
+        .execute(state.catalogue.pool())
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("catalogue: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let m = &state.metrics;
+    let mut out = String::new();
+    out.push_str("# HELP aula_http_requests_total HTTP requests answered.\n# TYPE aula_http_requests_total counter\n");
+    out.push_str(&format!(
+        "aula_http_requests_total {}\n",
+        m.requests.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP aula_http_errors_total Requests answered with a server error.\n# TYPE aula_http_errors_total counter\n");
+    out.push_str(&format!(
+        "aula_http_errors_total {}\n",
+        m.errors.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP aula_bytes_served_total Response body bytes sent.\n# TYPE aula_bytes_served_total counter\n");
+    out.push_str(&format!(
+        "aula_bytes_served_total {}\n",
+        m.bytes_served.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP aula_jobs Jobs in the catalogue by state.\n# TYPE aula_jobs gauge\n");
+    let counts = state.jobs.count_by_state().await?;
+    for s in JobState::ALL {
+        let n = counts.iter().find(|c| c.0 == s).map_or(0, |c| c.1);
+        out.push_str(&format!("aula_jobs{{state=\"{}\"}} {n}\n", s.as_str()));
+    }
+    let live = state
+        .catalogue
+        .list()
+        .await?
+        .iter()
+        .filter(|s| state.live_playlist(&s.id).is_some())
+        .count();
+    out.push_str(
+        "# HELP aula_live_sessions Sessions streaming live now.\n# TYPE aula_live_sessions gauge\n",
+    );
+    out.push_str(&format!("aula_live_sessions {live}\n"));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// `path` inside a session's folder, or none when it could leave it (`..`, absolute, empty).
+fn inside(dir: &FsPath, path: &str) -> Option<PathBuf> {
+    let relative = FsPath::new(path);
+    let safe = !path.is_empty()
+        && relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    safe.then(|| dir.join(relative))
+}
+
+/// Whether the public may fetch `path` of a session: the live stream, the published press kit,
+/// and published clips with their subtitles and posters.
+async fn public_file(state: &AppState, session: &str, path: &str) -> Result<bool, ApiError> {
+    if path.starts_with("live/") || path.starts_with("packages/press/") {
+        return Ok(true);
+    }
+    let stem = |p: &str| {
+        FsPath::new(p)
+            .with_extension("")
+            .to_string_lossy()
+            .into_owned()
+    };
+    Ok(state
+        .catalogue
+        .clips(session)
+        .await?
+        .iter()
+        .any(|c| c.published_at.is_some() && (c.path == path || stem(&c.path) == stem(path))))
+}
+
+/// A file name safe in a Content-Disposition header.
+fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.trim_matches(['.', '_']).is_empty() {
+        "download".into()
+    } else {
+        cleaned
+    }
+}
+
+/// A session's file, with HTTP Range; `?download=1` asks the browser to save it.
+async fn file(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((session, path)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found(format!("no file {path:?} in session {session:?}"));
+    let dir = state.config.session_dir(&session);
+    let Some(target) =
+        inside(&dir, &path).filter(|_| inside(&state.config.home, &session).is_some())
+    else {
+        return Err(not_found());
+    };
+    if !target.is_file() || target.extension().is_some_and(|e| e == "part") {
+        return Err(not_found());
+    }
+    if !caller.sees_unpublished() && !public_file(&state, &session, &path).await? {
+        return Err(not_found());
+    }
+    let download = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "download=1"));
+    let mut response = ServeFile::new(&target)
+        .oneshot(request)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Body::new);
+    if download {
+        let name = safe_file_name(&target.file_name().unwrap_or_default().to_string_lossy());
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
+/// Rebuilds a session's search lines from its timeline (nothing when it has none).
+pub async fn refresh_index(catalogue: &Catalogue, id: &str) {
+    let (Ok(stored), Ok(timeline)) = (catalogue.get(id).await, catalogue.timeline(id).await) else {
+        return;
+    };
+    let lines = search::public_lines(&stored.session, &timeline.timeline);
+    if let Err(e) = search::index(catalogue, id, &lines).await {
+        tracing::warn!("search index of {id}: {e:#}");
+    }
+}
+
+/// Opens everything `aula serve` needs: catalogue, search index (rebuilt), jobs left running.
+pub async fn prepare(config: &Config) -> Result<AppState> {
+    config.ensure_home()?;
+    let catalogue = Catalogue::open(&config.database_url).await?;
+    search::ensure(&catalogue)
+        .await
+        .context("the search index needs SQLite with FTS5")?;
+    for s in catalogue.list().await? {
+        refresh_index(&catalogue, &s.id).await;
+    }
+    let state = AppState::new(config.clone(), catalogue);
+    let resumed = state
+        .jobs
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if resumed > 0 {
+        tracing::info!("{resumed} job(s) interrupted by the last stop queued again");
+    }
+    Ok(state)
+}
+
+pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> {
+    let state = prepare(&config).await?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let handle = tokio::runtime::Handle::current();
+    let catalogue = state.catalogue.clone();
+    *jobs::AFTER_JOB.lock().expect("hook lock") = Some(Box::new(move |job| {
+        let (catalogue, id) = (catalogue.clone(), job.session.clone());
+        handle.spawn(async move { refresh_index(&catalogue, &id).await });
+    }));
+    let tasks = state
+        .jobs
+        .start_workers(config.clone(), workers, cancel.clone());
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("serving on http://{addr}/ ({workers} job worker(s))");
+    println!("http://{addr}/");
+    let shutdown = {
+        let cancel = cancel.clone();
+        async move {
+            while !cancel.is_cancelled() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    for t in tasks {
+        let _ = t.await;
+    }
+    tracing::info!("stopped; unfinished jobs resume at the next start");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_cannot_leave_the_session() {
+        let dir = FsPath::new("/data/sessions/s1");
+        assert_eq!(inside(dir, "clips/a.mp4"), Some(dir.join("clips/a.mp4")));
+        assert_eq!(inside(dir, "../s2/clips/a.mp4"), None);
+        assert_eq!(inside(dir, "clips/../../x"), None);
+        assert_eq!(inside(dir, "/etc/passwd"), None);
+        assert_eq!(inside(dir, ""), None);
+    }
+
+    #[test]
+    fn download_names_are_plain() {
+        assert_eq!(safe_file_name("s1-item-2.mp4"), "s1-item-2.mp4");
+        assert_eq!(safe_file_name("a\"b\r\nc.mp4"), "a_b__c.mp4");
+        assert_eq!(safe_file_name(".."), "download");
+    }
+}
