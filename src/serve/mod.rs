@@ -126,6 +126,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(pages::routes())
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(middleware::from_fn_with_state(state.clone(), known_token))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }
@@ -146,6 +147,20 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
         .bytes_served
         .fetch_add(bytes, Ordering::Relaxed);
     response
+}
+
+/// A request carrying a token that is not known is refused on every route (401), never taken
+/// for the public.
+async fn known_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await
+    {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -291,8 +306,13 @@ pub async fn refresh_index(catalogue: &Catalogue, id: &str) {
         return;
     };
     let lines = search::public_lines(&stored.session, &timeline.timeline);
-    if let Err(e) = search::index(catalogue, id, &lines).await {
-        tracing::warn!("search index of {id}: {e:#}");
+    // Another writer may hold the catalogue for a moment: try again before giving up.
+    for attempt in 1..=5 {
+        match search::index(catalogue, id, &lines).await {
+            Ok(()) => return,
+            Err(e) if attempt == 5 => tracing::warn!("search index of {id}: {e:#}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+        }
     }
 }
 
