@@ -1,16 +1,11 @@
 //! File writes that a reader never sees half done: write under a temporary name, then rename.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
-/// The temporary name a file is written under before it is renamed into place.
-pub fn part_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    path.with_file_name(name)
-}
+pub use publisher::clip::part_path;
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let part = part_path(path);
@@ -24,4 +19,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&part);
     }
     result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// Removes the half-written files (`name.<pid>-<n>.part`) left under `dir` by processes that no
+/// longer run (killed mid-write); returns how many. Files of running writers are left alone.
+pub fn remove_stale_parts(dir: &Path) -> usize {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            removed += remove_stale_parts(&path);
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let writer = name
+            .strip_suffix(".part")
+            .and_then(|n| n.rsplit('.').next())
+            .and_then(|tag| tag.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = writer else { continue };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -466,5 +466,11 @@ fn formats_and_interruption_keep_outputs_whole() {
         std::fs::read_to_string(&out_path).unwrap(),
         "{\"good\": true}"
     );
-    assert!(!aula.path().join("out.json.part").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(aula.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "half files left: {leftovers:?}");
 }

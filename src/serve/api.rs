@@ -94,9 +94,9 @@ fn sources_state(state: &AppState, session: &Session) -> Vec<Value> {
         .map(|s| {
             let last = text
                 .lines()
+                .rev()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .filter(|e| e["source"] == s.id.as_str() && e["state"] != "refused")
-                .last();
+                .find(|e| e["source"] == s.id.as_str() && e["state"] != "refused");
             json!({
                 "id": s.id,
                 "kind": s.kind.as_str(),

@@ -319,6 +319,10 @@ pub async fn refresh_index(catalogue: &Catalogue, id: &str) {
 /// Opens everything `aula serve` needs: catalogue, search index (rebuilt), jobs left running.
 pub async fn prepare(config: &Config) -> Result<AppState> {
     config.ensure_home()?;
+    let stale = crate::fsutil::remove_stale_parts(&config.home.join("sessions"));
+    if stale > 0 {
+        tracing::info!("removed {stale} half-written file(s) left by a stopped process");
+    }
     let catalogue = Catalogue::open(&config.database_url).await?;
     search::ensure(&catalogue)
         .await

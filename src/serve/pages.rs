@@ -246,13 +246,15 @@ async fn session_page(
             let base = std::path::Path::new(&c.path);
             let side = |ext: &str| {
                 let p = base.with_extension(ext);
-                state
-                    .config
-                    .session_dir(&id)
-                    .join(&p)
-                    .is_file()
-                    .then(|| format!(r#" <a href="/files/{id}/{}?download=1">{}</a>"#, p.display(), ext.to_uppercase()))
-                    .unwrap_or_default()
+                if state.config.session_dir(&id).join(&p).is_file() {
+                    format!(
+                        r#" <a href="/files/{id}/{}?download=1">{}</a>"#,
+                        p.display(),
+                        ext.to_uppercase()
+                    )
+                } else {
+                    String::new()
+                }
             };
             format!(
                 r#"<li>{title} ({from} - {to}, {preset}) <a href="/files/{id}/{path}?download=1">{kind}</a>{srt}{vtt}</li>"#,
@@ -353,7 +355,17 @@ async fn press_page(
         .presets()?
         .iter()
         .filter(|p| !p.name.starts_with("live-"))
-        .map(|p| format!(r#"<option value="{n}">{n}</option>"#, n = esc(&p.name)))
+        .map(|p| {
+            let selected = if p.name == "web-720p" {
+                " selected"
+            } else {
+                ""
+            };
+            format!(
+                r#"<option value="{n}"{selected}>{n}</option>"#,
+                n = esc(&p.name)
+            )
+        })
         .collect();
     let body = format!(
         r#"<form id="press" class="press">

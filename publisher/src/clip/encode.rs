@@ -240,6 +240,9 @@ fn video_path(
     enc.set_max_bit_rate(settings.bitrate_kbps as usize * 1500);
     let gop = (f64::from(settings.keyframe_interval_ms) / 1000.0 * f64::from(fps)).round() as u32;
     enc.set_gop(gop.max(1));
+    // No B-frames: every browser's decoder seeks in these files without trouble (Chromium's
+    // FFmpeg decoder failed on B-pyramids after a seek), at a small cost in size.
+    enc.set_max_b_frames(0);
     if global {
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
     }

@@ -138,9 +138,13 @@ pub fn cut(
     })
 }
 
+/// The temporary name a file is written under before it is renamed into place; unique to this
+/// writer (process and call), so that two writers of the same file never share one.
 pub fn part_path(path: &Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
+    name.push(format!(".{}-{n}.part", std::process::id()));
     path.with_file_name(name)
 }
 
