@@ -7,6 +7,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 AULA := $(TARGET_DIR)/release/aula
 export AULA_HOME ?= $(CURDIR)/aula-data
 DEMO_DIR := $(AULA_HOME)/samples/demo
+DEMO_ADDR ?= 127.0.0.1:8080
 
 .PHONY: setup build test demo bench lint
 
@@ -58,6 +59,13 @@ demo: build
 	@echo "  recordings         $(AULA_HOME)/sessions/sample-it-1/recordings/"
 	@echo "  live HLS           $(AULA_HOME)/sessions/sample-it-1/live/index.m3u8"
 	@echo "  models             $(AULA_HOME)/models/"
+	@echo
+	@echo "== 6. serve it all: public pages, search, the press office page and the API (Ctrl-C stops)"
+	@echo "  press office token: $$($(AULA) token create --role press --label demo)"
+	@echo "  admin token:        $$($(AULA) token create --role admin --label demo)"
+	@echo "  session page        http://$(DEMO_ADDR)/sessions/sample-it-1"
+	@echo "  API                 http://$(DEMO_ADDR)/api/v1/openapi.json"
+	$(AULA) serve --addr $(DEMO_ADDR)
 
 BENCH_VENV := $(TARGET_DIR)/bench-venv
 
