@@ -14,10 +14,10 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
-use crate::live::{add_chain, element};
+use crate::live::add_chain;
 use crate::record::{
-    gst_error, io_error, make, Input, PipelineError, RecordOptions, SourceEvent, SourceInput,
-    SourceState,
+    element, gst_error, io_error, make, Input, PipelineError, RecordOptions, SourceEvent,
+    SourceInput, SourceState,
 };
 
 /// How long a live network source may send nothing before it counts as lost.

@@ -11,7 +11,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use crate::hls::{self, MediaSegment, Rendition};
-use crate::record::PipelineError;
+use crate::record::{element, PipelineError};
 
 /// The ladder and where it goes.
 #[derive(Clone, Debug)]
@@ -243,12 +243,6 @@ pub(crate) fn add_chain(
         e.sync_state_with_parent().map_err(err)?;
     }
     Ok(())
-}
-
-pub(crate) fn element(factory: &str) -> Result<gst::Element, PipelineError> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|e| PipelineError::Gst(format!("cannot create {factory}: {e}")))
 }
 
 /// Decoded video -> tee -> per rendition: scale with borders, x264 with keyframes every segment.

@@ -18,8 +18,8 @@ use crate::director::{self, Director, FloorTurn, Loudness};
 use crate::hls::MediaSegment;
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
 use crate::ingest::{element_error, DecodedOutputs};
-use crate::live::{add_chain, element, Ladder, ListedSegment, LiveOptions};
-use crate::record::{gst_error, io_error, PipelineError};
+use crate::live::{add_chain, Ladder, ListedSegment, LiveOptions};
+use crate::record::{element, gst_error, io_error, PipelineError};
 
 /// The program's sound format inside aula (ingests convert to it).
 pub fn audio_caps() -> gst::Caps {

@@ -122,15 +122,28 @@ pub struct SourceEvent {
     pub detail: String,
 }
 
+/// A new element named `name` (unique in its pipeline).
 pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
-    gst::ElementFactory::make(factory)
-        .name(name)
-        .build()
-        .map_err(|e| {
-            PipelineError::Gst(format!(
-                "cannot create {factory} ({e}); is its plugin installed?"
-            ))
-        })
+    built(
+        gst::ElementFactory::make(factory).name(name).build(),
+        factory,
+    )
+}
+
+/// A new element with GStreamer's own name.
+pub(crate) fn element(factory: &str) -> Result<gst::Element, PipelineError> {
+    built(gst::ElementFactory::make(factory).build(), factory)
+}
+
+fn built(
+    result: Result<gst::Element, gst::glib::BoolError>,
+    factory: &str,
+) -> Result<gst::Element, PipelineError> {
+    result.map_err(|e| {
+        PipelineError::Gst(format!(
+            "cannot create {factory} ({e}); is its plugin installed?"
+        ))
+    })
 }
 
 /// What a recording run produced.
@@ -369,20 +382,13 @@ pub fn finalize(dir: &Path, output: &Path) -> Result<(), PipelineError> {
         .set_state(gst::State::Playing)
         .map_err(|_| PipelineError::Gst("the finalizing pipeline does not start".into()))?;
     let bus = pipeline.bus().expect("a pipeline has a bus");
-    let result = match bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(3600),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .as_ref()
-        .map(|m| (m.view(), m.src().map(|s| s.path_string().to_string())))
-    {
-        Some((gst::MessageView::Eos(_), _)) => Ok(()),
-        Some((gst::MessageView::Error(err), element)) => Err(PipelineError::Element {
-            element: element.unwrap_or_else(|| "pipeline".into()),
-            message: err.error().to_string(),
-            debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-        }),
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(3600),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    let result = match msg.as_ref().map(|m| (m, m.view())) {
+        Some((_, gst::MessageView::Eos(_))) => Ok(()),
+        Some((m, gst::MessageView::Error(err))) => Err(crate::ingest::element_error(m, err)),
         _ => Err(PipelineError::Gst("finalizing timed out".into())),
     };
     let _ = pipeline.set_state(gst::State::Null);

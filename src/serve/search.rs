@@ -71,18 +71,10 @@ pub fn public_lines(session: &Session, timeline: &Timeline) -> Vec<Line> {
     lines
 }
 
-/// Lower case, accents removed, letters and digits only.
+/// Lower case, accents folded (as the alignment folds them), letters and digits only.
 fn fold(word: &str) -> String {
-    word.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'á' | 'â' | 'ä' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'ö' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            c => c,
-        })
+    transcriber::align::words::fold(word)
+        .chars()
         .filter(|c| c.is_alphanumeric())
         .collect()
 }
@@ -90,10 +82,10 @@ fn fold(word: &str) -> String {
 /// A light Italian stemmer: strips the commonest inflectional and derivational endings from words
 /// longer than four letters (the stem keeps at least four).
 pub fn stem(word: &str) -> String {
-    const ENDINGS: [&str; 30] = [
+    const ENDINGS: [&str; 34] = [
         "amente", "azioni", "azione", "mente", "zioni", "zione", "ando", "endo", "ante", "enti",
         "ente", "ato", "ata", "ati", "ate", "ito", "ita", "iti", "ite", "uto", "uta", "uti", "ute",
-        "are", "ere", "ire", "a", "e", "i", "o",
+        "are", "ere", "ire", "io", "ia", "ie", "ii", "a", "e", "i", "o",
     ];
     let w = fold(word);
     if w.chars().count() <= 4 {
@@ -205,6 +197,8 @@ mod tests {
             fts_query("Bilancio approvato").unwrap(),
             "stems : (\"bilanc\"* AND \"approv\"*)"
         );
-        assert_eq!(fts_query("\" OR *"), None);
+        // FTS5 syntax in a query is only ever a quoted word.
+        assert_eq!(fts_query("\" OR *").unwrap(), "stems : (\"or\"*)");
+        assert_eq!(fts_query("\" * :"), None);
     }
 }
