@@ -132,7 +132,16 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
+    tracing::info!(
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_server_error() {
         state.metrics.errors.fetch_add(1, Ordering::Relaxed);
