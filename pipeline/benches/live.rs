@@ -134,7 +134,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
                 audio: true,
                 person: None,
             }],
-            turns: Vec::new(),
+            turns: Default::default(),
             captions: Default::default(),
             canvas: (1280, 720),
             record_dir: None,

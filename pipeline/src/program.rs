@@ -31,6 +31,9 @@ pub fn audio_caps() -> gst::Caps {
         .build()
 }
 
+/// Floor turns shared with whoever receives the floor events.
+pub type SharedTurns = Arc<Mutex<Vec<FloorTurn>>>;
+
 /// One input of the program: a source with its pictures and/or sound; `person` for a remote
 /// participant's own stream.
 #[derive(Clone, Debug)]
@@ -45,8 +48,9 @@ pub struct ProgramInput {
 pub struct ProgramOptions {
     pub live: LiveOptions,
     pub inputs: Vec<ProgramInput>,
-    /// Chamber microphone turns, in session time.
-    pub turns: Vec<FloorTurn>,
+    /// Chamber microphone turns, in session time; the caller may replace them while the program
+    /// runs (floor events arriving during the session).
+    pub turns: SharedTurns,
     /// The caption shown when a person starts speaking ("Name - role, group").
     pub captions: HashMap<String, String>,
     pub canvas: (i32, i32),
@@ -318,8 +322,10 @@ impl Program {
                 input.person.clone().filter(|_| voice)
             })
             .collect();
-        let speaker =
-            director::speaker_at(&self.opts.turns, &remote_speaking, session_ms).map(str::to_owned);
+        let speaker = {
+            let turns = self.opts.turns.lock().expect("turns lock");
+            director::speaker_at(&turns, &remote_speaking, session_ms).map(str::to_owned)
+        };
         if let Some(person) = &speaker {
             let remote = self
                 .opts

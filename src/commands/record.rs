@@ -3,6 +3,7 @@
 //! joined into `recordings/<source>.mp4`.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -192,6 +193,23 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         opts.realtime = true;
         opts.program = Some(program_options(config, &stored.session, id, &opts)?);
     }
+    // Floor events posted during the session (aula serve's API) reach the program's director.
+    let follow = opts.program.as_ref().map(|p| {
+        let (turns, catalogue, id) = (Arc::clone(&p.turns), catalogue.clone(), id.to_owned());
+        let mut known = stored.session.floor_events.len();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let Ok(now) = catalogue.get(&id).await else {
+                    continue;
+                };
+                if now.session.floor_events.len() != known {
+                    known = now.session.floor_events.len();
+                    *turns.lock().expect("turns lock") = floor_turns(&now.session);
+                }
+            }
+        })
+    });
     let (report, events) = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
         let stop = || cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
@@ -208,6 +226,9 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         .map(|report| (report, events))
     })
     .await??;
+    if let Some(task) = follow {
+        task.abort();
+    }
     let indexes = &report.indexes;
     let renditions: Vec<serde_json::Value> = report
         .program
@@ -288,19 +309,7 @@ fn program_options(
         ))
         .into());
     }
-    let mut warnings = Vec::new();
-    let turns = transcriber::align::speakers::floor_turns(
-        session,
-        session::SessionMs(u64::MAX / 2),
-        &mut warnings,
-    )
-    .into_iter()
-    .map(|t| FloorTurn {
-        person: t.person,
-        start_ms: t.start_ms,
-        end_ms: t.end_ms,
-    })
-    .collect();
+    let turns = Arc::new(Mutex::new(floor_turns(session)));
     let captions = session
         .roster
         .iter()
@@ -331,4 +340,21 @@ fn program_options(
         },
         tap: None,
     })
+}
+
+/// The chamber's microphone turns from a session's floor events (bad events skipped).
+fn floor_turns(session: &Session) -> Vec<FloorTurn> {
+    let mut warnings = Vec::new();
+    transcriber::align::speakers::floor_turns(
+        session,
+        session::SessionMs(u64::MAX / 2),
+        &mut warnings,
+    )
+    .into_iter()
+    .map(|t| FloorTurn {
+        person: t.person,
+        start_ms: t.start_ms,
+        end_ms: t.end_ms,
+    })
+    .collect()
 }
