@@ -1,0 +1,183 @@
+//! The session `aula serve` is tested on, and helpers to run the server and talk to it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::{model, read_json, Aula};
+
+pub struct Fixture {
+    pub aula: Aula,
+    pub id: String,
+    pub admin: String,
+    pub press: String,
+    /// The word spoken only inside the closed range.
+    pub closed_word: String,
+}
+
+/// One session for all the tests of a test binary: English, 60 s, 2 items, closed 40-52 s,
+/// transcribed with tiny.en and published in web-720p.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let aula = Aula::new();
+        let dir = aula.path().join("sample");
+        aula.ok(&[
+            "sample",
+            "create",
+            dir.to_str().unwrap(),
+            "--lang",
+            "en",
+            "--seconds",
+            "60",
+            "--items",
+            "2",
+            "--speakers",
+            "2",
+            "--seed",
+            "7",
+            "--closed",
+            "40-52",
+        ]);
+        let truth = read_json(dir.join("truth.json"));
+        let closed_word = truth["closed"][0]["word"].as_str().unwrap().to_lowercase();
+        let id = aula
+            .ok(&[
+                "session",
+                "import",
+                dir.join("session.json").to_str().unwrap(),
+                "--floor-events",
+                dir.join("floor_events.json").to_str().unwrap(),
+            ])
+            .trim()
+            .to_owned();
+        let markers = dir.join("agenda_markers.json");
+        aula.ok(&[
+            "session",
+            "evidence",
+            &id,
+            "--agenda-markers",
+            markers.to_str().unwrap(),
+        ]);
+        let model = model("tiny.en");
+        aula.ok(&[
+            "session",
+            "transcribe",
+            &id,
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+        aula.ok(&["publish", &id, "--presets", "web-720p"]);
+        let admin = aula
+            .ok(&["token", "create", "--role", "admin"])
+            .trim()
+            .to_owned();
+        let press = aula
+            .ok(&[
+                "token",
+                "create",
+                "--role",
+                "press",
+                "--label",
+                "ufficio stampa",
+            ])
+            .trim()
+            .to_owned();
+        Fixture {
+            aula,
+            id,
+            admin,
+            press,
+            closed_word,
+        }
+    })
+}
+
+impl Fixture {
+    pub fn home(&self) -> PathBuf {
+        self.aula.path().join("data")
+    }
+
+    pub async fn app(&self) -> axum::Router {
+        let config = aula::config::Config::resolve(Some(self.home()), None).unwrap();
+        aula::serve::app(aula::serve::prepare(&config).await.unwrap())
+    }
+}
+
+/// A blocking HTTP/1.1 request to 127.0.0.1:port; returns the status and the body.
+pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+pub struct Server {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `aula serve` on a free port and waits until /healthz answers.
+pub fn start_server(home: &Path, port: Option<u16>) -> Server {
+    let port = port.unwrap_or_else(|| {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    });
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "1",
+        ])
+        .env("AULA_HOME", home)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/healthz", None, "").0 == 200
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "aula serve did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Server { child, port }
+}
