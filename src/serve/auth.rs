@@ -70,6 +70,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Already looked up for this request (the router's token check keeps it).
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(*caller);
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

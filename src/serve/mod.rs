@@ -159,7 +159,7 @@ async fn count(State(state): State<AppState>, request: Request, next: Next) -> R
 }
 
 /// A request carrying a token that is not known is refused on every route (401), never taken
-/// for the public.
+/// for the public; the caller found is kept for the handlers, so a token is looked up once.
 async fn known_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     match <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
@@ -167,7 +167,10 @@ async fn known_token(State(state): State<AppState>, request: Request, next: Next
     )
     .await
     {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(e) => e.into_response(),
     }
 }
