@@ -123,10 +123,12 @@ fn file_sources_are_recorded_in_segments_and_joined() {
     let program = probe::info(&recordings.join("program.mp4")).unwrap();
     let camera_ms = probe::info(&dir.join("camera.mp4")).unwrap().duration_ms as i64;
     assert!(program.stream("video").is_some() && program.stream("audio").is_some());
+    // The program runs from the start of the recording to its stop: it covers the camera, plus
+    // the slate while the sources' pipelines start and close (longer on a loaded machine).
+    let program_ms = program.duration_ms as i64;
     assert!(
-        (program.duration_ms as i64 - camera_ms).abs() <= 1_000,
-        "program {} ms, camera {camera_ms} ms",
-        program.duration_ms
+        (camera_ms - 1_000..=camera_ms + 3_000).contains(&program_ms),
+        "program {program_ms} ms, camera {camera_ms} ms"
     );
     assert_eq!(recorded["live"].as_array().unwrap().len(), 2);
     check_live(
