@@ -213,10 +213,8 @@ fn a_killed_recorder_loses_at_most_one_segment() {
         ])
         .trim()
         .to_owned();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
-        .args(["record", &id, "--realtime", "--segment-seconds", "4"])
-        .env("AULA_HOME", aula.path().join("data"))
-        .env("RUST_LOG", "warn")
+    let mut child = aula
+        .command(&["record", &id, "--realtime", "--segment-seconds", "4"])
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
@@ -248,5 +246,142 @@ fn a_killed_recorder_loses_at_most_one_segment() {
     assert!(
         (video.end_ms - video.start_ms).abs_diff(recorded_ms as i64) <= 200,
         "{joined:?}"
+    );
+}
+
+/// A camera streamed over SRT and recorded from 20 s into the session: once finalized, its
+/// transcript and clips are in session time (the recording's own zero is 20 s late), and a range
+/// from before the recording began is refused with what the recording spans.
+#[test]
+fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "20",
+        "--items",
+        "1",
+        "--speakers",
+        "1",
+        "--seed",
+        "6",
+    ]);
+    // The council's camera arrives as a stream; the session began 20 s ago.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut doc = read_json(dir.join("session.json"));
+    let started = chrono::Utc::now() - chrono::Duration::seconds(20);
+    doc["start"] = started.to_rfc3339().into();
+    doc["sources"] = serde_json::json!([{
+        "id": "cam1",
+        "kind": "camera",
+        "uri": format!("srt://127.0.0.1:{port}?mode=listener"),
+    }]);
+    let doc_obj = doc.as_object_mut().unwrap();
+    doc_obj.remove("floor_events");
+    doc_obj.remove("agenda_markers");
+    let doc_path = dir.join("stream-session.json");
+    std::fs::write(&doc_path, doc.to_string()).unwrap();
+    let id = aula
+        .ok(&["session", "import", doc_path.to_str().unwrap()])
+        .trim()
+        .to_owned();
+
+    let mut recorder = aula
+        .command(&["record", &id, "--duration", "26", "--segment-seconds", "4"])
+        .spawn()
+        .unwrap();
+    let camera = dir.join("camera.mp4");
+    let sender = format!(
+        "filesrc location={} ! qtdemux name=d \
+         d.video_0 ! queue ! clocksync ! h264parse config-interval=-1 ! m. \
+         d.audio_0 ! queue ! clocksync ! aacparse ! m. \
+         mpegtsmux name=m alignment=7 ! srtsink uri=srt://127.0.0.1:{port}?mode=caller",
+        camera.display()
+    );
+    // The encoder retries until the listener is up, as encoders do.
+    let sent = (0..10).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::process::Command::new("gst-launch-1.0")
+            .args(sender.split_whitespace())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(sent, "the SRT sender could not send {}", camera.display());
+    assert!(recorder.wait().unwrap().success());
+    aula.ok(&["record", "finalize", &id]);
+
+    let index = read_json(
+        aula.path()
+            .join(format!("data/sessions/{id}/recordings/cam1/index.json")),
+    );
+    let first_ms = index["segments"][0]["start_ms"].as_u64().unwrap();
+    assert!(
+        (20_000..30_000).contains(&first_ms),
+        "the recording starts at {first_ms} ms of the session"
+    );
+
+    // The words are where they were said in the session.
+    let printed = aula.ok(&[
+        "session",
+        "transcribe",
+        &id,
+        "--model",
+        common::model("tiny.en").to_str().unwrap(),
+    ]);
+    let transcript = read_json(printed.trim());
+    let truth = read_json(dir.join("truth.json"));
+    let at = |v: &serde_json::Value, pointer: &str| {
+        v.pointer(pointer)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or_else(|| panic!("no {pointer} in {v}"))
+    };
+    let heard_ms = at(&transcript, "/segments/0/words/0/start_ms");
+    let said_ms = first_ms + at(&truth, "/utterances/0/start_ms");
+    assert!(
+        heard_ms.abs_diff(said_ms) <= 2_000,
+        "first word at {heard_ms} ms of the session, said at {said_ms} ms"
+    );
+
+    // A clip of the recorded part, asked in session time.
+    let (from_ms, to_ms) = (first_ms + 2_000, first_ms + 6_000);
+    let clip: serde_json::Value = serde_json::from_str(&aula.ok(&[
+        "clip",
+        &id,
+        "--from",
+        &format!("{}.{:03}", from_ms / 1000, from_ms % 1000),
+        "--to",
+        &format!("{}.{:03}", to_ms / 1000, to_ms % 1000),
+        "--preset",
+        "archive",
+        "--json",
+    ]))
+    .unwrap();
+    let clip = &clip[0];
+    let start_ms = clip["start_ms"].as_u64().unwrap();
+    assert!(
+        (first_ms..=from_ms).contains(&start_ms),
+        "the clip starts at {start_ms} ms, asked for {from_ms} ms: {clip}"
+    );
+    let info = probe::info(std::path::Path::new(clip["file"].as_str().unwrap())).unwrap();
+    assert!(info.duration_ms as u64 + 40 >= to_ms - from_ms, "{info:?}");
+
+    // Before the recording began there is nothing to cut.
+    let out = aula.run(&[
+        "clip", &id, "--from", "2", "--to", "6", "--preset", "archive",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not wholly in the recording, which spans"),
+        "{}",
+        stderr(&out)
     );
 }

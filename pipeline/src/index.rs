@@ -46,6 +46,45 @@ impl RecordingIndex {
             .map(|s| s.end_ms.saturating_sub(s.start_ms))
             .sum()
     }
+
+    /// Each segment with where it starts in the joined file (the segments end to end).
+    fn in_file(&self) -> impl Iterator<Item = (&Segment, u64)> {
+        self.segments.iter().scan(0, |file_ms, s| {
+            let at = *file_ms;
+            *file_ms += s.end_ms.saturating_sub(s.start_ms);
+            Some((s, at))
+        })
+    }
+
+    /// Where session time `at_ms` is in the joined file; `None` before the first segment, after
+    /// the last, or in a gap between two.
+    pub fn file_ms(&self, at_ms: u64) -> Option<u64> {
+        self.in_file()
+            .find(|(s, _)| (s.start_ms..=s.end_ms).contains(&at_ms))
+            .map(|(s, file_ms)| file_ms + (at_ms - s.start_ms))
+    }
+
+    /// The session time of the joined file's `file_ms` (past the end: the end).
+    pub fn session_ms(&self, file_ms: u64) -> u64 {
+        let mut last = 0;
+        for (s, start) in self.in_file() {
+            let end = start + s.end_ms.saturating_sub(s.start_ms);
+            if file_ms < end {
+                return s.start_ms + (file_ms.saturating_sub(start));
+            }
+            last = s.end_ms;
+        }
+        last
+    }
+
+    /// The session-time spans between segments that nothing was recorded in (a lost source).
+    pub fn gaps(&self) -> Vec<(u64, u64)> {
+        self.segments
+            .windows(2)
+            .filter(|w| w[1].start_ms > w[0].end_ms)
+            .map(|w| (w[0].end_ms, w[1].start_ms))
+            .collect()
+    }
 }
 
 /// Follows a `splitmuxsink`'s messages and turns each closed fragment into a segment with its
@@ -126,5 +165,44 @@ mod tests {
         assert_eq!(RecordingIndex::load(&dir).unwrap(), index);
         assert_eq!(index.duration_ms(), 14_500);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn segment(start_ms: u64, end_ms: u64) -> Segment {
+        Segment {
+            file: format!("segment-{start_ms}.mp4"),
+            start_ms,
+            end_ms,
+        }
+    }
+
+    #[test]
+    fn session_time_and_file_time_across_a_late_start_and_a_gap() {
+        // Recording began 30 s into the session; the source was lost from 50 s to 57.5 s.
+        let index = RecordingIndex {
+            source: "cam1".into(),
+            segments: vec![
+                segment(30_000, 40_000),
+                segment(40_000, 50_000),
+                segment(57_500, 60_000),
+            ],
+            finalized: None,
+        };
+        assert_eq!(index.file_ms(29_999), None);
+        assert_eq!(index.file_ms(30_000), Some(0));
+        assert_eq!(index.file_ms(45_000), Some(15_000));
+        assert_eq!(index.file_ms(50_000), Some(20_000));
+        assert_eq!(index.file_ms(53_000), None, "in the gap");
+        assert_eq!(index.file_ms(57_500), Some(20_000));
+        assert_eq!(index.file_ms(60_000), Some(22_500));
+        assert_eq!(index.file_ms(60_001), None);
+        assert_eq!(index.session_ms(0), 30_000);
+        assert_eq!(index.session_ms(15_000), 45_000);
+        assert_eq!(index.session_ms(20_000), 57_500);
+        assert_eq!(index.session_ms(21_000), 58_500);
+        assert_eq!(index.session_ms(99_000), 60_000);
+        assert_eq!(index.gaps(), vec![(50_000, 57_500)]);
+        for at_ms in (30_000..50_000).chain(57_500..60_000).step_by(250) {
+            assert_eq!(index.session_ms(index.file_ms(at_ms).unwrap()), at_ms);
+        }
     }
 }

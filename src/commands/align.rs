@@ -18,7 +18,7 @@ use crate::cancel::{Cancel, Cancelled};
 use crate::catalogue::{Catalogue, NewRevision, Revision};
 use crate::config::Config;
 use crate::fsutil::write_atomic;
-use crate::media::{self, Location};
+use crate::media;
 use crate::BadInput;
 
 /// A correction, as typed on the command line.
@@ -91,10 +91,12 @@ pub async fn align_session(config: &Config, id: &str, cancel: &Cancel) -> Result
         .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_owned()))?;
     let session = stored.session.clone();
     let base_dir = stored.base_dir.clone();
+    let recordings_dir = config.session_dir(id).join("recordings");
     let worker_cancel = cancel.clone();
-    let (activity, mut warnings) =
-        tokio::task::spawn_blocking(move || gather_activity(&session, &base_dir, &worker_cancel))
-            .await??;
+    let (activity, mut warnings) = tokio::task::spawn_blocking(move || {
+        gather_activity(&session, &base_dir, &recordings_dir, &worker_cancel)
+    })
+    .await??;
     let session = stored.session;
     let alignment = align::align(
         &session,
@@ -128,23 +130,24 @@ pub async fn align_session(config: &Config, id: &str, cancel: &Cancel) -> Result
 }
 
 /// The voice activity of every remote stream, and which microphone channel of the room audio
-/// dominates when. A source that cannot be read is a warning, not a failure: the alignment goes on
-/// without it.
+/// dominates when, from their files or `aula record`'s recordings of them. A source that cannot be
+/// read is a warning, not a failure: the alignment goes on without it.
 fn gather_activity(
     session: &Session,
     base_dir: &Path,
+    recordings_dir: &Path,
     cancel: &Cancel,
 ) -> Result<(Vec<Activity>, Vec<String>)> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let cancelled = || cancel.is_cancelled();
     for source in &session.sources {
-        let path = match media::resolve(base_dir, &source.uri) {
-            Location::File(path) => path,
-            Location::Network(uri) => {
+        let file = match media::source_media(base_dir, recordings_dir, source) {
+            Ok(file) => file,
+            Err(uri) => {
                 if source.kind == SourceKind::Remote || !source.channel_seats.is_empty() {
                     warnings.push(format!(
-                        "source {}: {uri} is a live stream; its voice activity needs its recording",
+                        "source {}: {uri} is a live stream not recorded; its voice activity needs its recording (aula record)",
                         source.id
                     ));
                 }
@@ -152,7 +155,7 @@ fn gather_activity(
             }
         };
         let open = |channel| {
-            AudioDecoder::open_file(&path, Selection { track: 0, channel })
+            AudioDecoder::open_file(&file.path, Selection { track: 0, channel })
                 .map_err(ActivityError::from)
         };
         let result = match (source.kind, &source.person) {
@@ -174,8 +177,11 @@ fn gather_activity(
             _ => continue,
         };
         match result {
-            Ok(found) => {
-                for a in &found {
+            Ok(mut found) => {
+                for a in &mut found {
+                    for span in &mut a.spans {
+                        *span = file.session_span(span.0, span.1);
+                    }
                     tracing::info!(
                         "source {}: {} speech spans for {}",
                         a.source,

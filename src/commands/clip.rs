@@ -17,7 +17,7 @@ use crate::cancel::{Cancel, Cancelled};
 use crate::catalogue::{CatalogueError, ClipRecord};
 use crate::config::Config;
 use crate::fsutil::write_atomic;
-use crate::media::{self, Location};
+use crate::media::{self, MediaFile};
 use crate::BadInput;
 
 /// What to clip and how: the command line's options, and a clip job's parameters (JSON).
@@ -117,7 +117,7 @@ pub struct ClipOutput {
 
 /// The file a session's clips are cut from: the program feed, else the first camera, else the room
 /// audio; its finalized recording (`aula record`) when there is one, else the source's own file.
-pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> Result<PathBuf> {
+pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> Result<MediaFile> {
     let source = [
         SourceKind::Program,
         SourceKind::Camera,
@@ -131,18 +131,53 @@ pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> R
             session.id
         ))
     })?;
-    let recorded = recordings_dir.join(format!("{}.mp4", source.id));
-    if recorded.is_file() {
-        return Ok(recorded);
-    }
-    match media::resolve(base_dir, &source.uri) {
-        Location::File(path) => Ok(path),
-        Location::Network(uri) => Err(BadInput(format!(
-            "source {} ({uri}) is a live stream: record it first",
-            source.id
+    media::source_media(base_dir, recordings_dir, source).map_err(|uri| {
+        BadInput(format!(
+            "source {} ({uri}) is a live stream: record it first (aula record {}, then aula record finalize {})",
+            source.id, session.id, session.id
         ))
-        .into()),
+        .into()
+    })
+}
+
+/// Fits a plan into a recording made by `aula record`: a start before the recording began moves to
+/// its beginning (with a warning); a range across a gap, or wholly outside, is refused with what the
+/// recording spans.
+pub fn fit_to_recording(
+    mut plan: ClipPlan,
+    input: &MediaFile,
+) -> std::result::Result<(ClipPlan, Option<String>), String> {
+    let first_ms = input
+        .index
+        .as_ref()
+        .and_then(|i| i.segments.first())
+        .map_or(0, |s| s.start_ms);
+    let mut warning = None;
+    if plan.start_ms.0 < first_ms && plan.end_ms.0 > first_ms {
+        warning = Some(format!(
+            "{}: starts at {}, where the recording begins (asked for {})",
+            plan.title,
+            SessionMs(first_ms),
+            plan.start_ms
+        ));
+        plan.start_ms = SessionMs(first_ms);
     }
+    match (input.media_ms(plan.start_ms), input.media_ms(plan.end_ms)) {
+        (Some(a), Some(b)) if b - a == plan.start_ms.until(plan.end_ms) => Ok((plan, warning)),
+        _ => Err(format!(
+            "{} ({} - {}) is not wholly in the recording, which spans {}",
+            plan.title,
+            plan.start_ms,
+            plan.end_ms,
+            input.describe_span()
+        )),
+    }
+}
+
+/// How long the recording runs in session time: to the end of its last segment, or of the file.
+pub fn recording_end(input: &MediaFile) -> Result<SessionMs> {
+    let file_ms = publisher::probe::duration_ms(&input.path)?;
+    Ok(input.session_ms(file_ms))
 }
 
 /// Plans the clips `args` asks for: the cutting job and one plan per clip.
@@ -168,7 +203,7 @@ pub async fn plan_clips(
         &stored.base_dir,
         &config.session_dir(&session.id).join("recordings"),
     )?;
-    let recording_ms = publisher::probe::duration_ms(&input)?;
+    let recording_ms = recording_end(&input)?.0;
     let selection = match (
         &args.item,
         &args.intervention,
@@ -187,13 +222,21 @@ pub async fn plan_clips(
             .into())
         }
     };
-    let (plans, warnings) = request::plan(
+    let (plans, mut warnings) = request::plan(
         &selection,
         &session,
         &timeline,
         recording_ms,
         args.padding_ms,
     )?;
+    let plans = plans
+        .into_iter()
+        .map(|plan| {
+            let (plan, warning) = fit_to_recording(plan, &input).map_err(BadInput)?;
+            warnings.extend(warning);
+            Ok(plan)
+        })
+        .collect::<Result<Vec<_>>>()?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -256,7 +299,7 @@ pub struct ClipJob {
     /// Frame-accurate smart cut for a copying preset.
     pub accurate: bool,
     /// The recording the clips are cut from.
-    pub input: PathBuf,
+    pub input: MediaFile,
     pub session_dir: PathBuf,
     pub out_dir: PathBuf,
     pub cancel: Cancel,
@@ -362,7 +405,7 @@ fn make_clip(
     preset: &Preset,
     subs: SubtitleMode,
     accurate: bool,
-    input: &Path,
+    input: &MediaFile,
     out_dir: &Path,
     plan: &ClipPlan,
     cancel: &Cancel,
@@ -408,22 +451,35 @@ fn make_clip(
             cues::to_ass(burned, &captions, &style).as_bytes(),
         )?;
     }
+    let (Some(start_ms), Some(end_ms)) =
+        (input.media_ms(plan.start_ms), input.media_ms(plan.end_ms))
+    else {
+        return Err(BadInput(format!(
+            "{} ({} - {}) is outside the recording, which spans {}",
+            plan.title,
+            plan.start_ms,
+            plan.end_ms,
+            input.describe_span()
+        ))
+        .into());
+    };
     let spec = ClipSpec {
-        start_ms: plan.start_ms.0,
-        end_ms: plan.end_ms.0,
+        start_ms,
+        end_ms,
         preset,
         accurate,
         burn: draw.then_some(ass_path.as_path()),
         soft: (subs == SubtitleMode::Soft).then_some(cue_list.as_slice()),
     };
-    let result = clip::cut(input, &file, &spec, &|| cancel.is_cancelled());
+    let result = clip::cut(&input.path, &file, &spec, &|| cancel.is_cancelled());
     if draw {
         let _ = std::fs::remove_file(&ass_path);
     }
-    let result = match result {
+    let mut result = match result {
         Err(publisher::clip::ClipError::Cancelled) => return Err(Cancelled.into()),
         other => other?,
     };
+    result.start_ms = input.session_ms(result.start_ms).0;
     // A stream copy starts at the keyframe before: never inside a closed range, and the sidecar
     // subtitles follow the real start.
     let real = ClipPlan {

@@ -98,7 +98,7 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
         &stored.base_dir,
         &config.session_dir(&session.id).join("recordings"),
     )?;
-    let recording_ms = publisher::probe::duration_ms(&input)?;
+    let recording_ms = clip::recording_end(&input)?.0;
 
     let mut warnings = Vec::new();
     let selections: Vec<Selection> = match args.per {
@@ -121,8 +121,17 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
     for selection in &selections {
         match request::plan(selection, &session, &timeline, recording_ms, 300) {
             Ok((p, w)) => {
-                plans.extend(p);
                 warnings.extend(w);
+                // A live recording may have started late or lost its source for a while.
+                for plan in p {
+                    match clip::fit_to_recording(plan, &input) {
+                        Ok((plan, warning)) => {
+                            plans.push(plan);
+                            warnings.extend(warning);
+                        }
+                        Err(why) => warnings.push(format!("{why}: left out")),
+                    }
+                }
             }
             Err(e @ (RequestError::ItemNotAligned(_) | RequestError::AllClosed { .. })) => {
                 warnings.push(e.to_string())
@@ -144,7 +153,7 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let recording_stamp = stamp(&input)?;
+    let recording_stamp = stamp(&input.path)?;
     let known: Vec<ClipRecord> = catalogue.clips(&session.id).await?;
     let now = chrono::Utc::now();
 

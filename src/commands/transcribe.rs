@@ -14,7 +14,7 @@ use super::models::store;
 use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::fsutil::write_atomic;
-use crate::media::{self, Location};
+use crate::media;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputFormat {
@@ -230,20 +230,29 @@ pub async fn transcribe_session(
             "session {id} has no room_audio, program or camera source to transcribe"
         ))
     })?;
-    let location = media::resolve(&stored.base_dir, &source.uri);
+    // After `aula record`, its recording of the source (a live stream is gone by then).
+    let input = media::source_media(
+        &stored.base_dir,
+        &config.session_dir(&id).join("recordings"),
+        &source,
+    );
     let dir = config.session_dir(&id).join("transcripts");
     let prompt = whisper::prompt_from_session(&session);
     let language = session.language.clone();
     let (worker_config, worker_cancel) = (config.clone(), cancel.clone());
     let transcript = tokio::task::spawn_blocking(move || -> Result<Transcript> {
         let (config, cancel) = (worker_config, worker_cancel);
-        let mut decoder = match &location {
-            Location::File(path) => AudioDecoder::open_file(path, Selection::default())?,
-            Location::Network(uri) => AudioDecoder::open_uri(uri, uri, Selection::default())?,
+        let mut decoder = match &input {
+            Ok(file) => AudioDecoder::open_file(&file.path, Selection::default())?,
+            Err(uri) => AudioDecoder::open_uri(uri, uri, Selection::default())?,
         };
         let model = load_model(&config, &args)?;
         let opts = options(&language, &args, Some(prompt));
-        run_with_progress(&model, &mut decoder, &opts, &cancel)
+        let mut transcript = run_with_progress(&model, &mut decoder, &opts, &cancel)?;
+        if let Ok(file) = &input {
+            file.place(&mut transcript);
+        }
+        Ok(transcript)
     })
     .await??;
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -28,14 +28,19 @@ impl Aula {
         self.home.path()
     }
 
-    pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_aula"))
+    /// `aula` with `args` on this data directory, to start or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aula"));
+        command
             .args(args)
             .env("AULA_HOME", self.home.path().join("data"))
             .env_remove("AULA_DATABASE")
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("running aula")
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running aula")
     }
 
     /// Runs a command that must succeed and returns its standard output.
