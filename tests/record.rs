@@ -46,15 +46,52 @@ fn file_sources_are_recorded_in_segments_and_joined() {
         stderr(&out)
     );
 
-    let recorded: serde_json::Value = serde_json::from_str(&aula.ok(&[
-        "record",
-        &id,
-        "--segment-seconds",
-        "10",
-        "--live",
-        "--json",
-    ]))
+    let recorder = aula
+        .command(&["record", &id, "--segment-seconds", "10", "--live", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The conference system reports, while the session runs, that Elena Marino took the floor
+    // from 21.7 s to 28.1 s (truth.json): the program must show her from then on.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let start = chrono::DateTime::parse_from_rfc3339(
+        read_json(dir.join("session.json"))["start"]
+            .as_str()
+            .unwrap(),
+    )
     .unwrap();
+    let at = |ms: i64| (start + chrono::Duration::milliseconds(ms)).to_rfc3339();
+    let events = serde_json::json!([
+        { "at": at(21_693), "person": "elena-marino", "action": "mic_on" },
+        { "at": at(28_074), "person": "elena-marino", "action": "mic_off" },
+    ]);
+    let events_path = aula.path().join("floor-events.json");
+    std::fs::write(&events_path, events.to_string()).unwrap();
+    aula.ok(&[
+        "session",
+        "evidence",
+        &id,
+        "--floor-events",
+        events_path.to_str().unwrap(),
+    ]);
+    let out = recorder.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let recorded: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shots = recorded["shots"].as_array().unwrap();
+    let elena = shots
+        .iter()
+        .find(|s| s["person"] == "elena-marino")
+        .unwrap_or_else(|| panic!("Elena Marino was never shown: {shots:?}"));
+    let shown_ms = elena["at_ms"].as_u64().unwrap();
+    assert!(
+        (21_693..=23_700).contains(&shown_ms) && elena["source"] == "cam1",
+        "{shots:?}"
+    );
+    // Nobody reported the chair's microphone: the chair is never named on screen.
+    assert!(
+        !shots.iter().any(|s| s["person"] == "andrea-ricci"),
+        "{shots:?}"
+    );
     let sources = recorded["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 2, "camera and the remote councillor");
     let events = recorded["events"].as_array().unwrap();

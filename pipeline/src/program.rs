@@ -88,7 +88,7 @@ pub struct Program {
     levels: Vec<Arc<Mutex<Level>>>,
     caption: gst::Element,
     caption_until: Option<Instant>,
-    speaker: Option<String>,
+    shots: Vec<Shot>,
     director: Director,
     recorder: Option<(gst::Element, SegmentTracker, RecordingIndex, u64)>,
     dropped_tap_blocks: Arc<Mutex<u64>>,
@@ -101,6 +101,17 @@ pub struct ProgramResult {
     pub listed: Vec<ListedSegment>,
     pub recording: Option<RecordingIndex>,
     pub dropped_tap_blocks: u64,
+    /// Every change of speaker the program showed, in order.
+    pub shots: Vec<Shot>,
+}
+
+/// The program showing a new speaker: who, from when (session time), and the source shown large.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Shot {
+    pub at_ms: u64,
+    /// The speaker's roster id.
+    pub person: String,
+    pub source: String,
 }
 
 const SPEECH_TARGET_DB: f64 = -23.0;
@@ -219,7 +230,7 @@ impl Program {
             levels,
             caption,
             caption_until: None,
-            speaker: None,
+            shots: Vec::new(),
             recorder,
             dropped_tap_blocks: dropped,
         };
@@ -343,13 +354,20 @@ impl Program {
                 }
             }
         }
-        if speaker.is_some() && speaker != self.speaker {
-            if let Some(text) = speaker.as_ref().and_then(|p| self.opts.captions.get(p)) {
+        let current = self.shots.last().map(|s| &s.person);
+        if let Some(person) = speaker.filter(|p| current != Some(p)) {
+            if let Some(text) = self.opts.captions.get(&person) {
                 self.caption.set_property("text", text);
                 self.caption.set_property("silent", false);
                 self.caption_until = Some(Instant::now() + Duration::from_secs(6));
             }
-            self.speaker = speaker;
+            let source = self.opts.inputs[self.director.current()].source.clone();
+            tracing::info!("program: {person} speaking, {source} large");
+            self.shots.push(Shot {
+                at_ms: session_ms,
+                person,
+                source,
+            });
         }
         if self.caption_until.is_some_and(|t| Instant::now() >= t) {
             self.caption.set_property("silent", true);
@@ -411,6 +429,7 @@ impl Program {
             listed,
             recording: self.recorder.map(|r| r.2),
             dropped_tap_blocks,
+            shots: self.shots,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pipeline::director::FloorTurn;
 use pipeline::program::{ProgramInput, ProgramOptions};
@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::{open_catalogue, print_json};
 use crate::cancel::Cancel;
 use crate::config::Config;
+use crate::fsutil::write_atomic;
 use crate::media::{self, Location};
 use crate::BadInput;
 use session::{Session, SourceKind};
@@ -238,12 +239,26 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
             |(name, segments)| serde_json::json!({ "rendition": name, "segments": segments.len() }),
         )
         .collect();
+    // Who the program showed speaking when, for the editors (recordings/program/shots.json).
+    let shots = report.program.as_ref().map_or(&[][..], |p| &p.shots[..]);
+    if let Some(program) = &report.program {
+        let dir = config.session_dir(id).join("recordings").join("program");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_atomic(
+            &dir.join("shots.json"),
+            &serde_json::to_vec_pretty(&program.shots)?,
+        )?;
+    }
     if json {
         return print_json(&serde_json::json!({
             "sources": indexes,
             "events": events,
             "live": renditions,
+            "shots": shots,
         }));
+    }
+    if !shots.is_empty() {
+        println!("program: {} change(s) of speaker shown", shots.len());
     }
     for r in &renditions {
         println!("live {}: {} segment(s)", r["rendition"], r["segments"]);
