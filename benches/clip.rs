@@ -83,7 +83,7 @@ fn main() {
     let start_ms = hours * 3_600_000 / 2 + 500;
     let end_ms = start_ms + 60_000;
     let out = work().join("clip.mp4");
-    let never = || false;
+    let go_on = |_: u64| true;
     fn spec<'a>(
         range: (u64, u64),
         preset: &'a presets::Preset,
@@ -102,7 +102,7 @@ fn main() {
     let range = (start_ms, end_ms);
 
     let copy_s = median(|| {
-        clip::cut(&input, &out, &spec(range, archive, false, None), &never).expect("stream copy");
+        clip::cut(&input, &out, &spec(range, archive, false, None), &go_on).expect("stream copy");
     });
     let ffmpeg_copy_s = median(|| {
         run(Command::new("ffmpeg")
@@ -119,7 +119,7 @@ fn main() {
             .arg(work().join("ffmpeg-copy.mp4")));
     });
     let smart_s = median(|| {
-        clip::cut(&input, &out, &spec(range, archive, true, None), &never).expect("smart cut");
+        clip::cut(&input, &out, &spec(range, archive, true, None), &go_on).expect("smart cut");
     });
 
     // Burned subtitles: a cue every 3 s over the minute.
@@ -146,7 +146,7 @@ fn main() {
     };
     std::fs::write(&ass, cues::to_ass(&layout, &[], &style)).expect("writing the ASS file");
     let burn_s = median(|| {
-        clip::cut(&input, &out, &spec(range, web, false, Some(&ass)), &never).expect("burned clip");
+        clip::cut(&input, &out, &spec(range, web, false, Some(&ass)), &go_on).expect("burned clip");
     });
     let filter = format!(
         "scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,subtitles=filename='{}',format=yuv420p",

@@ -1,10 +1,14 @@
-//! A cancellation flag that Ctrl-C / SIGTERM raise and long work checks between steps.
+//! A long job's handle: a cancellation flag that Ctrl-C / SIGTERM (or a job's cancel) raise and the
+//! work checks between steps, and how far the work has got, for a progress bar or a job's row.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    done_per_mille: Arc<AtomicU32>,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("cancelled")]
@@ -12,11 +16,22 @@ pub struct Cancelled;
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Notes how far the work has got, from 0.0 to 1.0.
+    pub fn set_progress(&self, fraction: f64) {
+        let per_mille = (fraction.clamp(0.0, 1.0) * 1000.0).round() as u32;
+        self.done_per_mille.store(per_mille, Ordering::Relaxed);
+    }
+
+    /// How far the work has got, from 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        f64::from(self.done_per_mille.load(Ordering::Relaxed)) / 1000.0
     }
 
     pub fn check(&self) -> Result<(), Cancelled> {

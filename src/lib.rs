@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod fsutil;
 pub mod media;
+pub mod progress;
 pub mod sample;
 pub mod score;
 pub mod serve;

@@ -334,6 +334,7 @@ fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
 
     let mut recorder = aula
         .command(&["record", &id, "--duration", "26", "--segment-seconds", "4"])
+        .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let camera = dir.join("camera.mp4");

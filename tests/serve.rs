@@ -326,11 +326,13 @@ fn a_clip_job_survives_the_server_being_killed() {
 
     let server = start_server(&f.home(), Some(port));
     let deadline = Instant::now() + Duration::from_secs(240);
+    let mut progress = Vec::new();
     let done = loop {
         let state = job_state(server.port, &f.press, &id);
         match state["state"].as_str().unwrap() {
             "done" => break state,
             "failed" | "cancelled" => panic!("the job ended {state}"),
+            "running" => progress.push(state["progress"].as_u64().unwrap()),
             _ => {}
         }
         assert!(
@@ -340,6 +342,11 @@ fn a_clip_job_survives_the_server_being_killed() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert!(done["attempts"].as_u64().unwrap() >= 2, "{done}");
+    // The press office saw the cut advance, never go back.
+    assert!(
+        progress.iter().any(|p| (6..100).contains(p)) && progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress while running: {progress:?}"
+    );
     assert!(
         done["log"].as_str().unwrap().contains("interrupted"),
         "{done}"

@@ -261,11 +261,13 @@ pub async fn plan_clips(
 pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
     let catalogue = open_catalogue(config).await?;
     let (job, plans) = plan_clips(config, &catalogue, &args, cancel).await?;
-    let outputs: Vec<ClipOutput> = produce(&catalogue, &job, &plans, None)
+    let shown = crate::progress::show(&job.cancel, "cutting");
+    let outputs: Vec<ClipOutput> = produce(&catalogue, &job, &plans, None, 0.0..1.0)
         .await?
         .into_iter()
         .map(|(output, _)| output)
         .collect();
+    drop(shown);
     if args.json {
         return print_json(&outputs);
     }
@@ -306,18 +308,21 @@ pub struct ClipJob {
 }
 
 /// Cuts every plan and records each clip in the catalogue (`published_at` set when a press package
-/// carries it).
+/// carries it). The cuts move the job's progress across `share` (of 0.0 to 1.0).
 pub async fn produce(
     catalogue: &crate::catalogue::Catalogue,
     job: &ClipJob,
     plans: &[ClipPlan],
     published_at: Option<chrono::DateTime<chrono::Utc>>,
+    share: std::ops::Range<f64>,
 ) -> Result<Vec<(ClipOutput, ClipRecord)>> {
     std::fs::create_dir_all(&job.out_dir)
         .with_context(|| format!("creating {}", job.out_dir.display()))?;
     let mut out = Vec::new();
-    for plan in plans {
+    let each = (share.end - share.start) / plans.len().max(1) as f64;
+    for (k, plan) in plans.iter().enumerate() {
         job.cancel.check()?;
+        let part = share.start + k as f64 * each..share.start + (k + 1) as f64 * each;
         tracing::info!(
             "cutting {} ({} - {}) with {}",
             plan.slug,
@@ -337,6 +342,7 @@ pub async fn produce(
                 &worker.out_dir,
                 &plan_c,
                 &worker.cancel,
+                part,
             )
         })
         .await??;
@@ -409,6 +415,7 @@ fn make_clip(
     out_dir: &Path,
     plan: &ClipPlan,
     cancel: &Cancel,
+    share: std::ops::Range<f64>,
 ) -> Result<ClipOutput> {
     let id = format!("{}-{}-{}", session.id, plan.slug, preset.name);
     let file = out_dir.join(format!("{id}.{}", preset.container.extension()));
@@ -471,7 +478,12 @@ fn make_clip(
         burn: draw.then_some(ass_path.as_path()),
         soft: (subs == SubtitleMode::Soft).then_some(cue_list.as_slice()),
     };
-    let result = clip::cut(&input.path, &file, &spec, &|| cancel.is_cancelled());
+    let go_on = |at_ms: u64| {
+        let done = at_ms.saturating_sub(start_ms) as f64 / (end_ms - start_ms).max(1) as f64;
+        cancel.set_progress(share.start + (share.end - share.start) * done.min(1.0));
+        !cancel.is_cancelled()
+    };
+    let result = clip::cut(&input.path, &file, &spec, &go_on);
     if draw {
         let _ = std::fs::remove_file(&ass_path);
     }

@@ -59,7 +59,9 @@ pub struct PublishReport {
 const MIN_INTERVENTION_MS: u64 = 3000;
 
 pub async fn run(config: &Config, args: PublishArgs, cancel: Cancel) -> Result<()> {
+    let shown = crate::progress::show(&cancel, "publishing");
     let report = publish(config, &args, cancel).await?;
+    drop(shown);
     if args.json {
         return print_json(&report);
     }
@@ -160,7 +162,8 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
     let mut package_clips = Vec::new();
     let mut cut = 0;
     let mut keep: Vec<String> = Vec::new();
-    for preset in &presets {
+    let cuts = (presets.len() * plans.len()).max(1) as f64;
+    for (p, preset) in presets.iter().enumerate() {
         let subs = preset.subtitles.mode;
         clip::check_subtitles(preset, subs)?;
         let job = ClipJob {
@@ -174,7 +177,9 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
             out_dir: clips_dir.clone(),
             cancel: cancel.clone(),
         };
-        for plan in &plans {
+        for (k, plan) in plans.iter().enumerate() {
+            let done = (p * plans.len() + k) as f64;
+            cancel.set_progress(done / cuts);
             let id = format!("{}-{}-{}", session.id, plan.slug, preset.name);
             let fingerprint = fingerprint(plan, &session, &timeline, preset, &recording_stamp)?;
             let up_to_date = state.get(&id) == Some(&fingerprint)
@@ -185,9 +190,15 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
                 Some(record) => record.clone(),
                 None => {
                     cut += 1;
-                    let made =
-                        clip::produce(&catalogue, &job, std::slice::from_ref(plan), Some(now))
-                            .await?;
+                    let share = done / cuts..(done + 1.0) / cuts;
+                    let made = clip::produce(
+                        &catalogue,
+                        &job,
+                        std::slice::from_ref(plan),
+                        Some(now),
+                        share,
+                    )
+                    .await?;
                     made.into_iter().next().expect("one plan, one clip").1
                 }
             };

@@ -126,6 +126,7 @@ fn run_with_progress(
         let elapsed_s = started.elapsed().as_secs_f64().max(0.001);
         let speed = p.done_ms as f64 / 1000.0 / elapsed_s;
         let total = p.total_ms.unwrap_or(p.done_ms).max(p.done_ms);
+        cancel.set_progress(p.done_ms as f64 / total.max(1) as f64);
         let msg = format!(
             "{} / {} ({speed:.1}x real time)",
             session::SessionMs(p.done_ms),

@@ -256,6 +256,21 @@ impl Jobs {
         }
     }
 
+    /// A running job's progress, in percent.
+    async fn note_progress(&self, id: &str, percent: i64) {
+        let noted = sqlx::query(
+            "UPDATE jobs SET progress = $2, updated_at = $3 WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(percent)
+        .bind(now())
+        .execute(self.catalogue.pool())
+        .await;
+        if let Err(e) = noted {
+            tracing::warn!("job {id}: progress not noted: {e}");
+        }
+    }
+
     async fn finish(
         &self,
         id: &str,
@@ -314,11 +329,20 @@ impl Jobs {
                 .expect("running lock")
                 .insert(job.id.clone(), cancel.clone());
             // A shutdown cancels the job's work but leaves it running in the table: it resumes.
+            // Meanwhile the job's progress reaches its row every second.
             let watcher = {
+                let (jobs, id) = (self.clone(), job.id.clone());
                 let (stop, cancel) = (stop.clone(), cancel.clone());
                 tokio::spawn(async move {
+                    let (mut shown, mut tick) = (0, 0u32);
                     while !stop.is_cancelled() {
                         tokio::time::sleep(Duration::from_millis(100)).await;
+                        tick += 1;
+                        let percent = 5 + (cancel.progress() * 94.0) as i64;
+                        if tick % 10 == 0 && percent != shown {
+                            shown = percent;
+                            jobs.note_progress(&id, percent).await;
+                        }
                     }
                     cancel.cancel();
                 })
@@ -386,7 +410,7 @@ async fn run_job(
             let mut args: clip::ClipArgs = serde_json::from_value(job.params.clone())?;
             args.id = job.session.clone();
             let (work, plans) = clip::plan_clips(config, catalogue, &args, cancel).await?;
-            let made = clip::produce(catalogue, &work, &plans, None).await?;
+            let made = clip::produce(catalogue, &work, &plans, None, 0.0..1.0).await?;
             Ok(serde_json::json!(made
                 .iter()
                 .map(|(_, record)| serde_json::json!({

@@ -6,8 +6,8 @@ use ffmpeg::{format, media, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use super::{
-    container_name, copy_streams, ff, from_ms, header_options, open, seek, to_ms, ClipError,
-    ClipSpec, CutMode,
+    container_name, copy_streams, ff, from_ms, header_options, open, packet_ms, seek, to_ms,
+    ClipError, ClipSpec, CutMode, GoOn,
 };
 
 /// Stream copy of video and audio from the keyframe at or before the start.
@@ -15,7 +15,7 @@ pub(super) fn copy(
     input: &Path,
     part: &Path,
     spec: &ClipSpec,
-    cancelled: &dyn Fn() -> bool,
+    go_on: GoOn,
 ) -> Result<(CutMode, u64, u64), ClipError> {
     let mut ictx = open(input)?;
     let mut octx = format::output_as(part, container_name(spec.preset.container))
@@ -31,7 +31,7 @@ pub(super) fn copy(
     let mut last_ms = 0i64;
     let mut pending_audio: Vec<Packet> = Vec::new();
     for (stream, mut packet) in ictx.packets() {
-        if cancelled() {
+        if !go_on(packet_ms(&stream, &packet)) {
             return Err(ClipError::Cancelled);
         }
         let index = stream.index();

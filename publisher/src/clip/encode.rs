@@ -8,7 +8,8 @@ use presets::{AudioCodec, Fit};
 
 use super::movtext::{add_mov_text, write_mov_text};
 use super::{
-    container_name, ff, from_ms, header_options, open, seek, to_ms, ClipError, ClipSpec, CutMode,
+    container_name, ff, from_ms, header_options, open, packet_ms, seek, to_ms, ClipError, ClipSpec,
+    CutMode, GoOn,
 };
 
 /// One stream's way through the re-encode: decoder, filter graph (trim and transform), encoder.
@@ -36,7 +37,7 @@ pub(super) fn encode(
     input: &Path,
     part: &Path,
     spec: &ClipSpec,
-    cancelled: &dyn Fn() -> bool,
+    go_on: GoOn,
 ) -> Result<(CutMode, u64, u64), ClipError> {
     let preset = spec.preset;
     let mut ictx = open(input)?;
@@ -102,7 +103,7 @@ pub(super) fn encode(
 
     seek(&mut ictx, spec.start_ms)?;
     for (stream, packet) in ictx.packets() {
-        if cancelled() {
+        if !go_on(packet_ms(&stream, &packet)) {
             return Err(ClipError::Cancelled);
         }
         let index = stream.index();

@@ -102,20 +102,24 @@ pub struct ClipResult {
     pub bytes: u64,
 }
 
+/// Told how far a cut has read in the input (ms of the input); answers whether to go on (false
+/// stops the cut with [`ClipError::Cancelled`]).
+pub type GoOn<'a> = &'a dyn Fn(u64) -> bool;
+
 /// Cuts `spec` out of `input` into `output` (written as `output.part`, then renamed).
 pub fn cut(
     input: &Path,
     output: &Path,
     spec: &ClipSpec,
-    cancelled: &dyn Fn() -> bool,
+    go_on: GoOn,
 ) -> Result<ClipResult, ClipError> {
     ffmpeg::init().map_err(ff("initialising"))?;
     ffmpeg::log::set_level(ffmpeg::log::Level::Error);
     let part = part_path(output);
     let result = match (spec.preset.mode, spec.accurate) {
-        (presets::Mode::Copy, false) => copy::copy(input, &part, spec, cancelled),
-        (presets::Mode::Copy, true) => smart::smart(input, &part, spec, cancelled),
-        (presets::Mode::Encode, _) => encode::encode(input, &part, spec, cancelled),
+        (presets::Mode::Copy, false) => copy::copy(input, &part, spec, go_on),
+        (presets::Mode::Copy, true) => smart::smart(input, &part, spec, go_on),
+        (presets::Mode::Encode, _) => encode::encode(input, &part, spec, go_on),
     };
     let (mode, start_ms, duration_ms) = match result {
         Ok(r) => r,
@@ -208,6 +212,14 @@ pub(crate) fn seek(ictx: &mut format::context::Input, ms: u64) -> Result<(), Cli
     let ts = ms as i64 * 1000;
     ictx.seek(ts, ..ts)
         .map_err(ff(format!("seeking to {ms} ms")))
+}
+
+/// Where `packet` of `stream` lies in the input, in ms (0 when it carries no time).
+fn packet_ms(stream: &ffmpeg::format::stream::Stream, packet: &ffmpeg::Packet) -> u64 {
+    packet
+        .pts()
+        .or(packet.dts())
+        .map_or(0, |ts| to_ms(ts, stream.time_base()).max(0) as u64)
 }
 
 fn to_ms(ts: i64, tb: Rational) -> i64 {

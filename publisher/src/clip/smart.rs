@@ -7,8 +7,8 @@ use ffmpeg_next as ffmpeg;
 
 use super::encode::first_frame_ms;
 use super::{
-    container_name, copy_streams, ff, from_ms, header_options, open, seek, to_ms, ClipError,
-    ClipSpec, CutMode,
+    container_name, copy_streams, ff, from_ms, header_options, open, packet_ms, seek, to_ms,
+    ClipError, ClipSpec, CutMode, GoOn,
 };
 
 /// The parameter sets (SPS, PPS) of an H.264 `avcC` record and its NAL length size.
@@ -71,7 +71,7 @@ pub(super) fn smart(
     input: &Path,
     part: &Path,
     spec: &ClipSpec,
-    cancelled: &dyn Fn() -> bool,
+    go_on: GoOn,
 ) -> Result<(CutMode, u64, u64), ClipError> {
     let mut ictx = open(input)?;
     let vist = ictx
@@ -192,7 +192,7 @@ pub(super) fn smart(
     let mut copying = false;
     let mut video_done = false;
     for (stream, packet) in ictx.packets() {
-        if cancelled() {
+        if !go_on(packet_ms(&stream, &packet)) {
             return Err(ClipError::Cancelled);
         }
         let index = stream.index();
