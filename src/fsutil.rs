@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-pub use publisher::clip::part_path;
+pub use session::part_path;
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let part = part_path(path);
@@ -35,12 +35,9 @@ pub fn remove_stale_parts(dir: &Path) -> usize {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        let writer = name
-            .strip_suffix(".part")
-            .and_then(|n| n.rsplit('.').next())
-            .and_then(|tag| tag.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok());
-        let Some(pid) = writer else { continue };
+        let Some(pid) = session::part_writer(&name) else {
+            continue;
+        };
         let alive = Path::new(&format!("/proc/{pid}")).exists();
         if !alive && std::fs::remove_file(&path).is_ok() {
             removed += 1;

@@ -331,7 +331,7 @@ pub fn finalize(dir: &Path, output: &Path) -> Result<(), PipelineError> {
     if index.segments.is_empty() {
         return Err(PipelineError::NothingRecorded(dir.display().to_string()));
     }
-    let part = output.with_extension("mp4.part");
+    let part = session::part_path(output);
     let pipeline = gst::Pipeline::new();
     let src = make("splitmuxsrc", "segments")?;
     // Only the segments in the index: one being written when the recorder died is left out.

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod doc;
+pub mod files;
 pub mod model;
 pub mod subtitles;
 pub mod time;
@@ -17,6 +18,7 @@ pub mod transcript;
 pub mod validate;
 
 pub use doc::{from_json, parse, to_json, DocumentError, Format};
+pub use files::{part_path, part_writer};
 pub use model::{
     AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,
     Session, Source, SourceKind,

@@ -115,7 +115,7 @@ pub fn cut(
 ) -> Result<ClipResult, ClipError> {
     ffmpeg::init().map_err(ff("initialising"))?;
     ffmpeg::log::set_level(ffmpeg::log::Level::Error);
-    let part = part_path(output);
+    let part = session::part_path(output);
     let result = match (spec.preset.mode, spec.accurate) {
         (presets::Mode::Copy, false) => copy::copy(input, &part, spec, go_on),
         (presets::Mode::Copy, true) => smart::smart(input, &part, spec, go_on),
@@ -140,16 +140,6 @@ pub fn cut(
         duration_ms,
         bytes,
     })
-}
-
-/// The temporary name a file is written under before it is renamed into place; unique to this
-/// writer (process and call), so that two writers of the same file never share one.
-pub fn part_path(path: &Path) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}-{n}.part", std::process::id()));
-    path.with_file_name(name)
 }
 
 pub(crate) fn open(input: &Path) -> Result<format::context::Input, ClipError> {

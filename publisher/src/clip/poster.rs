@@ -5,8 +5,8 @@ use std::path::Path;
 use ffmpeg::{codec, encoder, format, frame, media, Dictionary, Packet};
 use ffmpeg_next as ffmpeg;
 
-use super::part_path;
 use super::{ff, from_ms, open, seek, ClipError};
+use session::part_path;
 
 /// A JPEG of the frame shown at `at_ms`, `width` pixels wide, written atomically.
 pub fn poster(input: &Path, at_ms: u64, width: u32, output: &Path) -> Result<(), ClipError> {
