@@ -142,6 +142,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
             slate_text: "Connection lost".into(),
             tap: None,
         }),
+        resume: false,
     };
     let sources = [SourceInput {
         id: "cam".into(),

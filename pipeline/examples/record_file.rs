@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         realtime: false,
         offset_ms: 0,
         program: None,
+        resume: false,
     };
     let report = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
     println!("{:?}", report.indexes[0]);

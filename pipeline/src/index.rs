@@ -25,6 +25,35 @@ pub struct Segment {
 impl RecordingIndex {
     pub const FILE: &'static str = "index.json";
 
+    /// The index a recording of `source` into `dir` starts from. With `resume` (a recorder started
+    /// again during a live session, after a crash or a power cut) the segments already recorded
+    /// are kept and the new ones follow them; otherwise a new recording replaces what was there.
+    pub fn begin(dir: &Path, source: &str, resume: bool) -> std::io::Result<RecordingIndex> {
+        if resume {
+            match RecordingIndex::load(dir) {
+                Ok(mut index) => {
+                    // New segments make the joined file out of date.
+                    index.finalized = None;
+                    return Ok(index);
+                }
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                Err(_) => {}
+            }
+        } else if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name == Self::FILE || (name.starts_with("segment-") && name.ends_with(".mp4")) {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        Ok(RecordingIndex {
+            source: source.to_owned(),
+            segments: Vec::new(),
+            finalized: None,
+        })
+    }
+
     pub fn load(dir: &Path) -> std::io::Result<RecordingIndex> {
         let text = std::fs::read_to_string(dir.join(Self::FILE))?;
         serde_json::from_str(&text)
@@ -164,6 +193,28 @@ mod tests {
         index.save(&dir).unwrap();
         assert_eq!(RecordingIndex::load(&dir).unwrap(), index);
         assert_eq!(index.duration_ms(), 14_500);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_resumed_recording_keeps_its_segments_and_a_new_one_replaces_them() {
+        let dir = std::env::temp_dir().join(format!("aula-begin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut index = RecordingIndex::begin(&dir, "cam1", true).unwrap();
+        assert!(index.segments.is_empty(), "nothing recorded yet");
+        index.segments.push(segment(0, 10_000));
+        index.finalized = Some("cam1.mp4".into());
+        index.save(&dir).unwrap();
+        std::fs::write(dir.join("segment-0.mp4"), b"recorded").unwrap();
+
+        let resumed = RecordingIndex::begin(&dir, "cam1", true).unwrap();
+        assert_eq!(resumed.segments, index.segments);
+        assert_eq!(resumed.finalized, None, "the joined file is out of date");
+        assert!(dir.join("segment-0.mp4").is_file());
+
+        let replaced = RecordingIndex::begin(&dir, "cam1", false).unwrap();
+        assert!(replaced.segments.is_empty());
+        assert!(!dir.join("segment-0.mp4").exists() && !dir.join("index.json").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

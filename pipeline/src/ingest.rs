@@ -64,11 +64,8 @@ pub fn supervise(
 ) -> Result<IngestResult, PipelineError> {
     let dir = opts.dir.join(&src.id);
     std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
-    let mut index = RecordingIndex {
-        source: src.id.clone(),
-        segments: Vec::new(),
-        finalized: None,
-    };
+    let mut index =
+        RecordingIndex::begin(&dir, &src.id, opts.resume).map_err(|e| io_error(&dir, e))?;
     let event = |state, at_ms, detail: String| {
         let _ = events.send(SourceEvent {
             source: src.id.clone(),

@@ -117,7 +117,8 @@ pub struct Shot {
 const SPEECH_TARGET_DB: f64 = -23.0;
 
 impl Program {
-    pub fn build(opts: ProgramOptions) -> Result<Program, PipelineError> {
+    /// Builds the program; with `resume`, its recording adds to the one already in `record_dir`.
+    pub fn build(opts: ProgramOptions, resume: bool) -> Result<Program, PipelineError> {
         gst::init().map_err(gst_error)?;
         gstfallbackswitch::plugin_register_static().map_err(gst_error)?;
         let pipeline = gst::Pipeline::with_name("program");
@@ -204,11 +205,9 @@ impl Program {
                 );
                 sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
                 pipeline.add(&sink).map_err(gst_error)?;
-                let index = RecordingIndex {
-                    source: "program".into(),
-                    segments: Vec::new(),
-                    finalized: None,
-                };
+                let index =
+                    RecordingIndex::begin(dir, "program", resume).map_err(|e| io_error(dir, e))?;
+                sink.set_property("start-index", index.segments.len() as i32);
                 Some((sink, SegmentTracker::default(), index, 0))
             }
             None => None,

@@ -88,6 +88,9 @@ pub struct RecordOptions {
     pub offset_ms: u64,
     /// Compose the program feed from the sources and stream it live.
     pub program: Option<ProgramOptions>,
+    /// Add to the recordings already in `dir` (a recorder started again during a live session)
+    /// instead of replacing them.
+    pub resume: bool,
 }
 
 impl Default for RecordOptions {
@@ -98,6 +101,7 @@ impl Default for RecordOptions {
             realtime: false,
             offset_ms: 0,
             program: None,
+            resume: false,
         }
     }
 }
@@ -176,7 +180,11 @@ pub fn record(
         offset_ms: opts.offset_ms,
         started: Instant::now(),
     };
-    let mut program = opts.program.clone().map(Program::build).transpose()?;
+    let mut program = opts
+        .program
+        .clone()
+        .map(|p| Program::build(p, opts.resume))
+        .transpose()?;
     if let Some(p) = &mut program {
         p.start(clock.now_ms())?;
     }

@@ -60,6 +60,7 @@ fn options(dir: &Path) -> RecordOptions {
         realtime: false,
         offset_ms: 0,
         program: None,
+        resume: false,
     }
 }
 
@@ -550,6 +551,68 @@ fn srt_caller_connects_to_a_listening_encoder() {
     );
     let recorded_ms = check_segments(tmp.path(), &report);
     assert!(recorded_ms >= 3_000, "recorded {recorded_ms} ms of 5 s");
+}
+
+/// A recorder started again during a live session (after a crash or a power cut) keeps what the
+/// first one recorded and adds to it at the session time it came back.
+#[test]
+fn a_restarted_recorder_keeps_the_earlier_segments() {
+    gst::init().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let record_once = |offset_ms: u64, resume: bool| {
+        let port = free_port();
+        let encoder = std::thread::spawn(move || {
+            run_sender(
+                &format!(
+                    "videotestsrc is-live=true num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1 \
+                     ! x264enc tune=zerolatency key-int-max=25 ! h264parse config-interval=-1 ! mpegtsmux alignment=7 \
+                     ! srtsink uri=srt://127.0.0.1:{port}?mode=listener wait-for-connection=true"
+                ),
+                Duration::from_secs(20),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let source = SourceInput {
+            id: "remote".into(),
+            input: Input::Uri(format!("srt://127.0.0.1:{port}?mode=caller")),
+        };
+        let opts = RecordOptions {
+            offset_ms,
+            resume,
+            ..options(tmp.path())
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = record_in_background(vec![source], opts, Arc::clone(&stop));
+        assert!(encoder.join().unwrap(), "the listening encoder failed");
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::SeqCst);
+        task.join().unwrap().0
+    };
+    let first = record_once(0, true).indexes.remove(0);
+    assert!(!first.segments.is_empty());
+    // The recorder comes back 20 s into the session.
+    let report = record_once(20_000, true);
+    let index = &report.indexes[0];
+    assert_eq!(
+        index.segments[..first.segments.len()],
+        first.segments[..],
+        "the first recording is kept"
+    );
+    let added = &index.segments[first.segments.len()..];
+    assert!(
+        !added.is_empty() && added.iter().all(|s| s.start_ms >= 20_000),
+        "{index:?}"
+    );
+    let mut files: Vec<_> = index.segments.iter().map(|s| &s.file).collect();
+    files.sort();
+    files.dedup();
+    assert_eq!(
+        files.len(),
+        index.segments.len(),
+        "a segment was overwritten: {index:?}"
+    );
+    check_segments(tmp.path(), &report);
+    assert_eq!(index.gaps().len(), 1, "{index:?}");
 }
 
 /// Serves the files of `dir` over HTTP/1.0 on 127.0.0.1 (GET only) until the test ends.

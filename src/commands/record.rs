@@ -186,6 +186,9 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
             0
         },
         program: None,
+        // A live session's recorder started again (after a crash, a power cut) adds to what was
+        // recorded; recording file sources again replaces it.
+        resume: network,
     };
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs(s));
     let mut opts = opts;
