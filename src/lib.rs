@@ -11,6 +11,7 @@ pub mod media;
 pub mod progress;
 pub mod sample;
 pub mod score;
+pub mod search;
 pub mod serve;
 
 /// An error caused by the caller's input (a bad document, an unknown id, an out-of-range option):

@@ -84,6 +84,8 @@ pub struct StoredSession {
 #[derive(Clone)]
 pub struct Catalogue {
     pool: AnyPool,
+    /// Whether the transcript search index lives here (SQLite with FTS5).
+    searchable: bool,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -101,7 +103,28 @@ impl Catalogue {
                 source,
             })?;
         MIGRATOR.run(&pool).await?;
-        Ok(Catalogue { pool })
+        let searchable = url.starts_with("sqlite:") && crate::search::ensure(&pool).await.is_ok();
+        Ok(Catalogue { pool, searchable })
+    }
+
+    /// Whether this catalogue keeps the transcript search index (SQLite with FTS5).
+    pub fn searchable(&self) -> bool {
+        self.searchable
+    }
+
+    /// Brings the search index of a session in step with its timeline. The index is derived data:
+    /// a failure (another writer holding the database past the retries) is logged, not returned.
+    pub async fn reindex(&self, id: &str) {
+        if !self.searchable {
+            return;
+        }
+        for attempt in 1..=5u64 {
+            match crate::search::refresh(self, id).await {
+                Ok(()) => return,
+                Err(e) if attempt == 5 => tracing::warn!("search index of {id}: {e:#}"),
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
+            }
+        }
     }
 
     /// The connection pool, for the queries of `aula serve` (tokens, jobs, search).
@@ -216,6 +239,8 @@ impl Catalogue {
         )
         .await?;
         tx.commit().await?;
+        // A replaced session has no timeline any more: its lines leave the search.
+        self.reindex(&session.id).await;
         Ok(())
     }
 
@@ -385,6 +410,7 @@ impl Catalogue {
             return Err(CatalogueError::NotFound(id.to_owned()));
         }
         tx.commit().await?;
+        self.reindex(id).await;
         Ok(())
     }
 }

@@ -127,6 +127,7 @@ impl Catalogue {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.reindex(id).await;
         Ok(())
     }
 
@@ -234,6 +235,7 @@ impl Catalogue {
             return Err(CatalogueError::NotAligned(id.to_owned()));
         }
         tx.commit().await?;
+        self.reindex(id).await;
         Ok(number)
     }
 }

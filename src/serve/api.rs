@@ -14,9 +14,9 @@ use utoipa::OpenApi;
 use super::auth::{Caller, Role};
 use super::error::{parse_json, ApiError};
 use super::jobs::{Job, JobKind};
-use super::search::{self, Hit, Line};
 use super::AppState;
 use crate::catalogue::ClipRecord;
+use crate::search::{self, Hit, Line};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -399,7 +399,6 @@ pub async fn post_correction(
     caller.require(Role::Admin)?;
     let request: CorrectionRequest = parse_json(&body)?;
     let revision = crate::commands::correct(&state.config, &id, &request, "api").await?;
-    super::refresh_index(&state.catalogue, &id).await;
     Ok(Json(revision))
 }
 

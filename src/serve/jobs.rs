@@ -386,17 +386,9 @@ impl Jobs {
                 tracing::error!("job {}: {}", job.id, e.message);
             }
             tracing::info!("job {} ended", job.id);
-            if let Some(hook) = &*AFTER_JOB.lock().expect("hook lock") {
-                hook(&job);
-            }
         }
     }
 }
-
-type AfterJob = Box<dyn Fn(&Job) + Send + Sync>;
-
-/// Called after every job (the search index is refreshed from it).
-pub static AFTER_JOB: Mutex<Option<AfterJob>> = Mutex::new(None);
 
 /// Runs one job with the same code as the command line.
 async fn run_job(

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod error;
 pub mod jobs;
 pub mod pages;
-pub mod search;
 
 use std::net::SocketAddr;
 use std::path::{Component, Path as FsPath, PathBuf};
@@ -28,6 +27,7 @@ use tower_http::services::ServeFile;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
 use crate::config::Config;
+use crate::search;
 use auth::Caller;
 use error::ApiError;
 use jobs::{JobState, Jobs};
@@ -312,23 +312,7 @@ async fn file(
     Ok(response)
 }
 
-/// Rebuilds a session's search lines from its timeline (nothing when it has none).
-pub async fn refresh_index(catalogue: &Catalogue, id: &str) {
-    let (Ok(stored), Ok(timeline)) = (catalogue.get(id).await, catalogue.timeline(id).await) else {
-        return;
-    };
-    let lines = search::public_lines(&stored.session, &timeline.timeline);
-    // Another writer may hold the catalogue for a moment: try again before giving up.
-    for attempt in 1..=5 {
-        match search::index(catalogue, id, &lines).await {
-            Ok(()) => return,
-            Err(e) if attempt == 5 => tracing::warn!("search index of {id}: {e:#}"),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
-        }
-    }
-}
-
-/// Opens everything `aula serve` needs: catalogue, search index (rebuilt), jobs left running.
+/// Opens everything `aula serve` needs: catalogue, search index, jobs left running.
 pub async fn prepare(config: &Config) -> Result<AppState> {
     config.ensure_home()?;
     let stale = crate::fsutil::remove_stale_parts(&config.home.join("sessions"));
@@ -336,11 +320,15 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         tracing::info!("removed {stale} half-written file(s) left by a stopped process");
     }
     let catalogue = Catalogue::open(&config.database_url).await?;
-    search::ensure(&catalogue)
-        .await
-        .context("the search index needs SQLite with FTS5")?;
-    for s in catalogue.list().await? {
-        refresh_index(&catalogue, &s.id).await;
+    if !catalogue.searchable() {
+        anyhow::bail!(
+            "aula serve needs the SQLite catalogue: its transcript search is SQLite FTS5"
+        );
+    }
+    // The catalogue keeps the index in step with every timeline; sessions aligned before it had
+    // one are indexed now.
+    for id in search::unindexed(&catalogue).await? {
+        catalogue.reindex(&id).await;
     }
     let state = AppState::new(config.clone(), catalogue);
     let resumed = state
@@ -359,12 +347,6 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let handle = tokio::runtime::Handle::current();
-    let catalogue = state.catalogue.clone();
-    *jobs::AFTER_JOB.lock().expect("hook lock") = Some(Box::new(move |job| {
-        let (catalogue, id) = (catalogue.clone(), job.session.clone());
-        handle.spawn(async move { refresh_index(&catalogue, &id).await });
-    }));
     let tasks = state
         .jobs
         .start_workers(config.clone(), workers, cancel.clone());

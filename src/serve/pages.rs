@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::search;
 use super::AppState;
+use crate::search;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -1,6 +1,7 @@
 //! Transcript search: SQLite FTS5 over the public lines of every session (closed ranges never
 //! indexed), accent-insensitive (`unicode61 remove_diacritics 2`), with a light Italian stemmer
-//! applied to both the indexed words and the query, so "approvata" finds "approvato".
+//! applied to both the indexed words and the query, so "approvata" finds "approvato". The
+//! catalogue keeps the index in step with every change of a session's timeline.
 
 use serde::Serialize;
 use session::{Session, Timeline};
@@ -109,20 +110,47 @@ fn stems(text: &str) -> String {
         .join(" ")
 }
 
-/// Creates the index table when the catalogue is SQLite (FTS5).
-pub async fn ensure(catalogue: &Catalogue) -> anyhow::Result<()> {
+/// Creates the index table (SQLite with FTS5 only).
+pub(crate) async fn ensure(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
     sqlx::query(
         "CREATE VIRTUAL TABLE IF NOT EXISTS search_lines USING fts5(\
          session_id UNINDEXED, start_ms UNINDEXED, text, stems, \
          tokenize = 'unicode61 remove_diacritics 2')",
     )
-    .execute(catalogue.pool())
+    .execute(pool)
     .await?;
     Ok(())
 }
 
+/// Brings a session's lines up to date with its timeline (none when it has no timeline, or is gone).
+pub(crate) async fn refresh(catalogue: &Catalogue, id: &str) -> anyhow::Result<()> {
+    let lines = match (catalogue.get(id).await, catalogue.timeline(id).await) {
+        (Ok(stored), Ok(t)) => public_lines(&stored.session, &t.timeline),
+        _ => Vec::new(),
+    };
+    index(catalogue, id, &lines).await
+}
+
+/// The sessions with a timeline and nothing in the index (aligned before the index existed).
+pub async fn unindexed(catalogue: &Catalogue) -> anyhow::Result<Vec<String>> {
+    let indexed: std::collections::HashSet<String> =
+        sqlx::query("SELECT DISTINCT session_id FROM search_lines")
+            .fetch_all(catalogue.pool())
+            .await?
+            .iter()
+            .map(|r| r.get("session_id"))
+            .collect();
+    Ok(sqlx::query("SELECT session_id FROM timelines")
+        .fetch_all(catalogue.pool())
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>("session_id"))
+        .filter(|id| !indexed.contains(id))
+        .collect())
+}
+
 /// Replaces a session's lines in the index.
-pub async fn index(catalogue: &Catalogue, session: &str, lines: &[Line]) -> anyhow::Result<()> {
+async fn index(catalogue: &Catalogue, session: &str, lines: &[Line]) -> anyhow::Result<()> {
     let mut tx = catalogue.pool().begin().await?;
     sqlx::query("DELETE FROM search_lines WHERE session_id = $1")
         .bind(session)
@@ -181,6 +209,70 @@ pub async fn search(catalogue: &Catalogue, q: &str, limit: i64) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use session::{SessionMs, TimelineWord};
+    use transcriber::align::AgendaSource;
+
+    fn timeline(words: &[(&str, u64)]) -> Timeline {
+        Timeline {
+            words: words
+                .iter()
+                .map(|(text, at_ms)| TimelineWord {
+                    text: (*text).to_owned(),
+                    start_ms: SessionMs(*at_ms),
+                    end_ms: SessionMs(at_ms + 400),
+                    person: None,
+                    item: None,
+                    confidence: 1.0,
+                    asr_confidence: 1.0,
+                    segment: 0,
+                })
+                .collect(),
+            ..Timeline::default()
+        }
+    }
+
+    /// Whatever writes a timeline (an alignment, a correction from the CLI or the API, a session
+    /// imported again) leaves the search as the timeline says, with a closed range left out.
+    #[tokio::test]
+    async fn the_catalogue_keeps_the_index_in_step_with_the_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        assert!(catalogue.searchable());
+        let session = session::parse(
+            r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
+                "mode":"in_person","closed_ranges":[{"start_ms":10000,"end_ms":20000}]}"#,
+            session::Format::Json,
+        )
+        .unwrap();
+        catalogue.import(&session, dir.path(), false).await.unwrap();
+        let found = |q: &'static str| {
+            let catalogue = catalogue.clone();
+            async move { search(&catalogue, q, 10).await.unwrap().len() }
+        };
+        let first = timeline(&[
+            ("mozione", 1_000),
+            ("approvata", 1_500),
+            ("segreto", 12_000),
+        ]);
+        catalogue
+            .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
+            .await
+            .unwrap();
+        assert_eq!(found("approvato").await, 1, "stemmed");
+        assert_eq!(found("segreto").await, 0, "closed range");
+        let corrected = timeline(&[("mozione", 1_000), ("respinta", 1_500)]);
+        catalogue
+            .put_timeline("s1", &first, &corrected, AgendaSource::Transcript, &[])
+            .await
+            .unwrap();
+        assert_eq!(found("approvata").await, 0);
+        assert_eq!(found("respinta").await, 1);
+        assert!(unindexed(&catalogue).await.unwrap().is_empty());
+        catalogue.import(&session, dir.path(), true).await.unwrap();
+        assert_eq!(found("mozione").await, 0, "imported again: no timeline yet");
+    }
 
     #[test]
     fn stems_meet_across_inflections_and_accents() {
