@@ -19,6 +19,9 @@ pub struct MediaSegment {
     pub file: String,
     pub duration_ms: u64,
     pub bytes: u64,
+    /// The first segment after the stream was interrupted and started again (a new encoder,
+    /// new timestamps): players must reset their decoders here.
+    pub discontinuity: bool,
 }
 
 /// The peak bitrate of the segments (bits per second), what BANDWIDTH declares.
@@ -43,6 +46,9 @@ pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
         if ended { "VOD" } else { "EVENT" }
     );
     for s in segments {
+        if s.discontinuity {
+            out.push_str("#EXT-X-DISCONTINUITY\n");
+        }
         out.push_str(&format!(
             "#EXTINF:{:.3},\n{}\n",
             s.duration_ms as f64 / 1000.0,
@@ -51,6 +57,32 @@ pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
     }
     if ended {
         out.push_str("#EXT-X-ENDLIST\n");
+    }
+    out
+}
+
+/// The segments a media playlist written by [`media_playlist`] lists (sizes left at 0), to go on
+/// from where a stopped ladder left it.
+pub fn parse_media_playlist(text: &str) -> Vec<MediaSegment> {
+    let mut out = Vec::new();
+    let (mut duration_ms, mut discontinuity) = (None, false);
+    for line in text.lines().map(str::trim) {
+        if line == "#EXT-X-DISCONTINUITY" {
+            discontinuity = true;
+        } else if let Some(rest) = line.strip_prefix("#EXTINF:") {
+            let seconds = rest.split(',').next().and_then(|d| d.parse::<f64>().ok());
+            duration_ms = seconds.map(|s| (s * 1000.0).round() as u64);
+        } else if !line.is_empty() && !line.starts_with('#') {
+            if let Some(duration_ms) = duration_ms.take() {
+                out.push(MediaSegment {
+                    file: line.to_owned(),
+                    duration_ms,
+                    bytes: 0,
+                    discontinuity,
+                });
+                discontinuity = false;
+            }
+        }
     }
     out
 }
@@ -78,11 +110,13 @@ mod tests {
                 file: "segment-00000.ts".into(),
                 duration_ms: 2000,
                 bytes: 250_000,
+                discontinuity: false,
             },
             MediaSegment {
                 file: "segment-00001.ts".into(),
                 duration_ms: 2040,
                 bytes: 102_000,
+                discontinuity: false,
             },
         ];
         let live = media_playlist(&segments, false);
@@ -101,5 +135,29 @@ mod tests {
         }]);
         assert!(master.contains("BANDWIDTH=2900000,RESOLUTION=1280x720"));
         assert!(master.ends_with("720p/index.m3u8\n"));
+    }
+
+    #[test]
+    fn a_restarted_stream_is_marked_and_read_back() {
+        let segment = |file: &str, discontinuity| MediaSegment {
+            file: file.into(),
+            duration_ms: 2000,
+            bytes: 0,
+            discontinuity,
+        };
+        let segments = [
+            segment("segment-00000.ts", false),
+            segment("segment-00001.ts", false),
+            segment("segment-00002.ts", true),
+        ];
+        let text = media_playlist(&segments, false);
+        assert!(text
+            .contains("segment-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nsegment-00002.ts"));
+        assert_eq!(parse_media_playlist(&text), segments);
+        assert_eq!(
+            parse_media_playlist(&media_playlist(&segments, true)),
+            segments
+        );
+        assert!(parse_media_playlist("").is_empty());
     }
 }

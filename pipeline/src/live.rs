@@ -48,6 +48,8 @@ pub struct Ladder {
     branches: Arc<Vec<Branch>>,
     renditions: Vec<Rendition>,
     segments: Vec<Vec<MediaSegment>>,
+    /// Whether the next segment of a rendition follows an interruption (a resumed ladder).
+    restarted: Vec<bool>,
     opened_ms: Vec<u64>,
     /// When each segment was listed, against the clock time of its first frame (for latency).
     pub listed: Vec<ListedSegment>,
@@ -68,13 +70,20 @@ pub struct ListedSegment {
 
 impl Ladder {
     /// Adds one segment writer per rendition to `pipeline` and writes the multivariant playlist.
-    pub fn new(pipeline: &gst::Pipeline, opts: &LiveOptions) -> Result<Ladder, PipelineError> {
+    /// With `resume` (the recorder started again during the session) each playlist goes on after
+    /// the segments it already lists, marked as a discontinuity; otherwise earlier segments go.
+    pub fn new(
+        pipeline: &gst::Pipeline,
+        opts: &LiveOptions,
+        resume: bool,
+    ) -> Result<Ladder, PipelineError> {
         std::fs::create_dir_all(&opts.dir).map_err(|e| PipelineError::Io {
             path: opts.dir.display().to_string(),
             message: e.to_string(),
         })?;
         let mut branches = Vec::new();
         let mut renditions = Vec::new();
+        let mut listed = Vec::new();
         for preset in &opts.renditions {
             let video = preset.video.clone().ok_or_else(|| {
                 PipelineError::Gst(format!("preset {} has no video", preset.name))
@@ -93,6 +102,19 @@ impl Ladder {
                 "location",
                 dir.join("segment-%05d.ts").to_string_lossy().to_string(),
             );
+            let earlier = earlier_segments(&dir, resume)?;
+            let next = earlier
+                .iter()
+                .filter_map(|s| {
+                    s.file
+                        .strip_prefix("segment-")?
+                        .strip_suffix(".ts")?
+                        .parse::<i32>()
+                        .ok()
+                })
+                .max()
+                .map_or(0, |n| n + 1);
+            sink.set_property("start-index", next);
             sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
             sink.set_property("send-keyframe-requests", true);
             sink.set_property_from_str("muxer-factory", "mpegtsmux");
@@ -103,8 +125,10 @@ impl Ladder {
                 width: video.width,
                 height: video.height,
                 // Until segments are measured: the preset's bitrates.
-                bandwidth_bps: u64::from(video.bitrate_kbps + audio_kbps) * 1000,
+                bandwidth_bps: hls::peak_bps(&earlier)
+                    .unwrap_or(u64::from(video.bitrate_kbps + audio_kbps) * 1000),
             });
+            listed.push(earlier);
             branches.push(Branch {
                 name,
                 video,
@@ -121,7 +145,8 @@ impl Ladder {
             dir: opts.dir.clone(),
             branches: Arc::new(branches),
             renditions,
-            segments: vec![Vec::new(); n],
+            restarted: listed.iter().map(|l| !l.is_empty()).collect(),
+            segments: listed,
             opened_ms: vec![0; n],
             listed: Vec::new(),
         })
@@ -182,6 +207,7 @@ impl Ladder {
                     file,
                     duration_ms: at_ms.saturating_sub(self.opened_ms[k]),
                     bytes,
+                    discontinuity: std::mem::take(&mut self.restarted[k]),
                 });
                 write_atomic(
                     &dir.join("index.m3u8"),
@@ -228,6 +254,32 @@ impl Ladder {
             .zip(self.segments)
             .collect())
     }
+}
+
+/// The segments a rendition's folder already lists, to go on after (`resume`); without `resume`
+/// the folder's earlier segments and playlist are removed.
+fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, PipelineError> {
+    let io = |e: std::io::Error| PipelineError::Io {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    if resume {
+        let Ok(text) = std::fs::read_to_string(dir.join("index.m3u8")) else {
+            return Ok(Vec::new());
+        };
+        let mut segments = hls::parse_media_playlist(&text);
+        for s in &mut segments {
+            s.bytes = std::fs::metadata(dir.join(&s.file)).map_or(0, |m| m.len());
+        }
+        return Ok(segments);
+    }
+    for entry in std::fs::read_dir(dir).map_err(io)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == "index.m3u8" || (name.starts_with("segment-") && name.ends_with(".ts")) {
+            std::fs::remove_file(entry.path()).map_err(io)?;
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Adds `chain` to `pipeline`, links it in order and brings it to the pipeline's state.

@@ -194,7 +194,7 @@ impl Program {
             levels.push(level);
         }
 
-        let ladder = Ladder::new(&pipeline, &opts.live)?;
+        let ladder = Ladder::new(&pipeline, &opts.live, resume)?;
         let recorder = match &opts.record_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;

@@ -53,6 +53,33 @@ fn record_in_background(
     })
 }
 
+/// A program of one source, streamed live in 360p with `segment_ms` segments.
+fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptions {
+    ProgramOptions {
+        live: pipeline::live::LiveOptions {
+            dir: live_dir,
+            renditions: vec![presets::PresetSet::builtin()
+                .get("live-360p")
+                .unwrap()
+                .clone()],
+            segment_ms,
+        },
+        inputs: vec![ProgramInput {
+            source: source.into(),
+            video: true,
+            audio: true,
+            person: None,
+        }],
+        turns: Default::default(),
+        captions: Default::default(),
+        canvas: (640, 360),
+        record_dir: None,
+        segment_ms: 2_000,
+        slate_text: "Connection lost".into(),
+        tap: None,
+    }
+}
+
 fn options(dir: &Path) -> RecordOptions {
     RecordOptions {
         dir: dir.to_path_buf(),
@@ -253,28 +280,8 @@ fn rtsp_camera_is_recorded_and_a_five_second_outage_shows_the_slate_and_resumes(
     let port = free_port();
     let mut server = Some(RtspServer::start(port));
     let live_dir = tmp.path().join("live");
-    let set = presets::PresetSet::builtin();
     let mut opts = options(tmp.path());
-    opts.program = Some(ProgramOptions {
-        live: pipeline::live::LiveOptions {
-            dir: live_dir.clone(),
-            renditions: vec![set.get("live-360p").unwrap().clone()],
-            segment_ms: 1_000,
-        },
-        inputs: vec![ProgramInput {
-            source: "cam".into(),
-            video: true,
-            audio: true,
-            person: None,
-        }],
-        turns: Default::default(),
-        captions: Default::default(),
-        canvas: (640, 360),
-        record_dir: None,
-        segment_ms: 2_000,
-        slate_text: "Connection lost".into(),
-        tap: None,
-    });
+    opts.program = Some(program("cam", live_dir.clone(), 1_000));
     let source = SourceInput {
         id: "cam".into(),
         input: Input::Uri(format!("rtsp://127.0.0.1:{port}/cam")),
@@ -466,28 +473,12 @@ fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
         Duration::from_secs(60)
     ));
     let (tx, rx) = mpsc::sync_channel(1024);
-    let set = presets::PresetSet::builtin();
     let mut opts = options(&tmp.path().join("rec"));
     opts.realtime = true;
     opts.program = Some(ProgramOptions {
-        live: pipeline::live::LiveOptions {
-            dir: tmp.path().join("live"),
-            renditions: vec![set.get("live-360p").unwrap().clone()],
-            segment_ms: 2_000,
-        },
-        inputs: vec![ProgramInput {
-            source: "cam".into(),
-            video: true,
-            audio: true,
-            person: None,
-        }],
-        turns: Default::default(),
-        captions: Default::default(),
-        canvas: (640, 360),
         record_dir: Some(tmp.path().join("rec").join("program")),
-        segment_ms: 2_000,
-        slate_text: "Connection lost".into(),
         tap: Some(tx),
+        ..program("cam", tmp.path().join("live"), 2_000)
     });
     let source = SourceInput {
         id: "cam".into(),
@@ -579,6 +570,10 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
         let opts = RecordOptions {
             offset_ms,
             resume,
+            program: Some(ProgramOptions {
+                record_dir: Some(tmp.path().join("program")),
+                ..program("remote", tmp.path().join("live"), 1_000)
+            }),
             ..options(tmp.path())
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -588,8 +583,12 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
         stop.store(true, Ordering::SeqCst);
         task.join().unwrap().0
     };
-    let first = record_once(0, true).indexes.remove(0);
-    assert!(!first.segments.is_empty());
+    let first_report = record_once(0, true);
+    let first = first_report.indexes[0].clone();
+    let first_program = first_report.program.expect("a program");
+    let first_recording = first_program.recording.expect("a program recording");
+    let first_live = &first_program.renditions[0].1;
+    assert!(!first.segments.is_empty() && !first_live.is_empty());
     // The recorder comes back 20 s into the session.
     let report = record_once(20_000, true);
     let index = &report.indexes[0];
@@ -613,6 +612,33 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
     );
     check_segments(tmp.path(), &report);
     assert_eq!(index.gaps().len(), 1, "{index:?}");
+    // The program's recording is kept the same way, and its live playlist goes on after the
+    // segments it listed, the restart marked for players as a discontinuity.
+    let program = report.program.as_ref().unwrap();
+    let recording = &program.recording.as_ref().unwrap().segments;
+    assert_eq!(
+        recording[..first_recording.segments.len()],
+        first_recording.segments[..]
+    );
+    let live = &program.renditions[0].1;
+    let files =
+        |l: &[pipeline::hls::MediaSegment]| l.iter().map(|s| s.file.clone()).collect::<Vec<_>>();
+    assert_eq!(files(&live[..first_live.len()]), files(first_live));
+    assert!(live.len() > first_live.len() && live[first_live.len()].discontinuity);
+    let playlist = std::fs::read_to_string(tmp.path().join("live/360p/index.m3u8")).unwrap();
+    assert_eq!(
+        playlist.matches("#EXT-X-DISCONTINUITY").count(),
+        1,
+        "{playlist}"
+    );
+    assert!(playlist.ends_with("#EXT-X-ENDLIST\n"));
+    for s in live {
+        assert!(
+            tmp.path().join("live/360p").join(&s.file).is_file(),
+            "{} missing",
+            s.file
+        );
+    }
 }
 
 /// Serves the files of `dir` over HTTP/1.0 on 127.0.0.1 (GET only) until the test ends.
