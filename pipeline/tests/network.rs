@@ -1,145 +1,21 @@
-//! Network sources on 127.0.0.1: an SRT listener with a passphrase, an RTSP camera served in
-//! process (and stopped for 5 s while the program stays live), an RTMP stream pulled from
-//! Debian's nginx; and the program's audio tap.
+//! Network sources on 127.0.0.1: an SRT listener with a passphrase and an SRT caller, an RTSP
+//! camera served in process (and stopped for 5 s while the program stays live), an RTMP stream
+//! pulled from Debian's nginx, and an HLS playlist pulled until it ends.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::*;
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
-use pipeline::program::{ProgramInput, ProgramOptions};
-use pipeline::{Input, RecordOptions, RecordReport, SourceEvent, SourceInput, SourceState};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs a GStreamer pipeline description until it ends or `max` passes; returns whether it
-/// ended without error.
-fn run_sender(description: &str, max: Duration) -> bool {
-    let p = gst::parse::launch(description).unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let bus = p.bus().unwrap();
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_mseconds(max.as_millis() as u64),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    p.set_state(gst::State::Null).unwrap();
-    matches!(msg.map(|m| m.type_()), Some(gst::MessageType::Eos))
-}
-
-/// Records `sources` in a thread until `stop` is set; returns the report and the events.
-fn record_in_background(
-    sources: Vec<SourceInput>,
-    opts: RecordOptions,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(RecordReport, Vec<SourceEvent>)> {
-    std::thread::spawn(move || {
-        let mut events = Vec::new();
-        let report = pipeline::record(&sources, &opts, &|| stop.load(Ordering::SeqCst), &mut |e| {
-            events.push(e.clone())
-        })
-        .unwrap();
-        (report, events)
-    })
-}
-
-/// A program of one source, streamed live in 360p with `segment_ms` segments.
-fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptions {
-    ProgramOptions {
-        live: pipeline::live::LiveOptions {
-            dir: live_dir,
-            renditions: vec![presets::PresetSet::builtin()
-                .get("live-360p")
-                .unwrap()
-                .clone()],
-            segment_ms,
-        },
-        inputs: vec![ProgramInput {
-            source: source.into(),
-            video: true,
-            audio: true,
-            person: None,
-        }],
-        turns: Default::default(),
-        captions: Default::default(),
-        canvas: (640, 360),
-        record_dir: None,
-        segment_ms: 2_000,
-        slate_text: "Connection lost".into(),
-        tap: None,
-    }
-}
-
-fn options(dir: &Path) -> RecordOptions {
-    RecordOptions {
-        dir: dir.to_path_buf(),
-        segment_ms: 2_000,
-        realtime: false,
-        offset_ms: 0,
-        program: None,
-        resume: false,
-    }
-}
-
-/// Frames of the first video stream of `path`, decoded.
-fn decoded_frames(path: &Path) -> u64 {
-    let p = gst::parse::launch(&format!(
-        "filesrc location={} ! qtdemux name=d d.video_0 ! queue ! decodebin ! fakesink name=sink signal-handoffs=true",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let c = Arc::clone(&count);
-    p.by_name("sink")
-        .unwrap()
-        .connect("handoff", false, move |_| {
-            c.fetch_add(1, Ordering::SeqCst);
-            None
-        });
-    p.set_state(gst::State::Playing).unwrap();
-    let msg = p.bus().unwrap().timed_pop_filtered(
-        gst::ClockTime::from_seconds(60),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    p.set_state(gst::State::Null).unwrap();
-    if let Some(gst::MessageView::Error(e)) = msg.as_ref().map(|m| m.view()) {
-        panic!(
-            "{} does not play: {} ({:?})",
-            path.display(),
-            e.error(),
-            e.debug()
-        );
-    }
-    assert!(msg.is_some(), "{} did not finish playing", path.display());
-    count.load(Ordering::SeqCst)
-}
-
-/// Every segment of the index plays on its own; returns the recorded milliseconds.
-fn check_segments(dir: &Path, report: &RecordReport) -> u64 {
-    let index = &report.indexes[0];
-    assert!(
-        !index.segments.is_empty(),
-        "nothing recorded in {}",
-        dir.display()
-    );
-    for s in &index.segments {
-        let frames = decoded_frames(&dir.join(&index.source).join(&s.file));
-        assert!(frames > 0, "segment {} has no frames", s.file);
-    }
-    index.duration_ms()
-}
+use pipeline::{Input, SourceInput, SourceState};
 
 #[test]
 fn srt_listener_records_the_sender_with_the_passphrase_and_refuses_a_wrong_one() {
@@ -447,84 +323,13 @@ fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
     assert!(recorded_ms >= 4_000, "recorded {recorded_ms} ms");
 }
 
-/// Energy of `samples` at `hz` (Goertzel), per sample.
-fn tone_power(samples: &[f32], rate: f64, hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * hz / rate;
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for x in samples {
-        let s = f64::from(*x) + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / samples.len() as f64
-}
-
-#[test]
-fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
-    gst::init().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("camera.mp4");
-    assert!(run_sender(
-        &format!(
-            "videotestsrc num-buffers=150 ! video/x-raw,width=320,height=240,framerate=25/1 ! x264enc key-int-max=25 ! h264parse ! mp4mux name=m \
-             ! filesink location={} audiotestsrc num-buffers=282 freq=440 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m.",
-            input.display()
-        ),
-        Duration::from_secs(60)
-    ));
-    let (tx, rx) = mpsc::sync_channel(1024);
-    let mut opts = options(&tmp.path().join("rec"));
-    opts.realtime = true;
-    opts.program = Some(ProgramOptions {
-        record_dir: Some(tmp.path().join("rec").join("program")),
-        tap: Some(tx),
-        ..program("cam", tmp.path().join("live"), 2_000)
-    });
-    let source = SourceInput {
-        id: "cam".into(),
-        input: Input::File(input),
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    let (report, _) = record_in_background(vec![source], opts, stop)
-        .join()
-        .unwrap();
-    let samples: Vec<f32> = rx.try_iter().flatten().collect();
-    let program = report.program.unwrap();
-    assert_eq!(program.dropped_tap_blocks, 0);
-    let seconds = samples.len() as f64 / 16_000.0;
-    assert!(
-        (5.0..=7.5).contains(&seconds),
-        "{seconds:.2} s of tapped sound for a 6 s input"
-    );
-    // The middle of the tap: the 440 Hz tone, not something else.
-    let middle = &samples[samples.len() / 3..2 * samples.len() / 3];
-    let tone = tone_power(middle, 16_000.0, 440.0);
-    let other = tone_power(middle, 16_000.0, 1_000.0);
-    assert!(tone > 100.0 * other, "440 Hz power {tone}, 1 kHz {other}");
-    // The program's own recording exists and plays.
-    let recording = program.recording.unwrap();
-    assert!(!recording.segments.is_empty());
-    for s in &recording.segments {
-        assert!(decoded_frames(&tmp.path().join("rec/program").join(&s.file)) > 0);
-    }
-}
-
 #[test]
 fn srt_caller_connects_to_a_listening_encoder() {
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     // The encoder listens (as hardware encoders can); aula calls it.
-    let encoder = std::thread::spawn(move || {
-        run_sender(
-            &format!(
-                "videotestsrc is-live=true num-buffers=125 ! video/x-raw,width=320,height=240,framerate=25/1 \
-                 ! x264enc tune=zerolatency key-int-max=25 ! h264parse config-interval=-1 ! mpegtsmux alignment=7 \
-                 ! srtsink uri=srt://127.0.0.1:{port}?mode=listener wait-for-connection=true"
-            ),
-            Duration::from_secs(20),
-        )
-    });
+    let encoder = listening_encoder(port, 125);
     std::thread::sleep(Duration::from_millis(500));
     let source = SourceInput {
         id: "encoder".into(),
@@ -542,103 +347,6 @@ fn srt_caller_connects_to_a_listening_encoder() {
     );
     let recorded_ms = check_segments(tmp.path(), &report);
     assert!(recorded_ms >= 3_000, "recorded {recorded_ms} ms of 5 s");
-}
-
-/// A recorder started again during a live session (after a crash or a power cut) keeps what the
-/// first one recorded and adds to it at the session time it came back.
-#[test]
-fn a_restarted_recorder_keeps_the_earlier_segments() {
-    gst::init().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let record_once = |offset_ms: u64, resume: bool| {
-        let port = free_port();
-        let encoder = std::thread::spawn(move || {
-            run_sender(
-                &format!(
-                    "videotestsrc is-live=true num-buffers=100 ! video/x-raw,width=320,height=240,framerate=25/1 \
-                     ! x264enc tune=zerolatency key-int-max=25 ! h264parse config-interval=-1 ! mpegtsmux alignment=7 \
-                     ! srtsink uri=srt://127.0.0.1:{port}?mode=listener wait-for-connection=true"
-                ),
-                Duration::from_secs(20),
-            )
-        });
-        std::thread::sleep(Duration::from_millis(500));
-        let source = SourceInput {
-            id: "remote".into(),
-            input: Input::Uri(format!("srt://127.0.0.1:{port}?mode=caller")),
-        };
-        let opts = RecordOptions {
-            offset_ms,
-            resume,
-            program: Some(ProgramOptions {
-                record_dir: Some(tmp.path().join("program")),
-                ..program("remote", tmp.path().join("live"), 1_000)
-            }),
-            ..options(tmp.path())
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        let task = record_in_background(vec![source], opts, Arc::clone(&stop));
-        assert!(encoder.join().unwrap(), "the listening encoder failed");
-        std::thread::sleep(Duration::from_secs(1));
-        stop.store(true, Ordering::SeqCst);
-        task.join().unwrap().0
-    };
-    let first_report = record_once(0, true);
-    let first = first_report.indexes[0].clone();
-    let first_program = first_report.program.expect("a program");
-    let first_recording = first_program.recording.expect("a program recording");
-    let first_live = &first_program.renditions[0].1;
-    assert!(!first.segments.is_empty() && !first_live.is_empty());
-    // The recorder comes back 20 s into the session.
-    let report = record_once(20_000, true);
-    let index = &report.indexes[0];
-    assert_eq!(
-        index.segments[..first.segments.len()],
-        first.segments[..],
-        "the first recording is kept"
-    );
-    let added = &index.segments[first.segments.len()..];
-    assert!(
-        !added.is_empty() && added.iter().all(|s| s.start_ms >= 20_000),
-        "{index:?}"
-    );
-    let mut files: Vec<_> = index.segments.iter().map(|s| &s.file).collect();
-    files.sort();
-    files.dedup();
-    assert_eq!(
-        files.len(),
-        index.segments.len(),
-        "a segment was overwritten: {index:?}"
-    );
-    check_segments(tmp.path(), &report);
-    assert_eq!(index.gaps().len(), 1, "{index:?}");
-    // The program's recording is kept the same way, and its live playlist goes on after the
-    // segments it listed, the restart marked for players as a discontinuity.
-    let program = report.program.as_ref().unwrap();
-    let recording = &program.recording.as_ref().unwrap().segments;
-    assert_eq!(
-        recording[..first_recording.segments.len()],
-        first_recording.segments[..]
-    );
-    let live = &program.renditions[0].1;
-    let files =
-        |l: &[pipeline::hls::MediaSegment]| l.iter().map(|s| s.file.clone()).collect::<Vec<_>>();
-    assert_eq!(files(&live[..first_live.len()]), files(first_live));
-    assert!(live.len() > first_live.len() && live[first_live.len()].discontinuity);
-    let playlist = std::fs::read_to_string(tmp.path().join("live/360p/index.m3u8")).unwrap();
-    assert_eq!(
-        playlist.matches("#EXT-X-DISCONTINUITY").count(),
-        1,
-        "{playlist}"
-    );
-    assert!(playlist.ends_with("#EXT-X-ENDLIST\n"));
-    for s in live {
-        assert!(
-            tmp.path().join("live/360p").join(&s.file).is_file(),
-            "{} missing",
-            s.file
-        );
-    }
 }
 
 /// Serves the files of `dir` over HTTP/1.0 on 127.0.0.1 (GET only) until the test ends.
