@@ -407,10 +407,33 @@ fn to_writers(
         let p = element(parser)?;
         add_chain(pipeline, &[q.clone(), p.clone()])?;
         tee.link(&q).map_err(err)?;
-        p.static_pad("src")
-            .expect("parser src")
-            .link(&pad_of(writer)?)
-            .map_err(err)?;
+        let src = p.static_pad("src").expect("parser src");
+        with_pts(&src);
+        src.link(&pad_of(writer)?).map_err(err)?;
     }
     Ok(())
+}
+
+/// mp4mux refuses a buffer without a presentation time, and its error would stop the whole
+/// program (seen once under load, at the start of the program's recording). The ladder's encoders
+/// make no B-frames, so a missing PTS is the DTS; a buffer with neither is dropped.
+fn with_pts(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::BUFFER, |_, info| {
+        let Some(buffer) = info.buffer_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if buffer.pts().is_some() {
+            return gst::PadProbeReturn::Ok;
+        }
+        match buffer.dts() {
+            Some(dts) => {
+                buffer.make_mut().set_pts(dts);
+                gst::PadProbeReturn::Ok
+            }
+            None => {
+                tracing::debug!("dropped a buffer with no timestamp before the recording");
+                gst::PadProbeReturn::Drop
+            }
+        }
+    });
 }
