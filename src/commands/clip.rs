@@ -10,7 +10,7 @@ use publisher::clip::{self, ClipResult, ClipSpec};
 use publisher::cues::{self, AssStyle, Cue, CueLayout};
 use publisher::request::{self, ClipPlan, Selection};
 use serde::Serialize;
-use session::{Session, SessionMs, SourceKind, Timeline};
+use session::{Session, SessionId, SessionMs, SourceKind, Timeline};
 
 use super::{open_catalogue, print_json};
 use crate::cancel::{Cancel, Cancelled};
@@ -21,12 +21,13 @@ use crate::media::{self, MediaFile};
 use crate::BadInput;
 
 /// What to clip and how: the command line's options, and a clip job's parameters (JSON).
-#[derive(Clone, Debug, Args, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Args, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["item", "intervention", "person", "from"]))]
 #[serde(deny_unknown_fields)]
 pub struct ClipArgs {
     /// The session.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SessionId,
     /// An agenda item (one clip per span of it).
     #[arg(long)]
     pub item: Option<u32>,
@@ -79,7 +80,7 @@ fn default_padding_ms() -> u64 {
     300
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SubsArg {
     None,
@@ -229,9 +230,11 @@ pub async fn plan_clips(
         recording_ms,
         args.padding_ms,
     )?;
+    let variant = variant_suffix(args.padding_ms, args.accurate, subs, preset.subtitles.mode);
     let plans = plans
         .into_iter()
-        .map(|plan| {
+        .map(|mut plan| {
+            plan.slug.push_str(&variant);
             let (plan, warning) = fit_to_recording(plan, &input).map_err(BadInput)?;
             warnings.extend(warning);
             Ok(plan)
@@ -256,6 +259,27 @@ pub async fn plan_clips(
         cancel,
     };
     Ok((job, plans))
+}
+
+/// What sets a clip apart from the default one of the same selection and preset, for its name:
+/// two requests that differ make two files, never one replacing the other.
+fn variant_suffix(
+    padding_ms: u64,
+    accurate: bool,
+    subs: SubtitleMode,
+    preset_subs: SubtitleMode,
+) -> String {
+    let mut suffix = String::new();
+    if padding_ms != default_padding_ms() {
+        suffix.push_str(&format!("-pad{padding_ms}ms"));
+    }
+    if accurate {
+        suffix.push_str("-accurate");
+    }
+    if subs != preset_subs {
+        suffix.push_str(&format!("-subs-{}", subs.as_str()));
+    }
+    suffix
 }
 
 pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
@@ -369,7 +393,7 @@ pub async fn produce(
         }
         let record = ClipRecord {
             id: output.id.clone(),
-            session: job.session.id.clone(),
+            session: job.session.id.to_string(),
             slug: plan.slug.clone(),
             title: plan.title.clone(),
             item: plan.item,

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::fsutil::write_atomic;
 use crate::media::{self, Location};
 use crate::BadInput;
-use session::{Session, SourceKind};
+use session::{Session, SessionId, SourceKind};
 
 /// `aula record ID [--duration S]`, or one of the subcommands.
 #[derive(Debug, Args)]
@@ -30,7 +30,7 @@ pub struct RecordArgs {
     /// The session whose sources to record until they end, --duration passes or Ctrl-C (each
     /// source stops cleanly: its last segment is closed).
     #[arg(required = true)]
-    pub id: Option<String>,
+    pub id: Option<SessionId>,
     /// Stop after this many seconds of wall-clock time.
     #[arg(long)]
     pub duration: Option<u64>,
@@ -52,13 +52,13 @@ pub struct RecordArgs {
 pub enum RecordCommand {
     /// Join each source's segments into recordings/<source>.mp4, without re-encoding.
     Finalize {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
     /// Each source's segments, recorded length and finalized file.
     Status {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
@@ -152,7 +152,7 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
     }
 }
 
-async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> Result<()> {
+async fn start(config: &Config, id: &SessionId, args: &RecordArgs, cancel: Cancel) -> Result<()> {
     let (duration, segment_seconds, json) = (args.duration, args.segment_seconds, args.json);
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(id).await?;
@@ -283,7 +283,7 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
 fn program_options(
     config: &Config,
     session: &Session,
-    id: &str,
+    id: &SessionId,
     opts: &RecordOptions,
 ) -> Result<ProgramOptions> {
     let program_source = session

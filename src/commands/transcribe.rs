@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use session::{Person, Session, SourceKind, Transcript};
+use session::{Person, Session, SessionId, SourceKind, Transcript};
 use transcriber::audio::{AudioDecoder, Selection};
 use transcriber::whisper::{self, Model, Progress, Timing, TranscribeOptions};
 
@@ -219,7 +219,7 @@ pub fn audio_source(session: &Session) -> Option<&session::Source> {
 
 pub async fn transcribe_session(
     config: Config,
-    id: String,
+    id: SessionId,
     args: ModelArgs,
     cancel: Cancel,
 ) -> Result<()> {

@@ -164,7 +164,7 @@ fn hidden_lang(lang: Lang) -> &'static str {
 
 async fn session_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<session::SessionId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
