@@ -38,7 +38,9 @@ pub const MARGIN_MS: u64 = 500;
 /// `hold_ms` after its end.
 pub fn closed_at(closed: &[ClosedSpan], now_ms: u64, hold_ms: u64) -> bool {
     closed.iter().any(|c| {
-        c.start_ms <= now_ms && c.end_ms.is_none_or(|end| now_ms < end.saturating_add(hold_ms))
+        c.start_ms <= now_ms
+            && c.end_ms
+                .is_none_or(|end| now_ms < end.saturating_add(hold_ms))
     })
 }
 
@@ -57,7 +59,8 @@ pub fn must_withhold(
         .any(|c| segment.start_ms < c.end_ms.unwrap_or(u64::MAX) && c.start_ms < end_ms);
     let covered = slate.iter().any(|s| {
         s.on_ms.saturating_add(margin_ms) <= segment.start_ms
-            && s.off_ms.is_none_or(|off| end_ms.saturating_add(margin_ms) <= off)
+            && s.off_ms
+                .is_none_or(|off| end_ms.saturating_add(margin_ms) <= off)
     });
     overlaps && !covered
 }
@@ -159,7 +162,11 @@ mod tests {
             on_ms: 10_050,
             off_ms: None,
         }];
-        let segments = [seg(9_000, 11_000), seg(11_000, 13_000), seg(500_000, 500_000)];
+        let segments = [
+            seg(9_000, 11_000),
+            seg(11_000, 13_000),
+            seg(500_000, 500_000),
+        ];
         assert_eq!(withheld(&segments, &open, &slate, MARGIN_MS), vec![0]);
         // An earlier slate does not cover a later closed part.
         let two = [

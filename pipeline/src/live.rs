@@ -125,7 +125,10 @@ impl Ladder {
                 .map_err(err)?;
             sink.set_property(
                 "location",
-                staging.join("segment-%05d.ts").to_string_lossy().to_string(),
+                staging
+                    .join("segment-%05d.ts")
+                    .to_string_lossy()
+                    .to_string(),
             );
             let earlier = earlier_segments(&dir, resume)?;
             let next = earlier
@@ -304,7 +307,10 @@ impl Ladder {
             let mut kept = Vec::new();
             let mut removed = Vec::new();
             let mut after_gap = false;
-            for (i, mut s) in std::mem::take(&mut self.segments[k]).into_iter().enumerate() {
+            for (i, mut s) in std::mem::take(&mut self.segments[k])
+                .into_iter()
+                .enumerate()
+            {
                 if gone.contains(&i) {
                     removed.push(s.file);
                     after_gap = true;
@@ -333,7 +339,10 @@ impl Ladder {
 
     /// Turns every media playlist into a complete VOD playlist, after a last [`Ladder::censor`];
     /// returns each rendition's segments.
-    pub fn finish(mut self, gate: &Gate) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+    pub fn finish(
+        mut self,
+        gate: &Gate,
+    ) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
         self.censor(gate)?;
         for (b, segs) in self.branches.iter().zip(&self.segments) {
             write_atomic(

@@ -322,7 +322,12 @@ impl Program {
             return None;
         }
         let clock = self.pipeline.clock()?;
-        Some(clock.time().checked_sub(self.pipeline.base_time()?)?.mseconds())
+        Some(
+            clock
+                .time()
+                .checked_sub(self.pipeline.base_time()?)?
+                .mseconds(),
+        )
     }
 
     /// What the ladder needs to judge its segments now.
