@@ -347,6 +347,7 @@ fn program_options(
         },
         inputs,
         turns,
+        closed: Default::default(),
         captions,
         canvas: (1280, 720),
         record_dir: Some(opts.dir.join("program")),
