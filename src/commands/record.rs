@@ -197,16 +197,19 @@ async fn start(config: &Config, id: &SessionId, args: &RecordArgs, cancel: Cance
         opts.realtime = true;
         opts.program = Some(program_options(config, &stored.session, id, &opts)?);
     }
-    // Floor events posted during the session (aula serve's API) reach the program's director.
+    // Closed parts declared during the session (aula serve's API) reach the program within a
+    // quarter of a second, floor events its director.
     let follow = opts.program.as_ref().map(|p| {
-        let (turns, catalogue, id) = (Arc::clone(&p.turns), catalogue.clone(), id.to_owned());
+        let (turns, closed) = (Arc::clone(&p.turns), Arc::clone(&p.closed));
+        let (catalogue, id) = (catalogue.clone(), id.clone());
         let mut known = stored.session.floor_events.len();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
                 let Ok(now) = catalogue.get(&id).await else {
                     continue;
                 };
+                *closed.lock().expect("closed lock") = closed_spans(&now.session);
                 if now.session.floor_events.len() != known {
                     known = now.session.floor_events.len();
                     *turns.lock().expect("turns lock") = floor_turns(&now.session);
@@ -347,7 +350,7 @@ fn program_options(
         },
         inputs,
         turns,
-        closed: Default::default(),
+        closed: Arc::new(Mutex::new(closed_spans(session))),
         captions,
         canvas: (1280, 720),
         record_dir: Some(opts.dir.join("program")),
@@ -359,6 +362,21 @@ fn program_options(
         },
         tap: None,
     })
+}
+
+/// The session's closed parts as the program takes them (an open one without an end).
+fn closed_spans(session: &Session) -> Vec<pipeline::closed::ClosedSpan> {
+    session
+        .closed_ranges
+        .iter()
+        .map(|r| {
+            let (start, end) = r.bounds();
+            pipeline::closed::ClosedSpan {
+                start_ms: start.0,
+                end_ms: (!r.is_open()).then_some(end.0),
+            }
+        })
+        .collect()
 }
 
 /// The chamber's microphone turns from a session's floor events (bad events skipped).

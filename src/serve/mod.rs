@@ -331,10 +331,13 @@ async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Resul
         .any(|c| c.published_at.is_some() && (c.path == path || stem(&c.path) == stem(path))))
 }
 
-/// Whether a file of the session's recordings holds closed time: a segment whose span touches a
-/// closed part, or any other recording file (a joined one, an index) of a session with closed
-/// parts. Those are for admin only.
-fn recording_touches_closed(state: &AppState, session: &Session, path: &str) -> bool {
+/// Whether a file may hold closed time: a live segment not yet vetted (`live.pending/`), a
+/// recorded segment whose span touches a closed part, or any other recording file (a joined one,
+/// an index) of a session with closed parts. Those are for admin only.
+fn holds_closed(state: &AppState, session: &Session, path: &str) -> bool {
+    if path.starts_with("live.pending/") {
+        return true;
+    }
     let Some(rest) = path.strip_prefix("recordings/") else {
         return false;
     };
@@ -413,7 +416,7 @@ async fn file(
     }
     if !caller.sees_closed() {
         let stored = state.catalogue.get(&session).await?;
-        if recording_touches_closed(&state, &stored.session, &path) {
+        if holds_closed(&state, &stored.session, &path) {
             return Err(not_found());
         }
     }
