@@ -133,6 +133,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/files/{session}/{*path}", get(file))
+        .route("/feed.xml", get(feed))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
@@ -245,6 +246,24 @@ async fn known_token(State(state): State<AppState>, request: Request, next: Next
     }
 }
 
+/// The press feed of every published session (written by `aula publish`).
+async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let path = state.config.home.join("feed.xml");
+    if !path.is_file() {
+        return Err(ApiError::not_found("nothing is published yet"));
+    }
+    let mut response = ServeFile::new(&path)
+        .oneshot(request)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Body::new);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/rss+xml; charset=utf-8"),
+    );
+    Ok(response)
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     match sqlx::query("SELECT 1")
         .execute(state.catalogue.pool())
@@ -316,6 +335,9 @@ async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Resul
     }
     if let Some(kit) = path.strip_prefix("packages/press/") {
         return Ok(!kit.split('/').any(|part| part.starts_with('.')));
+    }
+    if path == format!("packages/{session}-press.zip") {
+        return Ok(true);
     }
     let stem = |p: &str| {
         FsPath::new(p)
