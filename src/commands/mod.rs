@@ -128,6 +128,7 @@ pub(crate) async fn transcribe_for_job(config: &Config, id: &str, cancel: Cancel
         timing: transcribe::TimingArg::DtwVad,
         threads: None,
         beam: 1,
+        allow_truncated: false,
     };
     transcribe::transcribe_session(config.clone(), id.to_owned(), model, cancel).await
 }
