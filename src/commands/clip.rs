@@ -70,6 +70,11 @@ pub struct ClipArgs {
     #[arg(long)]
     #[serde(skip)]
     pub json: bool,
+    /// Cut from a recording that ends before the duration its container declares (one that
+    /// really was cut) as far as it goes, with a warning, instead of refusing it.
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_truncated: bool,
 }
 
 fn default_preset() -> String {
@@ -176,9 +181,33 @@ pub fn fit_to_recording(
 }
 
 /// How long the recording runs in session time: to the end of its last segment, or of the file.
+/// A file that ends more than a second before its container's duration is refused.
 pub fn recording_end(input: &MediaFile) -> Result<SessionMs> {
-    let file_ms = publisher::probe::duration_ms(&input.path)?;
-    Ok(input.session_ms(file_ms))
+    recording_end_with(input, false)
+}
+
+/// [`recording_end`]; with `allow_truncated`, a truncated file runs to the end of its data
+/// (with a warning) instead of being refused.
+pub fn recording_end_with(input: &MediaFile, allow_truncated: bool) -> Result<SessionMs> {
+    let extent = publisher::probe::extent(&input.path)?;
+    let path = input.path.display().to_string();
+    if !extent.is_truncated() {
+        return Ok(input.session_ms(extent.declared_ms));
+    }
+    if !allow_truncated {
+        return Err(clip::ClipError::Truncated {
+            path,
+            data_end_ms: extent.data_end_ms,
+            declared_ms: extent.declared_ms,
+        }
+        .into());
+    }
+    tracing::warn!(
+        "{path} ends at {} s of the {} s its container declares: clipping what is there",
+        clip::seconds(extent.data_end_ms),
+        clip::seconds(extent.declared_ms)
+    );
+    Ok(input.session_ms(extent.data_end_ms))
 }
 
 /// Plans the clips `args` asks for: the cutting job and one plan per clip.
@@ -204,7 +233,7 @@ pub async fn plan_clips(
         &stored.base_dir,
         &config.session_dir(&session.id).join("recordings"),
     )?;
-    let recording_ms = recording_end(&input)?.0;
+    let recording_ms = recording_end_with(&input, args.allow_truncated)?.0;
     let selection = match (
         &args.item,
         &args.intervention,

@@ -132,6 +132,7 @@ pub(crate) async fn transcribe_for_job(
         timing: transcribe::TimingArg::DtwVad,
         threads: None,
         beam: 1,
+        allow_truncated: false,
     };
     transcribe::transcribe_session(config.clone(), id.clone(), model, cancel).await
 }
