@@ -227,7 +227,10 @@ async fn the_pages_work_in_a_real_browser() {
         .await
         .expect("the clip job did not finish");
     let href = link.attr("href").await.unwrap().unwrap();
-    assert!(!href.contains("token"), "the token is in the address {href}");
+    assert!(
+        !href.contains("token"),
+        "the token is in the address {href}"
+    );
     let path = href
         .split('?')
         .next()
@@ -247,8 +250,14 @@ async fn the_pages_work_in_a_real_browser() {
     let name = Path::new(path).file_name().unwrap();
     let saved = downloads.path().join(name);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::metadata(&saved).map(|m| m.len()).ok() != std::fs::metadata(&file).map(|m| m.len()).ok() {
-        assert!(Instant::now() < deadline, "{} was not downloaded", saved.display());
+    while std::fs::metadata(&saved).map(|m| m.len()).ok()
+        != std::fs::metadata(&file).map(|m| m.len()).ok()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} was not downloaded",
+            saved.display()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let kept = client
@@ -365,10 +374,20 @@ fn markup_session() -> &'static MarkupSession {
         let mut session = read_json(&document);
         session["title"] = markup("title").into();
         session["body"] = markup("body").into();
-        for (k, item) in session["agenda"].as_array_mut().unwrap().iter_mut().enumerate() {
+        for (k, item) in session["agenda"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
             item["title"] = markup(&format!("item {}", k + 1)).into();
         }
-        for (k, person) in session["roster"].as_array_mut().unwrap().iter_mut().enumerate() {
+        for (k, person) in session["roster"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
             person["name"] = markup(&format!("name {}", k + 1)).into();
             if !person["group"].is_null() {
                 person["group"] = markup(&format!("group {}", k + 1)).into();
@@ -422,7 +441,13 @@ fn expected_texts(m: &MarkupSession, page: &str) -> Vec<String> {
         "/search" | "/press" => vec![text(&s["title"])],
         _ => {
             let mut texts = vec![text(&s["title"]), text(&s["body"])];
-            texts.extend(s["agenda"].as_array().unwrap().iter().map(|i| text(&i["title"])));
+            texts.extend(
+                s["agenda"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| text(&i["title"])),
+            );
             texts
         }
     }
@@ -437,7 +462,10 @@ fn markup_in_a_sessions_texts_comes_back_as_text_on_every_page() {
         let html = Html::parse_document(&m.get(&page));
         let text: String = html.root_element().text().collect();
         for expected in expected_texts(m, &page) {
-            assert!(text.contains(&expected), "{page}: no text {expected:?} in {text}");
+            assert!(
+                text.contains(&expected),
+                "{page}: no text {expected:?} in {text}"
+            );
         }
         if page.starts_with("/sessions/") {
             let speakers = html
@@ -477,7 +505,10 @@ fn markup_in_a_sessions_texts_comes_back_as_text_on_every_page() {
                 e.name()
             );
             for (name, value) in e.attrs() {
-                assert!(!name.starts_with("on"), "{page}: attribute {name}={value:?}");
+                assert!(
+                    !name.starts_with("on"),
+                    "{page}: attribute {name}={value:?}"
+                );
                 assert!(
                     !value.trim_start().to_lowercase().starts_with("javascript:"),
                     "{page}: attribute {name}={value:?}"
@@ -498,8 +529,9 @@ fn markup_in_a_sessions_texts_comes_back_as_text_on_every_page() {
                 );
                 if e.attr("type") == Some("application/json") {
                     let data: String = element.text().collect();
-                    serde_json::from_str::<serde_json::Value>(&data)
-                        .unwrap_or_else(|e| panic!("{page}: the page's data is not JSON ({e}): {data}"));
+                    serde_json::from_str::<serde_json::Value>(&data).unwrap_or_else(|e| {
+                        panic!("{page}: the page's data is not JSON ({e}): {data}")
+                    });
                 }
             }
         }
@@ -558,7 +590,11 @@ async fn markup_in_a_sessions_texts_runs_no_script_in_chromium() {
             .unwrap();
         let scripts = if page.starts_with("/sessions/") { 3 } else { 2 };
         let h1 = found[1].as_str().unwrap();
-        assert_eq!(found[0].as_str(), Some(format!("{h1} · aula").as_str()), "{page}");
+        assert_eq!(
+            found[0].as_str(),
+            Some(format!("{h1} · aula").as_str()),
+            "{page}"
+        );
         assert_eq!(found[2].as_u64(), Some(0), "{page}: images");
         assert_eq!(found[3].as_u64(), Some(scripts), "{page}: scripts");
         if page.starts_with("/sessions/") {
