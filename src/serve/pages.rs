@@ -21,6 +21,7 @@ use minijinja::{context, Environment, State as TemplateState};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use session::SessionId;
 
 use super::error::ApiError;
 use super::AppState;
@@ -161,7 +162,7 @@ fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, 
 
 #[derive(Serialize)]
 struct SessionLink<'a> {
-    id: &'a str,
+    id: &'a SessionId,
     title: &'a str,
     body: &'a str,
     date: String,
@@ -225,7 +226,7 @@ struct DownloadFile {
 
 async fn session_page(
     State(state): State<AppState>,
-    Path(id): Path<session::SessionId>,
+    Path(id): Path<SessionId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
