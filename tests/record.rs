@@ -483,8 +483,8 @@ fn exited_within(
 
 #[test]
 fn the_segments_that_hung_finalize_are_joined_within_a_minute() {
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/finalize-hang/program");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/finalize-hang/program");
     if !fixture.join("index.json").is_file() {
         println!(
             "skipped: the segments that hung finalize are not here ({} is absent)",
@@ -508,7 +508,11 @@ fn the_segments_that_hung_finalize_are_joined_within_a_minute() {
         child.kill().unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    assert!(status.is_some(), "still joining after 60 s: {}", stderr(&out));
+    assert!(
+        status.is_some(),
+        "still joining after 60 s: {}",
+        stderr(&out)
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let joined = program.with_file_name("program.mp4");
     let info = probe::info(&joined).unwrap();
@@ -528,7 +532,7 @@ fn sigterm_stops_finalize_promptly_and_leaves_no_half_file() {
     let first = program.join("segment-00000.mp4");
     let writer = gstreamer::parse::launch(&format!(
         "videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1 \
-         ! x264enc key-int-max=25 ! h264parse ! mp4mux name=m ! filesink location={} \
+         ! x264enc bframes=0 key-int-max=25 ! h264parse ! mp4mux name=m ! filesink location={} \
          audiotestsrc num-buffers=94 samplesperbuffer=1024 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m.",
         first.display()
     ))
@@ -548,7 +552,9 @@ fn sigterm_stops_finalize_promptly_and_leaves_no_half_file() {
         if n > 0 {
             std::fs::hard_link(&first, program.join(&file)).unwrap();
         }
-        segments.push(serde_json::json!({"file": file, "start_ms": n * 2_000, "end_ms": (n + 1) * 2_000}));
+        segments.push(
+            serde_json::json!({"file": file, "start_ms": n * 2_000, "end_ms": (n + 1) * 2_000}),
+        );
     }
     std::fs::write(
         program.join("index.json"),

@@ -30,7 +30,9 @@ pub enum PipelineError {
     #[error("{0}: no segments to finalize")]
     NothingRecorded(String),
     /// A pipeline made no progress for the watchdog's time (see [`crate::watchdog`]).
-    #[error("no progress for {idle_ms} ms (the limit is {stall_ms} ms): stalled at {element}: {detail}")]
+    #[error(
+        "no progress for {idle_ms} ms (the limit is {stall_ms} ms): stalled at {element}: {detail}"
+    )]
     Stalled {
         element: String,
         detail: String,

@@ -86,12 +86,13 @@ fn finalize_within(
     rx.recv_timeout(max).ok()
 }
 
-/// A segment as the recorder writes one: H.264 at 25 fps and AAC at 48 kHz, in an MP4.
+/// A segment as the recorder writes one: H.264 at 25 fps (no B-frames, as live encoders send)
+/// and AAC at 48 kHz, in an MP4.
 fn write_segment(path: &Path, video_frames: u32, audio_ms: u32) {
     assert!(run_sender(
         &format!(
             "videotestsrc num-buffers={video_frames} ! video/x-raw,width=320,height=240,framerate=25/1 \
-             ! x264enc key-int-max=25 ! h264parse ! mp4mux name=m ! filesink location={} \
+             ! x264enc bframes=0 key-int-max=25 ! h264parse ! mp4mux name=m ! filesink location={} \
              audiotestsrc num-buffers={} samplesperbuffer=1024 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m.",
             path.display(),
             audio_ms * 48 / 1024,
@@ -133,7 +134,8 @@ fn part_files(dir: &Path) -> Vec<String> {
 }
 
 fn fixture() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/finalize-hang/program");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/finalize-hang/program");
     if dir.join("index.json").is_file() {
         Some(dir)
     } else {

@@ -106,15 +106,21 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
                     continue;
                 }
                 let output = dir.join(format!("{name}.mp4"));
-                let (d, o, opts, cancel) =
-                    (source_dir.clone(), output.clone(), opts.clone(), cancel.clone());
+                let (d, o, opts, cancel) = (
+                    source_dir.clone(),
+                    output.clone(),
+                    opts.clone(),
+                    cancel.clone(),
+                );
                 let joined = tokio::task::spawn_blocking(move || {
                     pipeline::finalize(&d, &o, &opts, &|| cancel.is_cancelled())
                 })
                 .await?;
                 match joined {
                     Err(pipeline::PipelineError::Cancelled) => return Err(Cancelled.into()),
-                    joined => joined.with_context(|| format!("joining {}", source_dir.display()))?,
+                    joined => {
+                        joined.with_context(|| format!("joining {}", source_dir.display()))?
+                    }
                 }
                 let mut index = RecordingIndex::load(&source_dir)?;
                 index.finalized = Some(format!("{name}.mp4"));
