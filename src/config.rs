@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use session::SessionId;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -55,9 +56,45 @@ impl Config {
             .with_context(|| format!("creating the data directory {}", self.home.display()))
     }
 
-    /// The folder of one session's own outputs (transcripts, clips, packages, live).
-    pub fn session_dir(&self, id: &str) -> PathBuf {
-        self.home.join("sessions").join(id)
+    /// The folder of one session's own outputs (transcripts, clips, packages, live). The checked
+    /// id keeps it inside `sessions/`.
+    pub fn session_dir(&self, id: &SessionId) -> PathBuf {
+        self.sessions_dir().join(id.as_str())
+    }
+
+    /// The folder holding every session's folder.
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.home.join("sessions")
+    }
+
+    /// The recorded sources' segments, indexes and joined files of a session.
+    pub fn recordings_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("recordings")
+    }
+
+    /// The transcript files and the timeline of a session.
+    pub fn transcripts_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("transcripts")
+    }
+
+    /// A session's clips.
+    pub fn clips_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("clips")
+    }
+
+    /// A session's press kit and its ZIP.
+    pub fn packages_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("packages")
+    }
+
+    /// A session's live HLS (multivariant playlist, renditions' playlists and segments).
+    pub fn live_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("live")
+    }
+
+    /// The media playlist of the live stream's top rendition, which tells whether it is still live.
+    pub fn live_media_playlist(&self, id: &SessionId) -> PathBuf {
+        self.live_dir(id).join("720p").join("index.m3u8")
     }
 }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod fsutil;
 pub mod media;
+pub mod ops;
 pub mod progress;
 pub mod sample;
 pub mod score;
@@ -20,38 +21,37 @@ pub mod serve;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// The process exit code for an error: 2 for bad input or usage, 130 when cancelled, 1 otherwise.
+/// Whether one cause of an error is the caller's doing (a library error of the bad-input kind).
+pub(crate) fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause.is::<BadInput>()
+        || cause.is::<session::DocumentError>()
+        || cause.is::<session::BadSessionId>()
+        || cause
+            .downcast_ref::<transcriber::models::ModelError>()
+            .is_some_and(transcriber::models::ModelError::is_bad_input)
+        || cause
+            .downcast_ref::<transcriber::audio::AudioError>()
+            .is_some_and(transcriber::audio::AudioError::is_bad_input)
+        || cause
+            .downcast_ref::<transcriber::whisper::TranscribeError>()
+            .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
+        || cause.is::<transcriber::align::CorrectionError>()
+        || cause.is::<presets::PresetError>()
+        || cause
+            .downcast_ref::<pipeline::PipelineError>()
+            .is_some_and(pipeline::PipelineError::is_bad_input)
+        || cause.is::<publisher::request::RequestError>()
+        || cause
+            .downcast_ref::<publisher::clip::ClipError>()
+            .is_some_and(publisher::clip::ClipError::is_bad_input)
+}
+
+/// The process exit code for an error, from its kind: 2 for bad input, an unknown id or a
+/// conflict, 130 when cancelled, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let bad_input = err.chain().any(|cause| {
-        cause.is::<BadInput>()
-            || cause.is::<session::DocumentError>()
-            || cause
-                .downcast_ref::<catalogue::CatalogueError>()
-                .is_some_and(catalogue::CatalogueError::is_bad_input)
-            || cause
-                .downcast_ref::<transcriber::models::ModelError>()
-                .is_some_and(transcriber::models::ModelError::is_bad_input)
-            || cause
-                .downcast_ref::<transcriber::audio::AudioError>()
-                .is_some_and(transcriber::audio::AudioError::is_bad_input)
-            || cause
-                .downcast_ref::<transcriber::whisper::TranscribeError>()
-                .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
-            || cause.is::<transcriber::align::CorrectionError>()
-            || cause.is::<presets::PresetError>()
-            || cause
-                .downcast_ref::<pipeline::PipelineError>()
-                .is_some_and(pipeline::PipelineError::is_bad_input)
-            || cause.is::<publisher::request::RequestError>()
-            || cause
-                .downcast_ref::<publisher::clip::ClipError>()
-                .is_some_and(publisher::clip::ClipError::is_bad_input)
-    });
-    if bad_input {
-        2
-    } else if err.chain().any(|cause| cause.is::<cancel::Cancelled>()) {
-        130
-    } else {
-        1
+    match ops::kind_of(err) {
+        ops::ErrorKind::BadInput | ops::ErrorKind::NotFound | ops::ErrorKind::Conflict => 2,
+        ops::ErrorKind::Cancelled => 130,
+        ops::ErrorKind::Internal => 1,
     }
 }

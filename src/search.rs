@@ -32,12 +32,7 @@ const MAX_LINE_WORDS: usize = 20;
 /// The public lines of a timeline: words inside closed ranges are left out, and a line never
 /// spans a closed range, a change of speaker, or a pause of 2 s.
 pub fn public_lines(session: &Session, timeline: &Timeline) -> Vec<Line> {
-    let closed = |ms: u64| {
-        session
-            .closed_ranges
-            .iter()
-            .any(|r| r.start_ms.0 <= ms && ms < r.end_ms.0)
-    };
+    let closed = |ms: u64| session.closed_at(session::SessionMs(ms));
     let mut lines: Vec<Line> = Vec::new();
     let mut count = 0;
     let mut last_end: Option<u64> = None;

@@ -523,3 +523,77 @@ fn closed_session_parts_never_leave() {
         );
     }
 }
+
+/// A session whose camera file is a 12-second MP4 cut to half its bytes; its id.
+fn session_with_truncated_camera(aula: &Aula) -> String {
+    let dir = aula.path().join("cut");
+    std::fs::create_dir_all(&dir).unwrap();
+    let camera = dir.join("camera.mp4");
+    common::write_mp4(&camera, 12);
+    common::truncate(&camera, 0.5);
+    let doc = serde_json::json!({
+        "id": "cut-camera",
+        "body": "Consiglio comunale di Esempio",
+        "title": "Seduta ordinaria",
+        "start": "2024-05-06T17:00:00Z",
+        "mode": "in_person",
+        "language": "en",
+        "sources": [{"id": "cam1", "kind": "camera", "uri": "camera.mp4"}],
+        "roster": [{"id": "mario-rossi", "name": "Mario Rossi", "role": "chair", "seat": 1}],
+        "agenda": [{"number": 1, "title": "Bilancio", "kind": "resolution"}]
+    });
+    let path = dir.join("session.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    aula.ok(&["session", "import", path.to_str().unwrap()])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_truncated_recording_is_refused_with_both_durations() {
+    let aula = Aula::new();
+    let id = session_with_truncated_camera(&aula);
+    let out = aula.run(&["clip", &id, "--from", "1", "--to", "2"]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(message.contains("camera.mp4 ends at "), "{message}");
+    let (data_end_ms, declared_ms) = common::truncation_ms(&message).expect("both durations");
+    assert!(
+        (11_900..=12_200).contains(&declared_ms),
+        "declared {declared_ms} ms"
+    );
+    assert!(
+        (2_000..=10_000).contains(&data_end_ms),
+        "ends at {data_end_ms} ms"
+    );
+    assert!(!aula.path().join("data/sessions/cut-camera/clips").exists());
+}
+
+#[test]
+fn a_truncated_recording_with_allow_truncated_is_clipped_within_its_data() {
+    let aula = Aula::new();
+    let id = session_with_truncated_camera(&aula);
+    let out = aula.run(&[
+        "clip",
+        &id,
+        "--from",
+        "1",
+        "--to",
+        "2",
+        "--padding-ms",
+        "0",
+        "--allow-truncated",
+        "--json",
+    ]);
+    let message = stderr(&out);
+    assert!(out.status.success(), "{message}");
+    assert!(message.contains("its container declares"), "{message}");
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = PathBuf::from(made[0]["file"].as_str().unwrap());
+    let info = probe::info(&file).unwrap();
+    assert!(
+        info.duration_ms.abs_diff(1000) <= 2 * FRAME_MS,
+        "{} ms",
+        info.duration_ms
+    );
+}

@@ -160,7 +160,7 @@ fn hybrid_english_session_matches_its_truth() {
         "--floor-events",
         dir.join("floor_events.json").to_str().unwrap(),
     ]);
-    assert_eq!(imported.trim(), session.id);
+    assert_eq!(imported.trim(), session.id.as_str());
 }
 
 #[test]

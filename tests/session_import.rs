@@ -144,7 +144,7 @@ fn every_kind_of_bad_document_is_refused_and_changes_nothing() {
         (
             "hostile id",
             with(|d| d["id"] = json!("../../etc")),
-            "id: \"../../etc\" is not a valid id",
+            "id: \"../../etc\" is not a valid session id",
         ),
         (
             "unknown person in a remote source",

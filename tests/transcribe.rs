@@ -474,3 +474,165 @@ fn formats_and_interruption_keep_outputs_whole() {
         .collect();
     assert!(leftovers.is_empty(), "half files left: {leftovers:?}");
 }
+
+/// A 16 kHz mono WAV of `seconds` of a tone whose header's data size is then set to `data_size`.
+fn write_wav(path: &Path, seconds: u32, data_size: Option<u32>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..seconds * 16_000 {
+        let t = i as f32 / 16_000.0;
+        writer
+            .write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    writer.finalize().unwrap();
+    if let Some(size) = data_size {
+        let mut bytes = std::fs::read(path).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"data").unwrap() + 4;
+        bytes[at..at + 4].copy_from_slice(&size.to_le_bytes());
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+/// Runs `aula transcribe` in a data directory with no model installed: anything refused before
+/// the model is needed is refused for the input's sake.
+fn transcribe_without_model(aula: &Aula, file: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["transcribe", file.to_str().unwrap(), "--lang", "en"];
+    args.extend_from_slice(extra);
+    aula.run(&args)
+}
+
+#[test]
+fn a_truncated_mp4_is_refused_with_both_durations_before_the_model_is_needed() {
+    let aula = Aula::new();
+    let camera = aula.path().join("camera.mp4");
+    common::write_mp4(&camera, 12);
+    common::truncate(&camera, 0.5);
+    let out = transcribe_without_model(&aula, &camera, &[]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(message.contains("camera.mp4 ends at "), "{message}");
+    assert!(message.contains("--allow-truncated"), "{message}");
+    let (data_end_ms, declared_ms) = common::truncation_ms(&message).expect("both durations");
+    assert!(
+        (11_900..=12_200).contains(&declared_ms),
+        "declared {declared_ms} ms"
+    );
+    assert!(
+        (2_000..=10_000).contains(&data_end_ms),
+        "ends at {data_end_ms} ms"
+    );
+}
+
+#[test]
+fn a_truncated_mp4_with_allow_truncated_is_transcribed_as_far_as_it_goes() {
+    let aula = Aula::new();
+    let camera = aula.path().join("camera.mp4");
+    common::write_mp4(&camera, 12);
+    common::truncate(&camera, 0.5);
+    let tiny = model("tiny.en");
+    let out = transcribe_without_model(
+        &aula,
+        &camera,
+        &["--model", tiny.to_str().unwrap(), "--allow-truncated"],
+    );
+    let message = stderr(&out);
+    assert!(out.status.success(), "{message}");
+    assert!(message.contains("its container declares"), "{message}");
+    let transcript: Transcript = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (2_000..=10_000).contains(&transcript.duration_ms.0),
+        "{} ms transcribed",
+        transcript.duration_ms.0
+    );
+}
+
+#[test]
+fn a_wav_whose_data_size_was_never_filled_in_is_refused() {
+    let aula = Aula::new();
+    let wav = aula.path().join("unfinished.wav");
+    write_wav(&wav, 3, Some(0xFFFF_FFFF));
+    let out = transcribe_without_model(&aula, &wav, &[]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("unfinished.wav: the WAV header gives no data size (0xFFFFFFFF"),
+        "{message}"
+    );
+    assert!(message.contains("it holds 3.000 s of samples"), "{message}");
+}
+
+#[test]
+fn a_wav_cut_short_of_its_header_is_refused_with_both_durations() {
+    let aula = Aula::new();
+    let wav = aula.path().join("cut.wav");
+    write_wav(&wav, 3, Some(10 * 32_000));
+    let out = transcribe_without_model(&aula, &wav, &[]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("cut.wav ends at 3.000 s of the 10.000 s its container declares"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_wav_header_of_zero_channels_is_refused() {
+    let aula = Aula::new();
+    let wav = aula.path().join("broken.wav");
+    write_wav(&wav, 1, None);
+    let mut bytes = std::fs::read(&wav).unwrap();
+    bytes[22..24].copy_from_slice(&0u16.to_le_bytes());
+    std::fs::write(&wav, bytes).unwrap();
+    let out = transcribe_without_model(&aula, &wav, &[]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("broken.wav: not a usable WAV file: the \"fmt \" chunk says 0 channel(s)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_folder_is_refused_as_a_folder() {
+    let aula = Aula::new();
+    let out = transcribe_without_model(&aula, aula.path(), &[]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("is a folder, not an audio or video file"),
+        "{message}"
+    );
+    assert!(!message.contains("no such file"), "{message}");
+}
+
+#[test]
+fn a_beam_of_zero_is_refused_with_the_range() {
+    let aula = Aula::new();
+    let wav = aula.path().join("tone.wav");
+    write_wav(&wav, 1, None);
+    let out = transcribe_without_model(&aula, &wav, &["--beam", "0"]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(message.contains("0 is not in 1..=8"), "{message}");
+}
+
+#[test]
+fn an_out_in_a_missing_folder_is_refused_before_transcribing() {
+    let aula = Aula::new();
+    let wav = aula.path().join("tone.wav");
+    write_wav(&wav, 1, None);
+    let out_path = aula.path().join("missing/transcript.json");
+    let out = transcribe_without_model(&aula, &wav, &["--out", out_path.to_str().unwrap()]);
+    let message = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("--out ") && message.contains("missing does not exist"),
+        "{message}"
+    );
+}

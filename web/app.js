@@ -105,15 +105,47 @@
 (function pressPage() {
   const form = document.getElementById("press");
   if (!form) return;
-  const token = document.getElementById("token");
-  token.value = localStorage.getItem("aulaToken") || "";
+  const tokenInput = document.getElementById("token");
+  // The token lives in this variable for the page's lifetime only: never in storage, a cookie
+  // or an address. Every request sends it in the Authorization header.
+  let token = "";
   const jobEl = document.getElementById("job");
   const progress = document.getElementById("progress");
   const outputs = document.getElementById("outputs");
 
+  function authorization() {
+    return { Authorization: "Bearer " + token };
+  }
+
+  // An unpublished file is fetched with the header and handed to the browser as a Blob.
+  async function download(url, name) {
+    const res = await fetch(url, { headers: authorization() });
+    if (!res.ok) {
+      jobEl.textContent = `${name}: HTTP ${res.status}`;
+      return;
+    }
+    const blobUrl = URL.createObjectURL(await res.blob());
+    const a = document.createElement("a");
+    a.href = blobUrl;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(blobUrl), 60000);
+  }
+
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    localStorage.setItem("aulaToken", token.value);
+    if (tokenInput.value) {
+      token = tokenInput.value;
+      tokenInput.value = "";
+      tokenInput.placeholder = form.dataset.kept;
+    }
+    if (!token) {
+      jobEl.textContent = form.dataset.missing;
+      tokenInput.focus();
+      return;
+    }
     const session = document.getElementById("session").value;
     const what = form.querySelector("input[name=what]:checked").value;
     const body = { preset: document.getElementById("preset").value, subs: "sidecar" };
@@ -123,7 +155,7 @@
       body.from = Math.round(Number(document.getElementById("from").value) * 1000);
       body.to = Math.round(Number(document.getElementById("to").value) * 1000);
     }
-    const headers = { "Content-Type": "application/json", Authorization: "Bearer " + token.value };
+    const headers = { "Content-Type": "application/json", ...authorization() };
     outputs.textContent = "";
     const res = await fetch(`/api/v1/sessions/${encodeURIComponent(session)}/clips`, {
       method: "POST", headers, body: JSON.stringify(body),
@@ -132,7 +164,7 @@
     if (!res.ok) { jobEl.textContent = job.error; return; }
     progress.hidden = false;
     for (;;) {
-      const r = await fetch(`/api/v1/jobs/${job.id}`, { headers });
+      const r = await fetch(`/api/v1/jobs/${encodeURIComponent(job.id)}`, { headers });
       const j = await r.json();
       progress.value = j.progress;
       jobEl.textContent = `${j.id}: ${j.state} (${j.progress}%)`;
@@ -140,11 +172,17 @@
       if (["done", "failed", "cancelled"].includes(j.state)) {
         if (j.state === "failed") jobEl.textContent += " " + j.log;
         for (const o of j.outputs || []) {
+          const path = o.path.split("/").map(encodeURIComponent).join("/");
+          const url = `/files/${encodeURIComponent(session)}/${path}?download=1`;
           const li = document.createElement("li");
           const a = document.createElement("a");
-          a.href = `/files/${encodeURIComponent(session)}/${o.path}?download=1&token=${encodeURIComponent(token.value)}`;
+          a.href = url;
           a.textContent = o.path;
           a.className = "output";
+          a.addEventListener("click", (ev) => {
+            ev.preventDefault();
+            download(url, o.path.split("/").pop());
+          });
           li.appendChild(a);
           outputs.appendChild(li);
         }

@@ -135,6 +135,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
                 person: None,
             }],
             turns: Default::default(),
+            closed: Default::default(),
             captions: Default::default(),
             canvas: (1280, 720),
             record_dir: None,

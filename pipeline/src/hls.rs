@@ -2,6 +2,8 @@
 //! segment kept: the DVR window is the whole session) and VOD once it ends, and the multivariant
 //! playlist that lists the renditions. Pure text.
 
+use crate::closed::SegmentSpan;
+
 /// One rendition of the ladder.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendition {
@@ -22,6 +24,8 @@ pub struct MediaSegment {
     /// The first segment after the stream was interrupted and started again (a new encoder,
     /// new timestamps): players must reset their decoders here.
     pub discontinuity: bool,
+    /// Its span in session time, when this ladder wrote it (not read back from a playlist).
+    pub session_span: Option<SegmentSpan>,
 }
 
 /// The peak bitrate of the segments (bits per second), what BANDWIDTH declares.
@@ -79,6 +83,7 @@ pub fn parse_media_playlist(text: &str) -> Vec<MediaSegment> {
                     duration_ms,
                     bytes: 0,
                     discontinuity,
+                    session_span: None,
                 });
                 discontinuity = false;
             }
@@ -111,12 +116,14 @@ mod tests {
                 duration_ms: 2000,
                 bytes: 250_000,
                 discontinuity: false,
+                session_span: None,
             },
             MediaSegment {
                 file: "segment-00001.ts".into(),
                 duration_ms: 2040,
                 bytes: 102_000,
                 discontinuity: false,
+                session_span: None,
             },
         ];
         let live = media_playlist(&segments, false);
@@ -144,6 +151,7 @@ mod tests {
             duration_ms: 2000,
             bytes: 0,
             discontinuity,
+            session_span: None,
         };
         let segments = [
             segment("segment-00000.ts", false),

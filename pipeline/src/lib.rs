@@ -4,6 +4,7 @@
 //! the segments of a source joined into one file without re-encoding; live HLS of the program feed
 //! in several renditions.
 
+pub mod closed;
 pub mod director;
 pub mod hls;
 pub mod index;

@@ -2,7 +2,10 @@
 //! (sizes and bitrates from the `live-*` presets) cut into 2-second MPEG-TS segments; the media
 //! playlists are EVENT playlists updated at every segment and become VOD at the end, beside a
 //! multivariant playlist. Layout: `<dir>/index.m3u8`, `<dir>/<rendition>/index.m3u8`,
-//! `<dir>/<rendition>/segment-NNNNN.ts`.
+//! `<dir>/<rendition>/segment-NNNNN.ts`. A segment is written beside `<dir>`, in
+//! `<dir>.pending/<rendition>/`, and moved into `<dir>` only when it is listed: one that holds a
+//! closed part of the session not covered by the closed slate is deleted instead, and one listed
+//! before its part was declared closed is taken off the playlist and deleted.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use std::sync::Arc;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use crate::closed::{self, Gate, SegmentSpan};
 use crate::hls::{self, MediaSegment, Rendition};
 use crate::record::{element, PipelineError};
 
@@ -23,6 +27,21 @@ pub struct LiveOptions {
 
 fn err(e: impl std::fmt::Display) -> PipelineError {
     PipelineError::Gst(e.to_string())
+}
+
+fn io(path: &Path, e: std::io::Error) -> PipelineError {
+    PipelineError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Where a rendition's segments are written before they are listed: outside `dir`, which is public.
+fn pending_dir(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "live".into(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!("{name}.pending"))
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<(), PipelineError> {
@@ -45,10 +64,12 @@ struct Branch {
 /// The renditions' encoders and segment writers inside a pipeline, and their playlists.
 pub struct Ladder {
     dir: PathBuf,
+    pending: PathBuf,
     branches: Arc<Vec<Branch>>,
     renditions: Vec<Rendition>,
     segments: Vec<Vec<MediaSegment>>,
-    /// Whether the next segment of a rendition follows an interruption (a resumed ladder).
+    /// Whether the next segment of a rendition follows an interruption (a resumed ladder, or a
+    /// segment withheld as closed).
     restarted: Vec<bool>,
     opened_ms: Vec<u64>,
     /// When each segment was listed, against the clock time of its first frame (for latency).
@@ -81,6 +102,7 @@ impl Ladder {
             path: opts.dir.display().to_string(),
             message: e.to_string(),
         })?;
+        let pending = pending_dir(&opts.dir);
         let mut branches = Vec::new();
         let mut renditions = Vec::new();
         let mut listed = Vec::new();
@@ -94,13 +116,19 @@ impl Ladder {
                 path: dir.display().to_string(),
                 message: e.to_string(),
             })?;
+            let staging = pending.join(&name);
+            std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+            clear_segments(&staging)?;
             let sink = gst::ElementFactory::make("splitmuxsink")
                 .name(format!("hls-{name}"))
                 .build()
                 .map_err(err)?;
             sink.set_property(
                 "location",
-                dir.join("segment-%05d.ts").to_string_lossy().to_string(),
+                staging
+                    .join("segment-%05d.ts")
+                    .to_string_lossy()
+                    .to_string(),
             );
             let earlier = earlier_segments(&dir, resume)?;
             let next = earlier
@@ -143,6 +171,7 @@ impl Ladder {
         let n = branches.len();
         Ok(Ladder {
             dir: opts.dir.clone(),
+            pending,
             branches: Arc::new(branches),
             renditions,
             restarted: listed.iter().map(|l| !l.is_empty()).collect(),
@@ -172,9 +201,10 @@ impl Ladder {
         audio_branches(pipeline, pad, &self.branches, record)
     }
 
-    /// Handles a segment writer's message: a closed segment is listed in its playlist at once.
-    /// Returns whether the message was the ladder's.
-    pub fn handle(&mut self, msg: &gst::Message) -> Result<bool, PipelineError> {
+    /// Handles a segment writer's message: a finished segment is listed in its playlist at once,
+    /// or deleted when `gate` says it must not be public. Returns whether the message was the
+    /// ladder's.
+    pub fn handle(&mut self, msg: &gst::Message, gate: &Gate) -> Result<bool, PipelineError> {
         let gst::MessageView::Element(e) = msg.view() else {
             return Ok(false);
         };
@@ -201,13 +231,29 @@ impl Ladder {
                             .map(|f| f.to_string_lossy().into_owned())
                     })
                     .unwrap_or_default();
-                let dir = self.dir.join(&self.branches[k].name);
-                let bytes = std::fs::metadata(dir.join(&file)).map_or(0, |m| m.len());
+                let name = &self.branches[k].name;
+                let dir = self.dir.join(name);
+                let staged = self.pending.join(name).join(&file);
+                let span = gate.span(self.opened_ms[k], at_ms);
+                if gate.must_withhold(span) {
+                    tracing::info!(
+                        "live {name}: {file} withheld, it holds a closed part ({} - {} ms)",
+                        span.start_ms,
+                        span.end_ms
+                    );
+                    remove_if_there(&staged)?;
+                    self.restarted[k] = true;
+                    return Ok(true);
+                }
+                let bytes = std::fs::metadata(&staged).map_or(0, |m| m.len());
+                let public = dir.join(&file);
+                std::fs::rename(&staged, &public).map_err(|e| io(&public, e))?;
                 self.segments[k].push(MediaSegment {
                     file,
                     duration_ms: at_ms.saturating_sub(self.opened_ms[k]),
                     bytes,
                     discontinuity: std::mem::take(&mut self.restarted[k]),
+                    session_span: Some(span),
                 });
                 write_atomic(
                     &dir.join("index.m3u8"),
@@ -239,8 +285,65 @@ impl Ladder {
         Ok(true)
     }
 
-    /// Turns every media playlist into a complete VOD playlist; returns each rendition's segments.
-    pub fn finish(self) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+    /// Takes off the playlists, and deletes, the listed segments that `gate` now says must not be
+    /// public (a closed part declared after they were listed); the next listed segment is marked
+    /// as a discontinuity.
+    pub fn censor(&mut self, gate: &Gate) -> Result<(), PipelineError> {
+        for k in 0..self.branches.len() {
+            let known: Vec<(usize, SegmentSpan)> = self.segments[k]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| Some((i, s.session_span?)))
+                .collect();
+            let spans: Vec<SegmentSpan> = known.iter().map(|(_, s)| *s).collect();
+            let gone: Vec<usize> =
+                closed::withheld(&spans, &gate.closed, &gate.slate, closed::MARGIN_MS)
+                    .into_iter()
+                    .map(|j| known[j].0)
+                    .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            let mut kept = Vec::new();
+            let mut removed = Vec::new();
+            let mut after_gap = false;
+            for (i, mut s) in std::mem::take(&mut self.segments[k])
+                .into_iter()
+                .enumerate()
+            {
+                if gone.contains(&i) {
+                    removed.push(s.file);
+                    after_gap = true;
+                    continue;
+                }
+                s.discontinuity |= std::mem::take(&mut after_gap);
+                kept.push(s);
+            }
+            self.restarted[k] |= after_gap;
+            self.segments[k] = kept;
+            let dir = self.dir.join(&self.branches[k].name);
+            write_atomic(
+                &dir.join("index.m3u8"),
+                &hls::media_playlist(&self.segments[k], false),
+            )?;
+            for file in removed {
+                tracing::warn!(
+                    "live {}: {file} taken off the playlist, it holds a closed part declared late",
+                    self.branches[k].name
+                );
+                remove_if_there(&dir.join(file))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns every media playlist into a complete VOD playlist, after a last [`Ladder::censor`];
+    /// returns each rendition's segments.
+    pub fn finish(
+        mut self,
+        gate: &Gate,
+    ) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+        self.censor(gate)?;
         for (b, segs) in self.branches.iter().zip(&self.segments) {
             write_atomic(
                 &self.dir.join(&b.name).join("index.m3u8"),
@@ -259,10 +362,6 @@ impl Ladder {
 /// The segments a rendition's folder already lists, to go on after (`resume`); without `resume`
 /// the folder's earlier segments and playlist are removed.
 fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, PipelineError> {
-    let io = |e: std::io::Error| PipelineError::Io {
-        path: dir.display().to_string(),
-        message: e.to_string(),
-    };
     if resume {
         let Ok(text) = std::fs::read_to_string(dir.join("index.m3u8")) else {
             return Ok(Vec::new());
@@ -273,13 +372,27 @@ fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, Pipel
         }
         return Ok(segments);
     }
-    for entry in std::fs::read_dir(dir).map_err(io)?.flatten() {
+    clear_segments(dir)?;
+    remove_if_there(&dir.join("index.m3u8"))?;
+    Ok(Vec::new())
+}
+
+/// Removes the segment files of `dir`.
+fn clear_segments(dir: &Path) -> Result<(), PipelineError> {
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "index.m3u8" || (name.starts_with("segment-") && name.ends_with(".ts")) {
-            std::fs::remove_file(entry.path()).map_err(io)?;
+        if name.starts_with("segment-") && name.ends_with(".ts") {
+            std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
         }
     }
-    Ok(Vec::new())
+    Ok(())
+}
+
+fn remove_if_there(path: &Path) -> Result<(), PipelineError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Adds `chain` to `pipeline`, links it in order and brings it to the pipeline's state.

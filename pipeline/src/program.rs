@@ -1,8 +1,10 @@
 //! The program feed citizens watch: every camera and remote participant comes in decoded (through
 //! an appsrc fed by its ingest), behind a `fallbackswitch` that shows a "connection lost" slate
 //! when it stops; a compositor shows the speaker large and the others small, a caption names a
-//! new speaker; the sound is mixed at matched loudness. The result goes to the live HLS ladder, to
-//! the program's own recording, and at 16 kHz mono to an audio tap.
+//! new speaker; the sound is mixed at matched loudness. During a closed part of the session the
+//! picture is a full-frame "Seduta segreta" slate and the sound is silence. The result goes to the
+//! live HLS ladder (which never lists a segment of a closed part that is not wholly slate), to the
+//! program's own recording, and at 16 kHz mono to an audio tap.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::closed::{self, Gate, SharedClosed, SlateSpan};
 use crate::director::{self, Director, FloorTurn, Loudness};
 use crate::hls::MediaSegment;
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
@@ -51,6 +54,9 @@ pub struct ProgramOptions {
     /// Chamber microphone turns, in session time; the caller may replace them while the program
     /// runs (floor events arriving during the session).
     pub turns: SharedTurns,
+    /// Closed parts of the session (seduta segreta), in session time; the caller may replace them
+    /// while the program runs (declared in the room, or found in the session's document).
+    pub closed: SharedClosed,
     /// The caption shown when a person starts speaking ("Name - role, group").
     pub captions: HashMap<String, String>,
     pub canvas: (i32, i32),
@@ -88,6 +94,15 @@ pub struct Program {
     levels: Vec<Arc<Mutex<Level>>>,
     caption: gst::Element,
     caption_until: Option<Instant>,
+    /// The compositor's pad of the closed slate, above every input.
+    closed_slate: gst::Pad,
+    /// Silences the program's sound during a closed part.
+    mute: gst::Element,
+    /// When the closed slate was shown.
+    slates: Vec<SlateSpan>,
+    /// Session time minus the pipeline's running time (the largest measured: a measure can only
+    /// come out late).
+    session_minus_running_ms: i64,
     shots: Vec<Shot>,
     director: Director,
     recorder: Option<(gst::Element, SegmentTracker, RecordingIndex, u64)>,
@@ -103,6 +118,8 @@ pub struct ProgramResult {
     pub dropped_tap_blocks: u64,
     /// Every change of speaker the program showed, in order.
     pub shots: Vec<Shot>,
+    /// When the program showed the closed slate, in session time.
+    pub closed_slates: Vec<SlateSpan>,
 }
 
 /// The program showing a new speaker: who, from when (session time), and the source shown large.
@@ -148,6 +165,7 @@ impl Program {
         caption.set_property("shaded-background", true);
         let vtee = element("tee")?;
         let mixer = element("audiomixer")?;
+        let mute = element("volume")?;
         let atee = element("tee")?;
         add_chain(
             &pipeline,
@@ -160,8 +178,14 @@ impl Program {
         )?;
         add_chain(
             &pipeline,
-            &[mixer.clone(), capsfilter(&audio_caps())?, atee.clone()],
+            &[
+                mixer.clone(),
+                capsfilter(&audio_caps())?,
+                mute.clone(),
+                atee.clone(),
+            ],
         )?;
+        let closed_slate = closed_slate(&pipeline, &canvas_caps, &compositor, opts.canvas)?;
         // A silent live input keeps the mixer going when every source is lost.
         let silence = element("audiotestsrc")?;
         silence.set_property("is-live", true);
@@ -229,6 +253,10 @@ impl Program {
             levels,
             caption,
             caption_until: None,
+            closed_slate,
+            mute,
+            slates: Vec::new(),
+            session_minus_running_ms: 0,
             shots: Vec::new(),
             recorder,
             dropped_tap_blocks: dropped,
@@ -252,16 +280,26 @@ impl Program {
         if let Some(r) = &mut self.recorder {
             r.3 = session_ms;
         }
+        // The pipeline's running time starts at most at `session_ms`.
+        self.session_minus_running_ms = session_ms as i64;
         self.pipeline
             .set_state(gst::State::Playing)
             .map(|_| ())
             .map_err(|_| PipelineError::Gst("the program pipeline does not start".into()))
     }
 
-    /// Handles the program's messages for up to 100 ms and updates the picture for `session_ms`.
+    /// Handles the program's messages for up to 100 ms and updates the picture for `session_ms`
+    /// (the session time now): the closed slate on or off, the speaker, the live segments that a
+    /// closed part declared late takes off the playlists.
     pub fn poll(&mut self, session_ms: u64) -> Result<(), PipelineError> {
+        let entered = Instant::now();
+        if let Some(running_ms) = self.running_ms() {
+            self.session_minus_running_ms = self
+                .session_minus_running_ms
+                .max(session_ms as i64 - running_ms as i64);
+        }
         let bus = self.pipeline.bus().expect("a pipeline has a bus");
-        let deadline = Instant::now() + Duration::from_millis(100);
+        let deadline = entered + Duration::from_millis(100);
         while let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(
             deadline
                 .saturating_duration_since(Instant::now())
@@ -272,12 +310,74 @@ impl Program {
             }
             self.handle(&msg)?;
         }
-        self.direct(session_ms);
-        Ok(())
+        let now_ms = || session_ms + entered.elapsed().as_millis() as u64;
+        self.apply_closed(now_ms);
+        self.direct(now_ms());
+        self.ladder.censor(&self.gate())
+    }
+
+    /// The pipeline's running time now, once it plays.
+    fn running_ms(&self) -> Option<u64> {
+        if self.pipeline.current_state() != gst::State::Playing {
+            return None;
+        }
+        let clock = self.pipeline.clock()?;
+        Some(
+            clock
+                .time()
+                .checked_sub(self.pipeline.base_time()?)?
+                .mseconds(),
+        )
+    }
+
+    /// What the ladder needs to judge its segments now.
+    fn gate(&self) -> Gate {
+        Gate {
+            closed: self.opts.closed.lock().expect("closed lock").clone(),
+            slate: self.slates.clone(),
+            session_minus_running_ms: self.session_minus_running_ms,
+        }
+    }
+
+    fn closed_shown(&self) -> bool {
+        self.slates.last().is_some_and(|s| s.off_ms.is_none())
+    }
+
+    /// Shows the closed slate and silences the sound inside a closed part (and for
+    /// [`closed::MARGIN_MS`] after it), noting when: the moment after the switch when it goes on,
+    /// the moment before when it goes off.
+    fn apply_closed(&mut self, now_ms: impl Fn() -> u64) {
+        let closed = {
+            let spans = self.opts.closed.lock().expect("closed lock");
+            closed::closed_at(&spans, now_ms(), closed::MARGIN_MS)
+        };
+        if closed == self.closed_shown() {
+            return;
+        }
+        if closed {
+            self.closed_slate.set_property("alpha", 1.0f64);
+            self.mute.set_property("mute", true);
+            self.caption.set_property("silent", true);
+            self.caption_until = None;
+            let on_ms = now_ms();
+            tracing::info!("program: closed part from {on_ms} ms, slate shown and sound muted");
+            self.slates.push(SlateSpan {
+                on_ms,
+                off_ms: None,
+            });
+        } else {
+            let off_ms = now_ms();
+            if let Some(last) = self.slates.last_mut() {
+                last.off_ms = Some(off_ms);
+            }
+            self.closed_slate.set_property("alpha", 0.0f64);
+            self.mute.set_property("mute", false);
+            tracing::info!("program: closed part over at {off_ms} ms, the inputs back");
+        }
     }
 
     fn handle(&mut self, msg: &gst::Message) -> Result<(), PipelineError> {
-        if self.ladder.handle(msg)? {
+        if self.ladder.handle(msg, &self.gate())? {
             return Ok(());
         }
         let gst::MessageView::Element(el) = msg.view() else {
@@ -297,7 +397,8 @@ impl Program {
         Ok(())
     }
 
-    /// Chooses the large picture and the caption for `session_ms`, and notes slates going on/off.
+    /// Chooses the large picture and the caption for `session_ms`, and notes slates going on/off;
+    /// during a closed part nobody is named and no shot is noted.
     fn direct(&mut self, session_ms: u64) {
         for (input, v) in self.opts.inputs.iter().zip(self.video.iter_mut()) {
             let Some(v) = v else { continue };
@@ -317,6 +418,9 @@ impl Program {
                     }
                 );
             }
+        }
+        if self.closed_shown() {
+            return;
         }
         let remote_speaking: Vec<String> = self
             .opts
@@ -423,12 +527,14 @@ impl Program {
         result?;
         let dropped_tap_blocks = *self.dropped_tap_blocks.lock().expect("dropped lock");
         let listed = std::mem::take(&mut self.ladder.listed);
+        let gate = self.gate();
         Ok(ProgramResult {
-            renditions: self.ladder.finish()?,
+            renditions: self.ladder.finish(&gate)?,
             listed,
             recording: self.recorder.map(|r| r.2),
             dropped_tap_blocks,
             shots: self.shots,
+            closed_slates: gate.slate,
         })
     }
 }
@@ -526,6 +632,62 @@ fn video_input(
         slate_on: false,
     })
 }
+
+/// The closed slate: "Seduta segreta", and smaller "Closed session", on a dark red full frame,
+/// above every input and hidden (alpha 0) until a closed part begins.
+fn closed_slate(
+    pipeline: &gst::Pipeline,
+    canvas_caps: &gst::Caps,
+    compositor: &gst::Element,
+    canvas: (i32, i32),
+) -> Result<gst::Pad, PipelineError> {
+    let src = element("videotestsrc")?;
+    src.set_property("is-live", true);
+    src.set_property_from_str("pattern", "solid-color");
+    src.set_property("foreground-color", CLOSED_SLATE_ARGB);
+    let caps = element("capsfilter")?;
+    caps.set_property("caps", canvas_caps);
+    let text = |line: &str, font: &str, ypos: f64| -> Result<gst::Element, PipelineError> {
+        let t = element("textoverlay")?;
+        t.set_property("text", line);
+        t.set_property("font-desc", font);
+        t.set_property_from_str("halignment", "center");
+        t.set_property_from_str("valignment", "position");
+        t.set_property("ypos", ypos);
+        t.set_property("shaded-background", false);
+        Ok(t)
+    };
+    let queue = element("queue")?;
+    add_chain(
+        pipeline,
+        &[
+            src,
+            element("videoconvert")?,
+            caps,
+            text("Seduta segreta", "Sans Bold 40", 0.42)?,
+            text("Closed session", "Sans 22", 0.6)?,
+            queue.clone(),
+        ],
+    )?;
+    let pad = compositor
+        .request_pad_simple("sink_%u")
+        .ok_or_else(|| PipelineError::Gst("no pad on compositor".into()))?;
+    queue
+        .static_pad("src")
+        .expect("queue src")
+        .link(&pad)
+        .map_err(gst_error)?;
+    pad.set_property("xpos", 0i32);
+    pad.set_property("ypos", 0i32);
+    pad.set_property("width", canvas.0);
+    pad.set_property("height", canvas.1);
+    pad.set_property("zorder", 100u32);
+    pad.set_property("alpha", 0.0f64);
+    Ok(pad)
+}
+
+/// The closed slate's colour (ARGB): a dark red, unlike any input or the "connection lost" black.
+pub const CLOSED_SLATE_ARGB: u32 = 0xff5a_1e28;
 
 /// appsrc -> loudness matched (volume set from the measured speech level) -> audiomixer.
 fn audio_input(

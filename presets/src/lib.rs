@@ -142,6 +142,17 @@ pub enum SubtitleMode {
     Burn,
 }
 
+impl SubtitleMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubtitleMode::None => "none",
+            SubtitleMode::Sidecar => "sidecar",
+            SubtitleMode::Soft => "soft",
+            SubtitleMode::Burn => "burn",
+        }
+    }
+}
+
 /// The lower third with the speaker's name, role and group at each new speaker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,5 +1,6 @@
-//! What a media file holds: its streams, duration and frames, and a small grey picture of the frame
-//! shown at a time, for reports and for checking clips.
+//! What a media file holds: its streams, duration and frames, how far its packets really reach
+//! (a truncated file declares more than it holds), and a small grey picture of the frame shown at
+//! a time, for reports and for checking clips.
 
 use std::path::Path;
 
@@ -167,6 +168,73 @@ pub fn frame_gray(path: &Path, at_ms: u64, width: u32, height: u32) -> Result<Ve
 /// The container's duration, without reading the packets.
 pub fn duration_ms(path: &Path) -> Result<u64, ClipError> {
     Ok((open(path)?.duration().max(0) / 1000) as u64)
+}
+
+/// How far short of its declared duration a file may end before it counts as truncated.
+pub const TRUNCATION_TOLERANCE_MS: u64 = 1000;
+
+/// How far a file's packets reach against the duration its container declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Extent {
+    pub declared_ms: u64,
+    /// The end of the furthest packet of any stream, from the start of the file (at least
+    /// `declared_ms - TRUNCATION_TOLERANCE_MS` when the file is whole).
+    pub data_end_ms: u64,
+}
+
+impl Extent {
+    pub fn is_truncated(&self) -> bool {
+        self.data_end_ms + TRUNCATION_TOLERANCE_MS < self.declared_ms
+    }
+}
+
+/// The end of the furthest packet `packets` yields, in ms from `start_ms`; stops reading once one
+/// ends after `enough_ms`.
+fn reach_ms(ictx: &mut format::context::Input, start_ms: i64, enough_ms: Option<u64>) -> u64 {
+    let time_bases: Vec<ffmpeg::Rational> = ictx.streams().map(|s| s.time_base()).collect();
+    let mut reach_ms = 0u64;
+    for (stream, packet) in ictx.packets() {
+        let tb = time_bases[stream.index()];
+        let Some(pts) = packet.pts().or(packet.dts()) else {
+            continue;
+        };
+        let end = pts + packet.duration().max(0);
+        let end_ms = end * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator());
+        reach_ms = reach_ms.max((end_ms - start_ms).max(0) as u64);
+        if enough_ms.is_some_and(|enough| reach_ms > enough) {
+            break;
+        }
+    }
+    reach_ms
+}
+
+/// How far the packets of `path` reach: a seek to just before the declared end tells a whole file
+/// at once; only a file with nothing there is read from its start to find where its data stops.
+pub fn extent(path: &Path) -> Result<Extent, ClipError> {
+    let mut ictx = open(path)?;
+    let declared_ms = (ictx.duration().max(0) / 1000) as u64;
+    let start_ms = ictx
+        .streams()
+        .filter(|s| s.start_time() != ffmpeg::ffi::AV_NOPTS_VALUE)
+        .map(|s| {
+            let tb = s.time_base();
+            s.start_time() * 1000 * i64::from(tb.numerator()) / i64::from(tb.denominator())
+        })
+        .min()
+        .unwrap_or(0);
+    let target_ms = declared_ms.saturating_sub(TRUNCATION_TOLERANCE_MS);
+    let ts = (start_ms + target_ms as i64) * 1000;
+    if ictx.seek(ts, ..ts).is_ok() && reach_ms(&mut ictx, start_ms, Some(target_ms)) > target_ms {
+        return Ok(Extent {
+            declared_ms,
+            data_end_ms: declared_ms,
+        });
+    }
+    let mut ictx = open(path)?;
+    Ok(Extent {
+        declared_ms,
+        data_end_ms: reach_ms(&mut ictx, start_ms, None),
+    })
 }
 
 /// The cues of the first mov_text subtitle track: (start ms, end ms, text), empty samples left out.

@@ -251,13 +251,14 @@ pub fn open_parts(
     const MIN_PART_MS: u64 = 500;
     let mut parts = vec![(start, end)];
     for c in closed {
+        let (c_start, c_end) = c.bounds();
         parts = parts
             .into_iter()
             .flat_map(|(a, b)| {
-                if c.end_ms <= a || c.start_ms >= b {
+                if c_end <= a || c_start >= b {
                     vec![(a, b)]
                 } else {
-                    [(a, c.start_ms.min(b)), (c.end_ms.max(a), b)]
+                    [(a, c_start.min(b)), (c_end.max(a), b)]
                         .into_iter()
                         .filter(|(x, y)| x < y)
                         .collect()
@@ -271,7 +272,7 @@ pub fn open_parts(
 
 /// Whether any part of `[start, end)` is closed.
 pub fn touches_closed(start: SessionMs, end: SessionMs, closed: &[ClosedRange]) -> bool {
-    closed.iter().any(|c| c.start_ms < end && start < c.end_ms)
+    closed.iter().any(|c| c.overlaps(start, end))
 }
 
 /// The words of the plan, in clip time, none from a closed range.

@@ -10,6 +10,7 @@
 
 pub mod doc;
 pub mod files;
+pub mod id;
 pub mod model;
 pub mod subtitles;
 pub mod time;
@@ -19,6 +20,7 @@ pub mod validate;
 
 pub use doc::{from_json, parse, to_json, DocumentError, Format};
 pub use files::{part_path, part_writer};
+pub use id::{BadSessionId, SessionId, MAX_SESSION_ID_LEN};
 pub use model::{
     AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,
     Session, Source, SourceKind,

@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::id::SessionId;
 use crate::time::{SessionClock, SessionMs};
 
 /// One council session (seduta) with its sources, roster, agenda and live evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
-    pub id: String,
+    pub id: SessionId,
     pub body: String,
     pub title: String,
     /// Wall-clock start (UTC): session time zero.
@@ -176,6 +177,37 @@ pub struct ClosedRange {
     pub reason: Option<String>,
 }
 
+impl ClosedRange {
+    /// The end of a closed part declared live and not yet ended: closed until further notice.
+    pub const OPEN_END: SessionMs = SessionMs(i64::MAX as u64);
+
+    /// The range's first and last instant, in order even when it was written in reverse (a
+    /// reversed range still closes the time between its ends).
+    pub fn bounds(&self) -> (SessionMs, SessionMs) {
+        (
+            self.start_ms.min(self.end_ms),
+            self.start_ms.max(self.end_ms),
+        )
+    }
+
+    /// Whether the range is still open (declared live, not yet ended).
+    pub fn is_open(&self) -> bool {
+        self.bounds().1 >= Self::OPEN_END
+    }
+
+    /// Whether `start..end` shares any instant with the range.
+    pub fn overlaps(&self, start: SessionMs, end: SessionMs) -> bool {
+        let (a, b) = self.bounds();
+        a < end && start < b
+    }
+
+    /// Whether the instant `at` is closed.
+    pub fn contains(&self, at: SessionMs) -> bool {
+        let (a, b) = self.bounds();
+        a <= at && at < b
+    }
+}
+
 /// A microphone switched on or off by the chamber's conference system.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,5 +255,15 @@ impl Session {
 
     pub fn item(&self, number: u32) -> Option<&AgendaItem> {
         self.agenda.iter().find(|i| i.number == number)
+    }
+
+    /// Whether `start..end` touches a closed part: the product's key rule, written once.
+    pub fn touches_closed(&self, start: SessionMs, end: SessionMs) -> bool {
+        self.closed_ranges.iter().any(|r| r.overlaps(start, end))
+    }
+
+    /// Whether the instant `at` lies in a closed part.
+    pub fn closed_at(&self, at: SessionMs) -> bool {
+        self.closed_ranges.iter().any(|r| r.contains(at))
     }
 }

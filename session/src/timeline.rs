@@ -41,6 +41,26 @@ pub struct TimelineWord {
 }
 
 impl Timeline {
+    /// The timeline without a word or an intervention of the session's closed parts, for everyone
+    /// but the presidency's staff. Item spans stay (an agenda item's title is public).
+    pub fn without_closed(&self, session: &crate::Session) -> Timeline {
+        Timeline {
+            items: self.items.clone(),
+            interventions: self
+                .interventions
+                .iter()
+                .filter(|i| !session.touches_closed(i.start_ms, i.end_ms.max(i.start_ms + 1)))
+                .cloned()
+                .collect(),
+            words: self
+                .words
+                .iter()
+                .filter(|w| !session.touches_closed(w.start_ms, w.end_ms.max(w.start_ms + 1)))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The item whose span holds `at`, if any.
     pub fn item_at(&self, at: SessionMs) -> Option<u32> {
         self.items

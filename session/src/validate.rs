@@ -44,6 +44,15 @@ pub fn uri_scheme(uri: &str) -> Option<&str> {
     valid.then_some(scheme)
 }
 
+/// The most sources, people, agenda items, closed parts and evidence entries a document may hold,
+/// and the longest text of a field, in characters.
+pub const MAX_SOURCES: usize = 64;
+pub const MAX_PERSONS: usize = 2_000;
+pub const MAX_ITEMS: usize = 1_000;
+pub const MAX_CLOSED_RANGES: usize = 100;
+pub const MAX_EVIDENCE: usize = 100_000;
+pub const MAX_TEXT_CHARS: usize = 2_000;
+
 struct Problems(Vec<Problem>);
 
 impl Problems {
@@ -92,7 +101,6 @@ impl Session {
     /// Every problem of the document; empty when it is valid.
     pub fn validate(&self) -> Vec<Problem> {
         let mut p = Problems(Vec::new());
-        p.id("id".into(), &self.id);
         p.not_blank("body".into(), &self.body);
         p.not_blank("title".into(), &self.title);
         let lang_ok = (2..=3).contains(&self.language.len())
@@ -111,7 +119,48 @@ impl Session {
         self.validate_agenda(&mut p);
         self.validate_closed_ranges(&mut p);
         self.validate_evidence(&mut p);
+        self.validate_sizes(&mut p);
         p.0
+    }
+
+    /// Bounds on a document's size, so that no field can swell every page and report.
+    fn validate_sizes(&self, p: &mut Problems) {
+        let lists = [
+            ("sources", self.sources.len(), MAX_SOURCES),
+            ("roster", self.roster.len(), MAX_PERSONS),
+            ("agenda", self.agenda.len(), MAX_ITEMS),
+            ("closed_ranges", self.closed_ranges.len(), MAX_CLOSED_RANGES),
+            ("floor_events", self.floor_events.len(), MAX_EVIDENCE),
+            ("agenda_markers", self.agenda_markers.len(), MAX_EVIDENCE),
+        ];
+        for (list, len, max) in lists {
+            if len > max {
+                p.add(list, format!("has {len} entries (at most {max})"));
+            }
+        }
+        let mut texts: Vec<(String, &str)> =
+            vec![("body".into(), &self.body), ("title".into(), &self.title)];
+        for (i, x) in self.roster.iter().enumerate() {
+            texts.push((format!("roster[{i}].name"), &x.name));
+            if let Some(g) = &x.group {
+                texts.push((format!("roster[{i}].group"), g));
+            }
+        }
+        for (i, x) in self.agenda.iter().enumerate() {
+            texts.push((format!("agenda[{i}].title"), &x.title));
+        }
+        for (i, x) in self.sources.iter().enumerate() {
+            texts.push((format!("sources[{i}].uri"), &x.uri));
+        }
+        for (path, text) in texts {
+            let chars = text.chars().count();
+            if chars > MAX_TEXT_CHARS {
+                p.add(
+                    path,
+                    format!("is {chars} characters long (at most {MAX_TEXT_CHARS})"),
+                );
+            }
+        }
     }
 
     fn validate_roster(&self, p: &mut Problems) {
@@ -143,8 +192,25 @@ impl Session {
     fn validate_sources(&self, p: &mut Problems) {
         for (i, source) in self.sources.iter().enumerate() {
             p.id(format!("sources[{i}].id"), &source.id);
+            let bare_scheme = source.uri.split_once(':').is_some_and(|(scheme, _)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            });
             if source.uri.trim().is_empty() {
                 p.add(format!("sources[{i}].uri"), "must not be empty");
+            } else if source.uri.chars().any(char::is_control) {
+                p.add(format!("sources[{i}].uri"), "holds a control character");
+            } else if uri_scheme(&source.uri).is_none() && bare_scheme {
+                p.add(
+                    format!("sources[{i}].uri"),
+                    format!(
+                        "{:?} is neither a file path nor a uri of a supported scheme ({})",
+                        source.uri,
+                        URI_SCHEMES.join(", ")
+                    ),
+                );
             } else if let Some(scheme) = uri_scheme(&source.uri) {
                 if !URI_SCHEMES.contains(&scheme) {
                     p.add(
@@ -362,13 +428,13 @@ mod tests {
     #[test]
     fn reports_every_problem_at_once() {
         let mut s = sample();
-        s.id = "../etc".into();
+        s.roster[0].id = "../etc".into();
         s.sources[1].person = Some("nobody".into());
         s.agenda_markers[0].item = 9;
         s.floor_events[0].at = "2021-03-15T16:00:00Z".parse().unwrap();
         let found = reasons(&s);
         assert_eq!(found.len(), 4, "{found:?}");
-        assert!(found[0].starts_with("id: \"../etc\" is not a valid id"));
+        assert!(found[0].starts_with("roster[0].id: \"../etc\" is not a valid id"));
         assert!(found
             .iter()
             .any(|r| r == "sources[1].person: \"nobody\" is not in the roster"));

@@ -7,7 +7,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use session::{
-    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, Person, Session, SessionMs, Source,
+    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, Person, Session, SessionId, SessionMs,
+    Source,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -26,7 +27,7 @@ pub enum CatalogueError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("catalogue query failed: {0}")]
     Query(#[from] sqlx::Error),
-    #[error("session {0:?} is already in the catalogue (use --replace to replace it)")]
+    #[error("session {0:?} is already in the catalogue")]
     AlreadyExists(String),
     #[error("no session {0:?} in the catalogue")]
     NotFound(String),
@@ -38,6 +39,8 @@ pub enum CatalogueError {
     NotAligned(String),
     #[error("session {0:?} was corrected by someone else meanwhile; read it again and retry")]
     Conflict(String),
+    #[error("{0}")]
+    ClosedPart(String),
     #[error("catalogue holds a bad value in {table}.{column}: {value:?}")]
     Corrupt {
         table: &'static str,
@@ -57,6 +60,7 @@ impl CatalogueError {
                 | CatalogueError::NoTranscript(_)
                 | CatalogueError::NotAligned(_)
                 | CatalogueError::Conflict(_)
+                | CatalogueError::ClosedPart(_)
         )
     }
 }
@@ -66,7 +70,7 @@ type Result<T, E = CatalogueError> = std::result::Result<T, E>;
 /// One line of `aula session list`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SessionSummary {
-    pub id: String,
+    pub id: SessionId,
     pub body: String,
     pub title: String,
     pub start: DateTime<Utc>,
@@ -138,16 +142,17 @@ impl Catalogue {
     }
 
     /// Stores a validated session in one transaction; refuses an existing id unless `replace`.
-    pub async fn import(&self, session: &Session, base_dir: &Path, replace: bool) -> Result<()> {
+    /// Returns whether a session was replaced.
+    pub async fn import(&self, session: &Session, base_dir: &Path, replace: bool) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
-            .bind(&session.id)
+            .bind(session.id.as_str())
             .fetch_optional(&mut *tx)
             .await?
             .is_some();
         if exists {
             if !replace {
-                return Err(CatalogueError::AlreadyExists(session.id.clone()));
+                return Err(CatalogueError::AlreadyExists(session.id.to_string()));
             }
             delete_rows(&mut tx, &session.id).await?;
         }
@@ -155,7 +160,7 @@ impl Catalogue {
             "INSERT INTO sessions (id, body, title, start_at, mode, language, base_dir, imported_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(&session.id)
+        .bind(session.id.as_str())
         .bind(&session.body)
         .bind(&session.title)
         .bind(timestamp(session.start))
@@ -170,7 +175,7 @@ impl Catalogue {
                 "INSERT INTO persons (session_id, ord, id, name, role, group_name, seat)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(&session.id)
+            .bind(session.id.as_str())
             .bind(ord as i64)
             .bind(&p.id)
             .bind(&p.name)
@@ -185,7 +190,7 @@ impl Catalogue {
                 "INSERT INTO sources (session_id, ord, id, kind, uri, person_id, channel_seats)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(&session.id)
+            .bind(session.id.as_str())
             .bind(ord as i64)
             .bind(&s.id)
             .bind(s.kind.as_str())
@@ -206,7 +211,7 @@ impl Catalogue {
                 "INSERT INTO agenda_items (session_id, ord, number, title, kind, act_ref, rapporteur)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(&session.id)
+            .bind(session.id.as_str())
             .bind(ord as i64)
             .bind(i64::from(a.number))
             .bind(&a.title)
@@ -221,10 +226,10 @@ impl Catalogue {
                 "INSERT INTO closed_ranges (session_id, ord, start_ms, end_ms, reason)
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(&session.id)
+            .bind(session.id.as_str())
             .bind(ord as i64)
             .bind(r.start_ms.0 as i64)
-            .bind(r.end_ms.0 as i64)
+            .bind(r.end_ms.0.min(ClosedRange::OPEN_END.0) as i64)
             .bind(r.reason.clone())
             .execute(&mut *tx)
             .await?;
@@ -241,7 +246,7 @@ impl Catalogue {
         tx.commit().await?;
         // A replaced session has no timeline any more: its lines leave the search.
         self.reindex(&session.id).await;
-        Ok(())
+        Ok(exists)
     }
 
     /// Appends floor events and agenda markers (as the conference system and the clerk's console
@@ -284,7 +289,7 @@ impl Catalogue {
         rows.iter()
             .map(|row| {
                 Ok(SessionSummary {
-                    id: row.try_get("id")?,
+                    id: stored_id(row.try_get("id")?)?,
                     body: row.try_get("body")?,
                     title: row.try_get("title")?,
                     start: parse_time(row.try_get("start_at")?)?,
@@ -305,7 +310,7 @@ impl Catalogue {
         .ok_or_else(|| CatalogueError::NotFound(id.to_owned()))?;
         let start = parse_time(row.try_get("start_at")?)?;
         let mut session = Session {
-            id: row.try_get("id")?,
+            id: stored_id(row.try_get("id")?)?,
             body: row.try_get("body")?,
             title: row.try_get("title")?,
             start,
@@ -404,6 +409,71 @@ impl Catalogue {
     }
 
     /// Removes a session's rows; `NotFound` when there is none.
+    /// Declares a closed part (seduta segreta) starting at `start`, open until [`Self::end_closed`]:
+    /// refused while another is open or when `start` lies in a closed part already.
+    pub async fn open_closed(&self, id: &str, start: SessionMs) -> Result<ClosedRange> {
+        let session = self.get(id).await?.session;
+        if let Some(open) = session.closed_ranges.iter().find(|r| r.is_open()) {
+            return Err(CatalogueError::ClosedPart(format!(
+                "a closed part is open already, since {}",
+                open.start_ms
+            )));
+        }
+        if session.closed_ranges.iter().any(|r| r.bounds().1 > start) {
+            return Err(CatalogueError::ClosedPart(format!(
+                "{start} is not after the closed parts already declared"
+            )));
+        }
+        let range = ClosedRange {
+            start_ms: start,
+            end_ms: ClosedRange::OPEN_END,
+            reason: None,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO closed_ranges (session_id, ord, start_ms, end_ms, reason)
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(id)
+        .bind(session.closed_ranges.len() as i64)
+        .bind(start.0 as i64)
+        .bind(ClosedRange::OPEN_END.0 as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.reindex(id).await;
+        Ok(range)
+    }
+
+    /// Ends the open closed part at `end`; refused when none is open or `end` is not after its start.
+    pub async fn end_closed(&self, id: &str, end: SessionMs) -> Result<ClosedRange> {
+        let session = self.get(id).await?.session;
+        let Some(open) = session.closed_ranges.iter().find(|r| r.is_open()) else {
+            return Err(CatalogueError::ClosedPart(
+                "no closed part is open to end".to_owned(),
+            ));
+        };
+        if end <= open.start_ms {
+            return Err(CatalogueError::ClosedPart(format!(
+                "the end {end} is not after the closed part's start {}",
+                open.start_ms
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE closed_ranges SET end_ms = $3 WHERE session_id = $1 AND start_ms = $2")
+            .bind(id)
+            .bind(open.start_ms.0 as i64)
+            .bind(end.0 as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.reindex(id).await;
+        Ok(ClosedRange {
+            end_ms: end,
+            ..open.clone()
+        })
+    }
+
     pub async fn delete(&self, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         if !delete_rows(&mut tx, id).await? {
@@ -454,7 +524,7 @@ async fn insert_evidence(
             "INSERT INTO floor_events (session_id, ord, at_ms, seat, person_id, action)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&session.id)
+        .bind(session.id.as_str())
         .bind(first_ord + k as i64)
         .bind(at_ms.0 as i64)
         .bind(e.seat.map(i64::from))
@@ -470,7 +540,7 @@ async fn insert_evidence(
         sqlx::query(
             "INSERT INTO agenda_markers (session_id, ord, at_ms, item) VALUES ($1, $2, $3, $4)",
         )
-        .bind(&session.id)
+        .bind(session.id.as_str())
         .bind(first_ord + k as i64)
         .bind(at_ms.0 as i64)
         .bind(i64::from(m.item))
@@ -544,6 +614,15 @@ fn number(value: i64, table: &'static str, column: &'static str) -> Result<u32> 
 
 fn small(value: Option<i64>, table: &'static str, column: &'static str) -> Result<Option<u32>> {
     value.map(|v| number(v, table, column)).transpose()
+}
+
+/// A session id read back from the catalogue (checked again: the catalogue may predate the check).
+fn stored_id(text: String) -> Result<SessionId> {
+    SessionId::parse(&text).map_err(|_| CatalogueError::Corrupt {
+        table: "sessions",
+        column: "id",
+        value: text.chars().take(80).collect(),
+    })
 }
 
 fn ms(value: i64, table: &'static str, column: &'static str) -> Result<SessionMs> {

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
-use session::{AgendaMarker, FloorEvent, Person, Session, SessionMs, SourceKind, Transcript};
+use session::{
+    AgendaMarker, FloorEvent, Person, Session, SessionId, SessionMs, SourceKind, Transcript,
+};
 use transcriber::activity::{self, ActivityError};
 use transcriber::align::{self, Activity, Correction, EvidenceKind, Timeline};
 use transcriber::audio::{AudioDecoder, Selection};
@@ -82,13 +84,17 @@ enum Revert {
 
 /// Aligns a session's transcript with its evidence, re-applies the corrections in effect, stores
 /// the timeline and rewrites the transcript files from it.
-pub async fn align_session(config: &Config, id: &str, cancel: &Cancel) -> Result<AlignReport> {
+pub async fn align_session(
+    config: &Config,
+    id: &SessionId,
+    cancel: &Cancel,
+) -> Result<AlignReport> {
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(id).await?;
     let transcript = catalogue
         .transcript(id)
         .await?
-        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_owned()))?;
+        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_string()))?;
     let session = stored.session.clone();
     let base_dir = stored.base_dir.clone();
     let recordings_dir = config.session_dir(id).join("recordings");
@@ -118,7 +124,7 @@ pub async fn align_session(config: &Config, id: &str, cancel: &Cancel) -> Result
         .await?;
     write_outputs(config, id, &session, &transcript, &timeline)?;
     Ok(AlignReport {
-        session: id.to_owned(),
+        session: id.to_string(),
         words: timeline.words.len(),
         attributed_percent: (timeline.attributed_share() * 1000.0).round() / 10.0,
         items: timeline.items.len(),
@@ -271,7 +277,7 @@ fn replay(
 /// `transcripts/timeline.json` and the transcript files, from the corrected timeline.
 fn write_outputs(
     config: &Config,
-    id: &str,
+    id: &SessionId,
     session: &Session,
     transcript: &Transcript,
     timeline: &Timeline,
@@ -289,7 +295,7 @@ fn write_outputs(
     )
 }
 
-pub async fn timeline(config: &Config, id: &str, json: bool) -> Result<()> {
+pub async fn timeline(config: &Config, id: &SessionId, json: bool) -> Result<()> {
     let catalogue = open_catalogue(config).await?;
     let session = catalogue.get(id).await?.session;
     let stored = catalogue.timeline(id).await?;
@@ -380,7 +386,7 @@ impl FixCommand {
 
 pub async fn fix(
     config: &Config,
-    id: &str,
+    id: &SessionId,
     command: FixCommand,
     author: String,
     json: bool,
@@ -397,7 +403,7 @@ pub async fn fix(
 /// before, after) and its description.
 pub async fn apply_fix(
     config: &Config,
-    id: &str,
+    id: &SessionId,
     command: FixCommand,
     author: String,
 ) -> Result<(serde_json::Value, String)> {
@@ -469,7 +475,7 @@ pub async fn apply_fix(
     let transcript = catalogue
         .transcript(id)
         .await?
-        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_owned()))?;
+        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(id.to_string()))?;
     write_outputs(config, id, session, &transcript, &timeline)?;
     Ok((
         serde_json::json!({
@@ -505,7 +511,7 @@ fn describe(correction: &serde_json::Value, roster: &[Person]) -> String {
     }
 }
 
-pub async fn history(config: &Config, id: &str, json: bool) -> Result<()> {
+pub async fn history(config: &Config, id: &SessionId, json: bool) -> Result<()> {
     let catalogue = open_catalogue(config).await?;
     let session = catalogue.get(id).await?.session;
     let revisions = catalogue.revisions(id).await?;
@@ -535,7 +541,7 @@ pub async fn history(config: &Config, id: &str, json: bool) -> Result<()> {
 /// Floor events and agenda markers sent after the session was imported.
 pub async fn evidence(
     config: &Config,
-    id: &str,
+    id: &SessionId,
     floor_events: Option<PathBuf>,
     agenda_markers: Option<PathBuf>,
     json: bool,

@@ -10,7 +10,7 @@ use publisher::clip::{self, ClipResult, ClipSpec};
 use publisher::cues::{self, AssStyle, Cue, CueLayout};
 use publisher::request::{self, ClipPlan, Selection};
 use serde::Serialize;
-use session::{Session, SessionMs, SourceKind, Timeline};
+use session::{Session, SessionId, SessionMs, SourceKind, Timeline};
 
 use super::{open_catalogue, print_json};
 use crate::cancel::{Cancel, Cancelled};
@@ -21,12 +21,13 @@ use crate::media::{self, MediaFile};
 use crate::BadInput;
 
 /// What to clip and how: the command line's options, and a clip job's parameters (JSON).
-#[derive(Clone, Debug, Args, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Args, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["item", "intervention", "person", "from"]))]
 #[serde(deny_unknown_fields)]
 pub struct ClipArgs {
     /// The session.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: SessionId,
     /// An agenda item (one clip per span of it).
     #[arg(long)]
     pub item: Option<u32>,
@@ -69,6 +70,11 @@ pub struct ClipArgs {
     #[arg(long)]
     #[serde(skip)]
     pub json: bool,
+    /// Cut from a recording that ends before the duration its container declares (one that
+    /// really was cut) as far as it goes, with a warning, instead of refusing it.
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_truncated: bool,
 }
 
 fn default_preset() -> String {
@@ -79,7 +85,7 @@ fn default_padding_ms() -> u64 {
     300
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SubsArg {
     None,
@@ -175,9 +181,33 @@ pub fn fit_to_recording(
 }
 
 /// How long the recording runs in session time: to the end of its last segment, or of the file.
+/// A file that ends more than a second before its container's duration is refused.
 pub fn recording_end(input: &MediaFile) -> Result<SessionMs> {
-    let file_ms = publisher::probe::duration_ms(&input.path)?;
-    Ok(input.session_ms(file_ms))
+    recording_end_with(input, false)
+}
+
+/// [`recording_end`]; with `allow_truncated`, a truncated file runs to the end of its data
+/// (with a warning) instead of being refused.
+pub fn recording_end_with(input: &MediaFile, allow_truncated: bool) -> Result<SessionMs> {
+    let extent = publisher::probe::extent(&input.path)?;
+    let path = input.path.display().to_string();
+    if !extent.is_truncated() {
+        return Ok(input.session_ms(extent.declared_ms));
+    }
+    if !allow_truncated {
+        return Err(clip::ClipError::Truncated {
+            path,
+            data_end_ms: extent.data_end_ms,
+            declared_ms: extent.declared_ms,
+        }
+        .into());
+    }
+    tracing::warn!(
+        "{path} ends at {} s of the {} s its container declares: clipping what is there",
+        clip::seconds(extent.data_end_ms),
+        clip::seconds(extent.declared_ms)
+    );
+    Ok(input.session_ms(extent.data_end_ms))
 }
 
 /// Plans the clips `args` asks for: the cutting job and one plan per clip.
@@ -203,7 +233,7 @@ pub async fn plan_clips(
         &stored.base_dir,
         &config.session_dir(&session.id).join("recordings"),
     )?;
-    let recording_ms = recording_end(&input)?.0;
+    let recording_ms = recording_end_with(&input, args.allow_truncated)?.0;
     let selection = match (
         &args.item,
         &args.intervention,
@@ -229,9 +259,11 @@ pub async fn plan_clips(
         recording_ms,
         args.padding_ms,
     )?;
+    let variant = variant_suffix(args.padding_ms, args.accurate, subs, preset.subtitles.mode);
     let plans = plans
         .into_iter()
-        .map(|plan| {
+        .map(|mut plan| {
+            plan.slug.push_str(&variant);
             let (plan, warning) = fit_to_recording(plan, &input).map_err(BadInput)?;
             warnings.extend(warning);
             Ok(plan)
@@ -256,6 +288,27 @@ pub async fn plan_clips(
         cancel,
     };
     Ok((job, plans))
+}
+
+/// What sets a clip apart from the default one of the same selection and preset, for its name:
+/// two requests that differ make two files, never one replacing the other.
+fn variant_suffix(
+    padding_ms: u64,
+    accurate: bool,
+    subs: SubtitleMode,
+    preset_subs: SubtitleMode,
+) -> String {
+    let mut suffix = String::new();
+    if padding_ms != default_padding_ms() {
+        suffix.push_str(&format!("-pad{padding_ms}ms"));
+    }
+    if accurate {
+        suffix.push_str("-accurate");
+    }
+    if subs != preset_subs {
+        suffix.push_str(&format!("-subs-{}", subs.as_str()));
+    }
+    suffix
 }
 
 pub async fn run(config: &Config, args: ClipArgs, cancel: Cancel) -> Result<()> {
@@ -369,7 +422,7 @@ pub async fn produce(
         }
         let record = ClipRecord {
             id: output.id.clone(),
-            session: job.session.id.clone(),
+            session: job.session.id.to_string(),
             slug: plan.slug.clone(),
             title: plan.title.clone(),
             item: plan.item,

@@ -122,24 +122,33 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
 }
 
 /// A session transcribed with the default model, as a job does it.
-pub(crate) async fn transcribe_for_job(config: &Config, id: &str, cancel: Cancel) -> Result<()> {
+pub(crate) async fn transcribe_for_job(
+    config: &Config,
+    id: &::session::SessionId,
+    cancel: Cancel,
+) -> Result<()> {
     let model = transcribe::ModelArgs {
         model: "default".into(),
         timing: transcribe::TimingArg::DtwVad,
         threads: None,
         beam: 1,
+        allow_truncated: false,
     };
-    transcribe::transcribe_session(config.clone(), id.to_owned(), model, cancel).await
+    transcribe::transcribe_session(config.clone(), id.clone(), model, cancel).await
 }
 
-pub(crate) async fn align_for_job(config: &Config, id: &str, cancel: Cancel) -> Result<()> {
+pub(crate) async fn align_for_job(
+    config: &Config,
+    id: &::session::SessionId,
+    cancel: Cancel,
+) -> Result<()> {
     align::align_session(config, id, &cancel).await.map(|_| ())
 }
 
 /// A correction from the API, stored as a revision like `aula session fix`.
 pub(crate) async fn correct(
     config: &Config,
-    id: &str,
+    id: &::session::SessionId,
     request: &crate::serve::api::CorrectionRequest,
     author: &str,
 ) -> Result<serde_json::Value> {

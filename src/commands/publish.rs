@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use publisher::package::{self, FeedItem, PackageClip};
 use publisher::request::{self, ClipPlan, RequestError, Selection};
 use serde::Serialize;
-use session::{Session, Timeline};
+use session::{Session, SessionId, Timeline};
 use sha2::{Digest, Sha256};
 
 use super::clip::{self, ClipJob};
@@ -24,23 +24,33 @@ use crate::config::Config;
 use crate::fsutil::{part_path, write_atomic};
 use crate::BadInput;
 
-#[derive(Clone, Debug, Args, serde::Deserialize)]
+#[derive(Clone, Debug, Args, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct PublishArgs {
-    pub id: String,
+    pub id: SessionId,
     /// One clip per agenda item, or per intervention (of a named speaker, at least 3 s long).
     #[arg(long, value_enum, default_value = "item")]
+    #[serde(default)]
     pub per: Per,
     /// Presets, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "web-720p")]
+    #[serde(default = "default_presets")]
     pub presets: Vec<String>,
     #[arg(long)]
-    #[serde(default)]
+    #[serde(skip)]
     pub json: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, serde::Deserialize, utoipa::ToSchema)]
+fn default_presets() -> Vec<String> {
+    vec!["web-720p".to_owned()]
+}
+
+#[derive(
+    Clone, Copy, Debug, Default, ValueEnum, serde::Deserialize, Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Per {
+    #[default]
     Item,
     Intervention,
 }
@@ -88,7 +98,7 @@ pub async fn publish(config: &Config, args: &PublishArgs, cancel: Cancel) -> Res
     let transcript = catalogue
         .transcript(&args.id)
         .await?
-        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(args.id.clone()))?;
+        .ok_or_else(|| crate::catalogue::CatalogueError::NoTranscript(args.id.to_string()))?;
     let set = super::presets::load(config)?;
     let presets = args
         .presets
@@ -515,7 +525,7 @@ async fn all_sessions_feed(config: &Config, catalogue: &Catalogue) -> Result<()>
             let file = |ext: &str| {
                 let path = Path::new(&record.path).with_extension(ext);
                 config
-                    .session_dir(&record.session)
+                    .session_dir(&session.id)
                     .join(&path)
                     .is_file()
                     .then(|| format!("{base}/{}", path.display()))

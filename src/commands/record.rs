@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::fsutil::write_atomic;
 use crate::media::{self, Location};
 use crate::BadInput;
-use session::{Session, SourceKind};
+use session::{Session, SessionId, SourceKind};
 
 /// `aula record ID [--duration S]`, or one of the subcommands.
 #[derive(Debug, Args)]
@@ -30,7 +30,7 @@ pub struct RecordArgs {
     /// The session whose sources to record until they end, --duration passes or Ctrl-C (each
     /// source stops cleanly: its last segment is closed).
     #[arg(required = true)]
-    pub id: Option<String>,
+    pub id: Option<SessionId>,
     /// Stop after this many seconds of wall-clock time.
     #[arg(long)]
     pub duration: Option<u64>,
@@ -52,7 +52,7 @@ pub struct RecordArgs {
 pub enum RecordCommand {
     /// Join each source's segments into recordings/<source>.mp4, without re-encoding.
     Finalize {
-        id: String,
+        id: SessionId,
         /// Fail a join that makes no progress for this many seconds.
         #[arg(long, default_value_t = 30)]
         stall_seconds: u64,
@@ -61,7 +61,7 @@ pub enum RecordCommand {
     },
     /// Each source's segments, recorded length and finalized file.
     Status {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
@@ -176,7 +176,7 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
     }
 }
 
-async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> Result<()> {
+async fn start(config: &Config, id: &SessionId, args: &RecordArgs, cancel: Cancel) -> Result<()> {
     let (duration, segment_seconds, json) = (args.duration, args.segment_seconds, args.json);
     let catalogue = open_catalogue(config).await?;
     let stored = catalogue.get(id).await?;
@@ -221,16 +221,19 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
         opts.realtime = true;
         opts.program = Some(program_options(config, &stored.session, id, &opts)?);
     }
-    // Floor events posted during the session (aula serve's API) reach the program's director.
+    // Closed parts declared during the session (aula serve's API) reach the program within a
+    // quarter of a second, floor events its director.
     let follow = opts.program.as_ref().map(|p| {
-        let (turns, catalogue, id) = (Arc::clone(&p.turns), catalogue.clone(), id.to_owned());
+        let (turns, closed) = (Arc::clone(&p.turns), Arc::clone(&p.closed));
+        let (catalogue, id) = (catalogue.clone(), id.clone());
         let mut known = stored.session.floor_events.len();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
                 let Ok(now) = catalogue.get(&id).await else {
                     continue;
                 };
+                *closed.lock().expect("closed lock") = closed_spans(&now.session);
                 if now.session.floor_events.len() != known {
                     known = now.session.floor_events.len();
                     *turns.lock().expect("turns lock") = floor_turns(&now.session);
@@ -307,7 +310,7 @@ async fn start(config: &Config, id: &str, args: &RecordArgs, cancel: Cancel) -> 
 fn program_options(
     config: &Config,
     session: &Session,
-    id: &str,
+    id: &SessionId,
     opts: &RecordOptions,
 ) -> Result<ProgramOptions> {
     let program_source = session
@@ -371,6 +374,7 @@ fn program_options(
         },
         inputs,
         turns,
+        closed: Arc::new(Mutex::new(closed_spans(session))),
         captions,
         canvas: (1280, 720),
         record_dir: Some(opts.dir.join("program")),
@@ -382,6 +386,21 @@ fn program_options(
         },
         tap: None,
     })
+}
+
+/// The session's closed parts as the program takes them (an open one without an end).
+fn closed_spans(session: &Session) -> Vec<pipeline::closed::ClosedSpan> {
+    session
+        .closed_ranges
+        .iter()
+        .map(|r| {
+            let (start, end) = r.bounds();
+            pipeline::closed::ClosedSpan {
+                start_ms: start.0,
+                end_ms: (!r.is_open()).then_some(end.0),
+            }
+        })
+        .collect()
 }
 
 /// The chamber's microphone turns from a session's floor events (bad events skipped).

@@ -69,7 +69,7 @@ pub async fn build(config: &Config, from: NaiveDate, to: NaiveDate) -> Result<Re
                 continue;
             };
             list.push(ReportClip {
-                session: s.id.clone(),
+                session: s.id.to_string(),
                 session_date: s.start.format("%Y-%m-%d").to_string(),
                 title: clip.title.clone(),
                 item: clip.item,

@@ -46,7 +46,6 @@ pub struct SampleArgs {
     /// Add a stretch of music (tones, then noise) after the opening.
     #[arg(long, default_value_t = 0)]
     pub music_seconds: u64,
-    /// Print a summary as JSON.
     /// A part held behind closed doors, in seconds (e.g. 40-55): a marker tone and a spoken marker
     /// word replace its turns, and the document lists it as a closed range.
     #[arg(long, value_name = "FROM-TO", value_parser = parse_seconds_range)]
@@ -55,6 +54,7 @@ pub struct SampleArgs {
     /// source with channel_seats).
     #[arg(long)]
     pub mic_channels: bool,
+    /// Print a summary as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -4,13 +4,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use session::{FloorEvent, Format, Session};
+use session::{FloorEvent, Format, Session, SessionId};
 
 use super::{open_catalogue, print_json};
 use crate::cancel::Cancel;
+use crate::catalogue::CatalogueError;
 use crate::config::{absolute, Config};
+use crate::ops;
+use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::BadInput;
 
 #[derive(Debug, Subcommand)]
@@ -36,13 +39,13 @@ pub enum SessionCommand {
     },
     /// Show one session; with --json, the session document as stored.
     Show {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
     /// Transcribe the session's room audio (else program, else camera) and store the transcript.
     Transcribe {
-        id: String,
+        id: SessionId,
         #[command(flatten)]
         model: super::transcribe::ModelArgs,
     },
@@ -50,20 +53,20 @@ pub enum SessionCommand {
     /// microphone channels' voice activity, the clerk's markers or the chair's announcements);
     /// corrections in effect are applied again. `session transcribe` runs it by itself.
     Align {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
     /// Show the agenda items, the interventions and (with --json) every word with its speaker.
     Timeline {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
     /// Correct the timeline: reassign words, move an item boundary, replace text, or undo.
     /// Every correction is kept as a revision (`session history`).
     Fix {
-        id: String,
+        id: SessionId,
         #[command(subcommand)]
         fix: super::align::FixCommand,
         /// Who makes the correction (default: $AULA_AUTHOR, else $USER).
@@ -74,14 +77,14 @@ pub enum SessionCommand {
     },
     /// The corrections made to a session's timeline, with what each changed.
     History {
-        id: String,
+        id: SessionId,
         #[arg(long)]
         json: bool,
     },
     /// Add floor events and/or agenda markers sent after the import (JSON arrays, kept as sent;
     /// `session align` warns about bad ones).
     Evidence {
-        id: String,
+        id: SessionId,
         #[arg(long, value_name = "FILE")]
         floor_events: Option<PathBuf>,
         #[arg(long, value_name = "FILE")]
@@ -90,7 +93,7 @@ pub enum SessionCommand {
         json: bool,
     },
     /// Delete a session from the catalogue together with its outputs under $AULA_HOME/sessions/ID.
-    Delete { id: String },
+    Delete { id: SessionId },
 }
 
 pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
@@ -136,22 +139,37 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             replace,
             json,
         } => {
-            let (session, base_dir) = read_document(&file, floor_events.as_deref())?;
+            let request = import_request(&file, floor_events.as_deref())?;
             let catalogue = open_catalogue(config).await?;
-            catalogue.import(&session, &base_dir, replace).await?;
-            let dir = config.session_dir(&session.id);
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let report =
+                ops::import::import(config, &catalogue, &ImportRequest { replace, ..request })
+                    .await
+                    .map_err(|e| {
+                        let already = matches!(
+                            e,
+                            ops::import::ImportError::Catalogue(CatalogueError::AlreadyExists(_))
+                        );
+                        let err = anyhow::Error::new(e);
+                        if already {
+                            err.context(BadInput(format!(
+                                "{} was not imported (use --replace to replace it)",
+                                file.display()
+                            )))
+                        } else {
+                            err.context(format!("{} was not imported", file.display()))
+                        }
+                    })?;
             tracing::info!(
                 "imported session {} ({} people, {} agenda items, {} floor events)",
-                session.id,
-                session.roster.len(),
-                session.agenda.len(),
-                session.floor_events.len()
+                report.id,
+                report.persons,
+                report.agenda_items,
+                report.floor_events
             );
             if json {
-                print_json(&serde_json::json!({ "id": session.id }))
+                print_json(&serde_json::json!({ "id": report.id }))
             } else {
-                println!("{}", session.id);
+                println!("{}", report.id);
                 Ok(())
             }
         }
@@ -194,58 +212,43 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             Ok(())
         }
         SessionCommand::Delete { id } => {
-            open_catalogue(config).await?.delete(&id).await?;
-            let dir = config.session_dir(&id);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("removing {}", dir.display()))?;
-            }
+            let catalogue = open_catalogue(config).await?;
+            ops::delete::delete(config, &catalogue, &id).await?;
             tracing::info!("deleted session {id}");
             Ok(())
         }
     }
 }
 
-/// Reads, merges and validates a session document; every problem (including missing media files)
-/// is reported at once.
-fn read_document(file: &Path, floor_events: Option<&Path>) -> Result<(Session, PathBuf)> {
+/// Reads a session document and the floor events beside it, for the import.
+fn import_request(file: &Path, floor_events: Option<&Path>) -> Result<ImportRequest> {
     let read = |path: &Path| {
         std::fs::read_to_string(path)
             .map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))
     };
     let text = read(file)?;
     let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let doc = |e| {
-        anyhow::Error::new(e).context(format!(
-            "{} is not a valid session document",
-            file.display()
-        ))
-    };
-    let mut session: Session = match Format::from_file_name(&name) {
-        Format::Json => session::from_json(&text),
-        Format::Toml => session::doc::from_toml(&text),
-    }
-    .map_err(doc)?;
-    if let Some(path) = floor_events {
-        let events: Vec<FloorEvent> = session::from_json(&read(path)?).map_err(|e| {
+    let floor_events = match floor_events {
+        Some(path) => session::from_json::<Vec<FloorEvent>>(&read(path)?).map_err(|e| {
             anyhow::Error::new(e).context(format!(
                 "{} is not a valid floor event list",
                 path.display()
             ))
-        })?;
-        session.floor_events.extend(events);
-        session.floor_events.sort_by_key(|e| e.at);
-    }
+        })?,
+        None => Vec::new(),
+    };
     let base_dir = absolute(file)?
         .parent()
         .map(PathBuf::from)
         .unwrap_or_default();
-    let mut problems = session.validate();
-    problems.extend(crate::media::missing_media(&session, &base_dir));
-    if !problems.is_empty() {
-        return Err(doc(session::DocumentError::Invalid(problems)));
-    }
-    Ok((session, base_dir))
+    Ok(ImportRequest {
+        text,
+        format: Format::from_file_name(&name),
+        base_dir,
+        floor_events,
+        replace: false,
+        media: MediaPolicy::Anywhere,
+    })
 }
 
 fn print_session(s: &Session) {

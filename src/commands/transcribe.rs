@@ -6,15 +6,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use session::{Person, Session, SourceKind, Transcript};
-use transcriber::audio::{AudioDecoder, Selection};
+use session::{Person, Session, SessionId, SourceKind, Transcript};
+use transcriber::audio::{AudioDecoder, Selection, Truncated};
 use transcriber::whisper::{self, Model, Progress, Timing, TranscribeOptions};
 
 use super::models::store;
 use crate::cancel::Cancel;
 use crate::config::Config;
-use crate::fsutil::write_atomic;
+use crate::fsutil::{part_path, write_atomic};
 use crate::media;
+use crate::BadInput;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputFormat {
@@ -61,8 +62,26 @@ pub struct ModelArgs {
     #[arg(long)]
     pub threads: Option<usize>,
     /// Beam search width (1 = greedy decoding, the fastest).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_BEAM))]
     pub beam: u32,
+    /// Transcribe a file that ends before the duration its container declares (a recording that
+    /// really was cut) as far as it goes, with a warning, instead of refusing it.
+    #[arg(long)]
+    pub allow_truncated: bool,
+}
+
+/// The widest beam: whisper.cpp runs one decoder per beam and at most 8 of them
+/// (`WHISPER_MAX_DECODERS`).
+pub const MAX_BEAM: i64 = 8;
+
+impl ModelArgs {
+    fn truncated(&self) -> Truncated {
+        if self.allow_truncated {
+            Truncated::Allow
+        } else {
+            Truncated::Refuse
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -164,7 +183,7 @@ fn options(language: &str, args: &ModelArgs, prompt: Option<String>) -> Transcri
     let mut opts = TranscribeOptions::new(language);
     opts.timing = args.timing.into();
     opts.prompt = prompt;
-    opts.beam_size = args.beam.max(1);
+    opts.beam_size = args.beam;
     if let Some(threads) = args.threads {
         opts.threads = threads.max(1);
     }
@@ -180,14 +199,52 @@ fn render(transcript: &Transcript, format: OutputFormat) -> String {
     }
 }
 
+/// Refuses an `--out` that cannot be written (its folder missing, not a folder, not writable, or
+/// the path itself a folder) before any work is done: the probe writes and removes the very
+/// temporary file the atomic write will use.
+pub fn check_out(path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(BadInput(format!("--out {shown}: is a folder, not a file")).into());
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(BadInput(format!(
+            "--out {shown}: the folder {} does not exist",
+            parent.display()
+        ))
+        .into());
+    }
+    let part = part_path(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&part)
+        .map_err(|e| {
+            BadInput(format!(
+                "--out {shown}: cannot write in {}: {e}",
+                parent.display()
+            ))
+        })?;
+    let _ = std::fs::remove_file(&part);
+    Ok(())
+}
+
 pub async fn transcribe_file(config: Config, args: TranscribeArgs, cancel: Cancel) -> Result<()> {
+    if let Some(out) = &args.out {
+        check_out(out)?;
+    }
     let text = tokio::task::spawn_blocking(move || -> Result<String> {
-        let mut decoder = AudioDecoder::open_file(
+        let mut decoder = AudioDecoder::open_file_with(
             &args.file,
             Selection {
                 track: args.track,
                 channel: args.channel,
             },
+            args.model.truncated(),
         )?;
         let model = load_model(&config, &args.model)?;
         let opts = options(&args.lang, &args.model, None);
@@ -219,7 +276,7 @@ pub fn audio_source(session: &Session) -> Option<&session::Source> {
 
 pub async fn transcribe_session(
     config: Config,
-    id: String,
+    id: SessionId,
     args: ModelArgs,
     cancel: Cancel,
 ) -> Result<()> {
@@ -244,7 +301,9 @@ pub async fn transcribe_session(
     let transcript = tokio::task::spawn_blocking(move || -> Result<Transcript> {
         let (config, cancel) = (worker_config, worker_cancel);
         let mut decoder = match &input {
-            Ok(file) => AudioDecoder::open_file(&file.path, Selection::default())?,
+            Ok(file) => {
+                AudioDecoder::open_file_with(&file.path, Selection::default(), args.truncated())?
+            }
             Err(uri) => AudioDecoder::open_uri(uri, uri, Selection::default())?,
         };
         let model = load_model(&config, &args)?;

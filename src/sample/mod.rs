@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use session::{AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionMs, Source, SourceKind};
+use session::{
+    AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionId, SessionMs, Source, SourceKind,
+};
 
 use crate::cancel::Cancel;
 use crate::fsutil::write_atomic;
@@ -351,7 +353,7 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
     );
     Ok(SampleSummary {
         dir: dir.to_path_buf(),
-        session: session.id,
+        session: session.id.to_string(),
         duration_ms,
         utterances: layout.utterances.len(),
         files,
@@ -444,7 +446,8 @@ fn session_document(
         channel_seats: Vec::new(),
     }));
     Session {
-        id: format!("sample-{}-{}", opts.lang.code(), opts.seed),
+        id: SessionId::parse(&format!("sample-{}-{}", opts.lang.code(), opts.seed))
+            .expect("a language code and a number make a safe id"),
         body: body.into(),
         title: title.into(),
         start,

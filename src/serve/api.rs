@@ -8,14 +8,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use session::{AgendaMarker, FloorEvent, Session};
+use session::{AgendaMarker, ClosedRange, FloorEvent, Format, Session, SessionId, SessionMs};
 use utoipa::OpenApi;
 
 use super::auth::{Caller, Role};
-use super::error::{parse_json, ApiError};
-use super::jobs::{Job, JobKind};
+use super::error::{parse_json, parse_object, ApiError};
+use super::jobs::{Job, JobKind, Submitted};
 use super::AppState;
 use crate::catalogue::ClipRecord;
+use crate::commands::{ClipArgs, PublishArgs};
+use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::search::{self, Hit, Line};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -27,9 +29,9 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         list_sessions, import_session, get_session, transcript, timeline, interventions,
         list_clips, request_clip, request_publish, request_transcribe, request_align,
         list_jobs, get_job, cancel_job, post_floor_events, post_agenda_markers, post_correction,
-        list_presets, report, search_transcripts
+        post_closed, list_presets, report, search_transcripts
     ),
-    components(schemas(Job, Line, Hit, crate::commands::ClipArgs)),
+    components(schemas(Job, Line, Hit, ClipArgs)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -45,6 +47,31 @@ impl utoipa::Modify for BearerAuth {
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
         }
+        // Every operation takes the token; those open to the public work without one too.
+        let requirement =
+            utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("token", []);
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let public = [&op.summary, &op.description]
+                    .into_iter()
+                    .flatten()
+                    .any(|d| d.contains("(public)"));
+                let mut needs = vec![requirement.clone()];
+                if public {
+                    needs.push(utoipa::openapi::security::SecurityRequirement::default());
+                }
+                op.security = Some(needs);
+            }
+        }
     }
 }
 
@@ -52,11 +79,14 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn stored(state: &AppState, id: &str) -> Result<crate::catalogue::StoredSession, ApiError> {
+async fn stored(
+    state: &AppState,
+    id: &SessionId,
+) -> Result<crate::catalogue::StoredSession, ApiError> {
     Ok(state.catalogue.get(id).await?)
 }
 
-/// Sessions, newest first.
+/// Sessions, newest first (public).
 #[utoipa::path(get, path = "/api/v1/sessions", responses((status = 200, body = Object)))]
 pub async fn list_sessions(State(state): State<AppState>) -> ApiResult<Value> {
     Ok(Json(json!(state.catalogue.list().await?)))
@@ -71,22 +101,28 @@ pub async fn import_session(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let text = std::str::from_utf8(&body)
+    let text = String::from_utf8(body.to_vec())
         .map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    let session = session::from_json(text)
-        .map_err(|e| ApiError::bad_request(format!("not a valid session document: {e}")))?;
-    let base = state.config.home.clone();
-    state.catalogue.import(&session, &base, false).await?;
-    std::fs::create_dir_all(state.config.session_dir(&session.id)).map_err(ApiError::internal)?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": session.id }))))
+    // The same validated import as `aula session import`; file sources only inside the data
+    // directory, relative to it.
+    let request = ImportRequest {
+        text,
+        format: Format::Json,
+        base_dir: state.config.home.clone(),
+        floor_events: Vec::new(),
+        replace: false,
+        media: MediaPolicy::InsideHome,
+    };
+    let report = crate::ops::import::import(&state.config, &state.catalogue, &request).await?;
+    Ok((StatusCode::CREATED, Json(json!(report))))
 }
 
 /// Where each source of a session stands: its last recorded event.
 fn sources_state(state: &AppState, session: &Session) -> Vec<Value> {
     let log = state
         .config
-        .session_dir(&session.id)
-        .join("recordings/events.jsonl");
+        .recordings_dir(&session.id)
+        .join("events.jsonl");
     let text = std::fs::read_to_string(log).unwrap_or_default();
     session
         .sources
@@ -107,19 +143,25 @@ fn sources_state(state: &AppState, session: &Session) -> Vec<Value> {
         .collect()
 }
 
-/// A session: roster, agenda, closed ranges; sources' state for press and admin.
+/// A closed part as the API shows it: its bounds, `end_ms` null while it is open.
+fn closed_view(r: &ClosedRange) -> Value {
+    let (start, end) = r.bounds();
+    json!({"start_ms": start, "end_ms": (!r.is_open()).then_some(end)})
+}
+
+/// A session: roster, agenda, closed ranges; sources' state for press and admin (public).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
 pub async fn get_session(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Value> {
     let s = stored(&state, &id).await?.session;
     let mut view = json!({
         "id": s.id, "body": s.body, "title": s.title, "start": s.start,
         "mode": s.mode, "language": s.language, "roster": s.roster, "agenda": s.agenda,
-        "closed_ranges": s.closed_ranges.iter().map(|r| json!({"start_ms": r.start_ms, "end_ms": r.end_ms})).collect::<Vec<_>>(),
+        "closed_ranges": s.closed_ranges.iter().map(closed_view).collect::<Vec<_>>(),
         "live": state.live_playlist(&s.id),
     });
     if caller.sees_unpublished() {
@@ -128,18 +170,18 @@ pub async fn get_session(
     Ok(Json(view))
 }
 
-/// The transcript as lines with their speaker; closed ranges left out for the public.
+/// The transcript as lines with their speaker; closed ranges left out but for admin (public).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/transcript", params(("id" = String, Path)),
     responses((status = 200, body = [Line]), (status = 404)))]
 pub async fn transcript(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Vec<Line>> {
     let s = stored(&state, &id).await?.session;
     let timeline = state.catalogue.timeline(&id).await?.timeline;
     let mut public = s.clone();
-    if caller.sees_unpublished() {
+    if caller.sees_closed() {
         public.closed_ranges.clear();
     }
     Ok(Json(search::public_lines(&public, &timeline)))
@@ -151,20 +193,26 @@ pub async fn transcript(
 pub async fn timeline(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Value> {
     caller.require(Role::Press)?;
-    Ok(Json(json!(state.catalogue.timeline(&id).await?.timeline)))
+    let s = stored(&state, &id).await?.session;
+    let timeline = state.catalogue.timeline(&id).await?.timeline;
+    if caller.sees_closed() {
+        Ok(Json(json!(timeline)))
+    } else {
+        Ok(Json(json!(timeline.without_closed(&s))))
+    }
 }
 
 /// Interventions (one person, one item, one turn); those touching a closed range are left out
-/// for the public.
+/// but for admin (public).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/interventions", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
 pub async fn interventions(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Value> {
     let s = stored(&state, &id).await?.session;
     let timeline = state.catalogue.timeline(&id).await?.timeline;
@@ -172,11 +220,7 @@ pub async fn interventions(
         .interventions
         .iter()
         .filter(|i| {
-            caller.sees_unpublished()
-                || !s
-                    .closed_ranges
-                    .iter()
-                    .any(|r| i.start_ms < r.end_ms && r.start_ms < i.end_ms)
+            caller.sees_closed() || !s.touches_closed(i.start_ms, i.end_ms.max(i.start_ms + 1))
         })
         .collect();
     Ok(Json(json!(shown)))
@@ -189,13 +233,13 @@ fn clip_view(c: &ClipRecord) -> Value {
     v
 }
 
-/// Clips: published ones for the public, all for press and admin.
+/// Clips: published ones for the public, all for press and admin (public).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/clips", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
 pub async fn list_clips(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Vec<Value>> {
     stored(&state, &id).await?;
     let clips = state.catalogue.clips(&id).await?;
@@ -210,73 +254,123 @@ pub async fn list_clips(
 
 async fn submit(
     state: &AppState,
-    id: &str,
+    caller: &Caller,
+    id: &SessionId,
     kind: JobKind,
     params: Value,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     stored(state, id).await?;
-    let job = state.jobs.submit(kind, id, params).await?;
-    Ok((StatusCode::ACCEPTED, Json(job)))
+    let Submitted { job, joined } = state.jobs.submit(kind, id, params, caller).await?;
+    let status = if joined {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(job)))
 }
 
-/// Requests clips (press): `{"item": 2, "preset": "web-720p", "subs": "sidecar"}`, or
-/// `intervention`, `person`, `from`/`to` (session ms). Returns the job.
-#[utoipa::path(post, path = "/api/v1/sessions/{id}/clips", params(("id" = String, Path)),
-    request_body = crate::commands::ClipArgs,
-    responses((status = 202, body = Job), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn request_clip(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Job>), ApiError> {
-    caller.require(Role::Press)?;
-    let mut params: Value = parse_json(&body)?;
-    params["id"] = json!(id);
-    let args: crate::commands::ClipArgs = parse_json(params.to_string().as_bytes())?;
+/// A request body (a JSON object) with the session's id, read as `T`.
+fn with_id<T: serde::de::DeserializeOwned>(body: &[u8], id: &SessionId) -> Result<T, ApiError> {
+    let mut params = parse_object(body)?;
+    if params.contains_key("id") {
+        return Err(ApiError::bad_request(
+            "malformed JSON body: id: the session is the one in the path; leave id out",
+        ));
+    }
+    params.insert("id".into(), json!(id));
+    parse_json(Value::Object(params).to_string().as_bytes())
+}
+
+/// What can be refused at once in a clip request: the selection, the range, the preset.
+fn check_clip(state: &AppState, session: &Session, args: &ClipArgs) -> Result<(), ApiError> {
     let chosen = [
         args.item.is_some(),
         args.intervention.is_some(),
         args.person.is_some(),
-        args.from.is_some() && args.to.is_some(),
+        args.from.is_some() || args.to.is_some(),
     ];
     if chosen.iter().filter(|c| **c).count() != 1 {
         return Err(ApiError::bad_request(
             "say what to clip: exactly one of item, intervention, person, or from and to",
         ));
     }
+    match (args.item, &args.person, args.from, args.to) {
+        (Some(n), ..) if session.item(n).is_none() => {
+            return Err(ApiError::bad_request(format!(
+                "item: {n} is not an agenda item of session {}",
+                session.id
+            )))
+        }
+        (_, Some(p), ..) if session.person(p).is_none() => {
+            return Err(ApiError::bad_request(format!(
+                "person: {p:?} is not in the roster of session {}",
+                session.id
+            )))
+        }
+        (_, _, Some(_), None) | (_, _, None, Some(_)) => {
+            return Err(ApiError::bad_request("a range needs both from and to"))
+        }
+        (_, _, Some(from), Some(to)) if to <= from => {
+            return Err(ApiError::bad_request(format!(
+                "to: {to} is not after from {from}"
+            )))
+        }
+        _ => {}
+    }
+    if args.intervention == Some(0) {
+        return Err(ApiError::bad_request(
+            "intervention: interventions are numbered from 1",
+        ));
+    }
     state
         .presets()?
         .get(&args.preset)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    submit(&state, &id, JobKind::Clip, params).await
+        .map_err(|e| ApiError::bad_request(format!("preset: {e}")))?;
+    Ok(())
+}
+
+/// Requests clips (press): `{"item": 2, "preset": "web-720p", "subs": "sidecar"}`, or
+/// `intervention`, `person`, `from`/`to` (session ms). Returns the job (202), or the identical
+/// job already queued or running (200).
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/clips", params(("id" = String, Path)),
+    request_body = ClipArgs,
+    responses((status = 202, body = Job), (status = 200, body = Job), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 429)))]
+pub async fn request_clip(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    caller.require(Role::Press)?;
+    let args: ClipArgs = with_id(&body, &id)?;
+    let session = stored(&state, &id).await?.session;
+    check_clip(&state, &session, &args)?;
+    let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
+    submit(&state, &caller, &id, JobKind::Clip, params).await
 }
 
 /// Builds the press kit (press): `{"per": "item", "presets": ["web-720p"]}`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/publish", params(("id" = String, Path)),
     request_body = Object,
-    responses((status = 202, body = Job), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 202, body = Job), (status = 200, body = Job), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 429)))]
 pub async fn request_publish(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(Role::Press)?;
-    let mut params: Value = if body.is_empty() {
-        json!({})
-    } else {
-        parse_json(&body)?
-    };
-    params["id"] = json!(id);
-    if params.get("presets").is_none() {
-        params["presets"] = json!(["web-720p"]);
+    let args: PublishArgs = with_id(&body, &id)?;
+    let presets = state.presets()?;
+    for (i, name) in args.presets.iter().enumerate() {
+        presets
+            .get(name)
+            .map_err(|e| ApiError::bad_request(format!("presets[{i}]: {e}")))?;
     }
-    if params.get("per").is_none() {
-        params["per"] = json!("item");
-    }
-    let _: crate::commands::PublishArgs = parse_json(params.to_string().as_bytes())?;
-    submit(&state, &id, JobKind::Publish, params).await
+    let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
+    submit(&state, &caller, &id, JobKind::Publish, params).await
 }
 
 /// Transcribes the session with the default model (admin).
@@ -285,10 +379,10 @@ pub async fn request_publish(
 pub async fn request_transcribe(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(Role::Admin)?;
-    submit(&state, &id, JobKind::Transcribe, json!({})).await
+    submit(&state, &caller, &id, JobKind::Transcribe, json!({})).await
 }
 
 /// Aligns the session again with the evidence received (admin).
@@ -297,16 +391,16 @@ pub async fn request_transcribe(
 pub async fn request_align(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(Role::Admin)?;
-    submit(&state, &id, JobKind::Align, json!({})).await
+    submit(&state, &caller, &id, JobKind::Align, json!({})).await
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs", responses((status = 200, body = [Job]), (status = 401)))]
 pub async fn list_jobs(State(state): State<AppState>, caller: Caller) -> ApiResult<Vec<Job>> {
     caller.require(Role::Press)?;
-    Ok(Json(state.jobs.list().await?))
+    Ok(Json(state.jobs.list(&caller).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path)),
@@ -317,7 +411,7 @@ pub async fn get_job(
     Path(id): Path<String>,
 ) -> ApiResult<Job> {
     caller.require(Role::Press)?;
-    Ok(Json(state.jobs.get(&id).await?))
+    Ok(Json(state.jobs.get_for(&id, &caller).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", params(("id" = String, Path)),
@@ -328,7 +422,7 @@ pub async fn cancel_job(
     Path(id): Path<String>,
 ) -> ApiResult<Job> {
     caller.require(Role::Press)?;
-    Ok(Json(state.jobs.cancel(&id).await?))
+    Ok(Json(state.jobs.cancel(&id, &caller).await?))
 }
 
 /// Floor events from the conference system during a live session (admin):
@@ -339,13 +433,45 @@ pub async fn cancel_job(
 pub async fn post_floor_events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let events: Vec<FloorEvent> = parse_json(&body)?;
+    let session = stored(&state, &id).await?.session;
+    check_evidence(&session, &events, &[])?;
     state.catalogue.add_evidence(&id, &events, &[]).await?;
     Ok(Json(json!({ "added": events.len() })))
+}
+
+/// Refuses evidence that names nobody in the roster, a seat nobody holds, an item not on the
+/// agenda or a time before the session's start, each by its index in the posted list
+/// (`floor_events[2].seat: no person sits at seat 40`).
+fn check_evidence(
+    session: &Session,
+    events: &[FloorEvent],
+    markers: &[AgendaMarker],
+) -> Result<(), ApiError> {
+    let mut probe = session.clone();
+    probe.floor_events = events.to_vec();
+    probe.agenda_markers = markers.to_vec();
+    let problems: Vec<_> = probe
+        .validate()
+        .into_iter()
+        .filter(|p| p.path.starts_with("floor_events") || p.path.starts_with("agenda_markers"))
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut err = ApiError::bad_request(
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    err.problems = problems;
+    Err(err)
 }
 
 /// Agenda markers from the clerk's console (admin): `[{"at": "...", "item": 2}]`.
@@ -355,11 +481,13 @@ pub async fn post_floor_events(
 pub async fn post_agenda_markers(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let markers: Vec<AgendaMarker> = parse_json(&body)?;
+    let session = stored(&state, &id).await?.session;
+    check_evidence(&session, &[], &markers)?;
     state.catalogue.add_evidence(&id, &[], &markers).await?;
     Ok(Json(json!({ "added": markers.len() })))
 }
@@ -393,7 +521,7 @@ pub enum CorrectionRequest {
 pub async fn post_correction(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
@@ -402,6 +530,59 @@ pub async fn post_correction(
     Ok(Json(revision))
 }
 
+/// A closed part (seduta segreta) declared during the session (admin): `{"start": null}` or
+/// `{"end": null}` at the current session time, or `{"start": MS}` / `{"end": MS}` at a session
+/// time. The live program cuts to the slate at once; everything public leaves the closed part out.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/closed", params(("id" = String, Path)),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403),
+        (status = 404), (status = 409)))]
+pub async fn post_closed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+    body: Bytes,
+) -> ApiResult<Value> {
+    caller.require(Role::Admin)?;
+    let request: ClosedRequest = parse_json(&body)?;
+    let session = stored(&state, &id).await?.session;
+    let now = || {
+        let elapsed = (chrono::Utc::now() - session.start).num_milliseconds();
+        u64::try_from(elapsed).map(SessionMs).map_err(|_| {
+            ApiError::bad_request(format!(
+                "the session starts at {}: there is no current session time yet",
+                session.start
+            ))
+        })
+    };
+    let range = match request {
+        ClosedRequest::Start(at) => {
+            let at = match at {
+                Some(ms) => SessionMs(ms),
+                None => now()?,
+            };
+            state.catalogue.open_closed(&id, at).await?
+        }
+        ClosedRequest::End(at) => {
+            let at = match at {
+                Some(ms) => SessionMs(ms),
+                None => now()?,
+            };
+            state.catalogue.end_closed(&id, at).await?
+        }
+    };
+    Ok(Json(closed_view(&range)))
+}
+
+/// The body of `POST /sessions/{id}/closed`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClosedRequest {
+    Start(Option<u64>),
+    End(Option<u64>),
+}
+
+/// The presets clips can be cut in (public).
 #[utoipa::path(get, path = "/api/v1/presets", responses((status = 200, body = Object)))]
 pub async fn list_presets(State(state): State<AppState>) -> ApiResult<Value> {
     Ok(Json(json!(state.presets()?.iter().collect::<Vec<_>>())))
@@ -432,7 +613,7 @@ pub struct SearchQuery {
     q: String,
 }
 
-/// Searches every session's public transcript (accent-insensitive, Italian stems).
+/// Searches every session's public transcript (accent-insensitive, Italian stems) (public).
 #[utoipa::path(get, path = "/api/v1/search", params(("q" = String, Query)),
     responses((status = 200, body = [Hit])))]
 pub async fn search_transcripts(

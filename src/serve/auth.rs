@@ -40,14 +40,26 @@ impl Role {
     }
 }
 
-/// The caller of a request: its role from the `Authorization: Bearer` token, or public.
-#[derive(Clone, Copy, Debug)]
-pub struct Caller(pub Role);
+/// The caller of a request: its role from the `Authorization: Bearer` token, or public, and who
+/// it is (the token's hash), which owns the jobs it asks for.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub role: Role,
+    /// The token's SHA-256; `None` for the public.
+    pub owner: Option<String>,
+}
 
 impl Caller {
+    pub fn public() -> Caller {
+        Caller {
+            role: Role::Public,
+            owner: None,
+        }
+    }
+
     /// Refuses a caller below `role`: 401 without a token, 403 with one that is not enough.
-    pub fn require(self, role: Role) -> Result<(), ApiError> {
-        match self.0 {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        match self.role {
             r if r >= role => Ok(()),
             Role::Public => Err(ApiError::unauthorized(format!(
                 "this needs a {} token (Authorization: Bearer ...)",
@@ -61,9 +73,23 @@ impl Caller {
         }
     }
 
-    pub fn sees_unpublished(self) -> bool {
-        self.0 >= Role::Press
+    pub fn sees_unpublished(&self) -> bool {
+        self.role >= Role::Press
     }
+
+    /// Whether the caller may see closed parts (the presidency's staff).
+    pub fn sees_closed(&self) -> bool {
+        self.role >= Role::Admin
+    }
+}
+
+/// The token of an `Authorization` header value: the scheme `Bearer` in any case (RFC 9110),
+/// one or more spaces, the token.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -72,34 +98,22 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         // Already looked up for this request (the router's token check keeps it).
         if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(*caller);
+            return Ok(caller.clone());
         }
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        // The pages' JavaScript passes the press token as a query parameter for downloads.
-        let query_token = parts.uri.query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("token="))
-                .map(str::to_owned)
-        });
-        let token = match (header, query_token) {
-            (Some(h), _) => Some(
-                h.strip_prefix("Bearer ")
-                    .ok_or_else(|| {
-                        ApiError::unauthorized("Authorization must be \"Bearer <token>\"")
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
-            (None, q) => q,
+        // Tokens come in the header only: in a URL they would end up in logs and histories.
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(Caller::public());
         };
-        let Some(token) = token else {
-            return Ok(Caller(Role::Public));
-        };
-        match role_of(&state.catalogue, &token).await? {
-            Some(role) => Ok(Caller(role)),
+        let token =
+            header.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+                ApiError::unauthorized("Authorization must be \"Bearer <token>\"")
+            })?;
+        let owner = hash(token);
+        match role_of(&state.catalogue, &owner).await? {
+            Some(role) => Ok(Caller {
+                role,
+                owner: Some(owner),
+            }),
             None => Err(ApiError::unauthorized("unknown token")),
         }
     }
@@ -113,9 +127,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn role_of(catalogue: &Catalogue, token: &str) -> Result<Option<Role>, ApiError> {
+async fn role_of(catalogue: &Catalogue, token_hash: &str) -> Result<Option<Role>, ApiError> {
     let row = sqlx::query("SELECT role FROM tokens WHERE hash = $1")
-        .bind(hash(token))
+        .bind(token_hash)
         .fetch_optional(catalogue.pool())
         .await
         .map_err(ApiError::internal)?;
@@ -139,4 +153,19 @@ pub async fn create_token(
         .execute(catalogue.pool())
         .await?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER   abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer a b"), None);
+    }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio::sync::Notify;
 
+use super::auth::{Caller, Role};
 use super::error::ApiError;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
@@ -92,6 +93,9 @@ pub struct Job {
     pub attempts: u32,
     pub created_at: String,
     pub updated_at: String,
+    /// The caller that asked for it (its token's hash): never shown.
+    #[serde(skip)]
+    pub owner: Option<String>,
 }
 
 fn now() -> String {
@@ -111,6 +115,7 @@ fn job_from(row: &sqlx::any::AnyRow) -> Job {
         attempts: row.get::<i64, _>("attempts") as u32,
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+        owner: row.get("owner"),
     }
 }
 
@@ -120,23 +125,72 @@ pub struct Jobs {
     catalogue: Catalogue,
     wake: Arc<Notify>,
     running: Arc<Mutex<HashMap<String, Cancel>>>,
+    /// Queued jobs one caller may have at once.
+    max_queued: usize,
+}
+
+/// A job submitted: made now, or the identical one already queued or running, joined.
+pub struct Submitted {
+    pub job: Job,
+    pub joined: bool,
 }
 
 impl Jobs {
-    pub fn new(catalogue: Catalogue) -> Jobs {
+    pub fn new(catalogue: Catalogue, max_queued: usize) -> Jobs {
         Jobs {
             catalogue,
             wake: Arc::new(Notify::new()),
             running: Arc::new(Mutex::new(HashMap::new())),
+            max_queued,
         }
     }
 
+    /// Queues a job for `caller`. An identical request of the same caller (same kind, session and
+    /// parameters) queued or running is joined instead; a caller with `max_queued` jobs waiting
+    /// is refused (429).
     pub async fn submit(
         &self,
         kind: JobKind,
         session: &str,
         params: serde_json::Value,
-    ) -> Result<Job, ApiError> {
+        caller: &Caller,
+    ) -> Result<Submitted, ApiError> {
+        let params = params.to_string();
+        let owner = caller.owner.clone().unwrap_or_default();
+        let same = sqlx::query(
+            "SELECT id FROM jobs WHERE kind = $1 AND session_id = $2 AND params = $3 AND owner = $4 \
+             AND state IN ('queued', 'running') ORDER BY created_at LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .bind(session)
+        .bind(&params)
+        .bind(&owner)
+        .fetch_optional(self.catalogue.pool())
+        .await
+        .map_err(ApiError::internal)?;
+        if let Some(row) = same {
+            let id: String = row.get(0);
+            return Ok(Submitted {
+                job: self.get(&id).await?,
+                joined: true,
+            });
+        }
+        let queued: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE owner = $1 AND state = 'queued'")
+                .bind(&owner)
+                .fetch_one(self.catalogue.pool())
+                .await
+                .map_err(ApiError::internal)?
+                .get("n");
+        if queued >= self.max_queued as i64 {
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "{queued} of your jobs are waiting already (at most {}); wait for them or cancel some",
+                    self.max_queued
+                ),
+            ));
+        }
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
         let id = format!(
@@ -145,19 +199,33 @@ impl Jobs {
         );
         let at = now();
         sqlx::query(
-            "INSERT INTO jobs (id, kind, session_id, params, state, progress, log, outputs, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, '', 'null', 0, $5, $5)",
+            "INSERT INTO jobs (id, kind, session_id, params, state, progress, log, outputs, attempts, created_at, updated_at, owner) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, '', 'null', 0, $5, $5, $6)",
         )
         .bind(&id)
         .bind(kind.as_str())
         .bind(session)
-        .bind(params.to_string())
+        .bind(&params)
         .bind(&at)
+        .bind(&owner)
         .execute(self.catalogue.pool())
         .await
         .map_err(ApiError::internal)?;
         self.wake.notify_waiters();
-        self.get(&id).await
+        Ok(Submitted {
+            job: self.get(&id).await?,
+            joined: false,
+        })
+    }
+
+    /// A job the caller may see: admin sees every job, press its own (another's is unknown, 404).
+    pub async fn get_for(&self, id: &str, caller: &Caller) -> Result<Job, ApiError> {
+        let job = self.get(id).await?;
+        if caller.role >= Role::Admin || (job.owner.is_some() && job.owner == caller.owner) {
+            Ok(job)
+        } else {
+            Err(ApiError::not_found(format!("no job {id:?}")))
+        }
     }
 
     pub async fn get(&self, id: &str) -> Result<Job, ApiError> {
@@ -170,11 +238,19 @@ impl Jobs {
             .ok_or_else(|| ApiError::not_found(format!("no job {id:?}")))
     }
 
-    pub async fn list(&self) -> Result<Vec<Job>, ApiError> {
-        let rows = sqlx::query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT 200")
-            .fetch_all(self.catalogue.pool())
-            .await
-            .map_err(ApiError::internal)?;
+    /// The newest jobs the caller may see: all for admin, its own for press.
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Job>, ApiError> {
+        let rows = if caller.role >= Role::Admin {
+            sqlx::query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT 200")
+                .fetch_all(self.catalogue.pool())
+                .await
+        } else {
+            sqlx::query("SELECT * FROM jobs WHERE owner = $1 ORDER BY created_at DESC LIMIT 200")
+                .bind(caller.owner.clone().unwrap_or_default())
+                .fetch_all(self.catalogue.pool())
+                .await
+        }
+        .map_err(ApiError::internal)?;
         Ok(rows.iter().map(job_from).collect())
     }
 
@@ -194,9 +270,9 @@ impl Jobs {
             .collect())
     }
 
-    /// Cancels a queued job at once, a running one at its next check.
-    pub async fn cancel(&self, id: &str) -> Result<Job, ApiError> {
-        let job = self.get(id).await?;
+    /// Cancels a queued job at once, a running one at its next check; press cancels only its own.
+    pub async fn cancel(&self, id: &str, caller: &Caller) -> Result<Job, ApiError> {
+        let job = self.get_for(id, caller).await?;
         match job.state {
             JobState::Queued => {
                 self.finish(id, JobState::Cancelled, "cancelled before it ran", None)
@@ -397,10 +473,11 @@ async fn run_job(
     job: &Job,
     cancel: Cancel,
 ) -> anyhow::Result<serde_json::Value> {
+    let session = session::SessionId::parse(&job.session)?;
     match job.kind.as_str() {
         "clip" => {
             let mut args: clip::ClipArgs = serde_json::from_value(job.params.clone())?;
-            args.id = job.session.clone();
+            args.id = session;
             let (work, plans) = clip::plan_clips(config, catalogue, &args, cancel).await?;
             let made = clip::produce(catalogue, &work, &plans, None, 0.0..1.0).await?;
             Ok(serde_json::json!(made
@@ -416,16 +493,16 @@ async fn run_job(
         }
         "publish" => {
             let mut args: publish::PublishArgs = serde_json::from_value(job.params.clone())?;
-            args.id = job.session.clone();
+            args.id = session;
             let report = publish::publish(config, &args, cancel).await?;
             Ok(serde_json::to_value(&report)?)
         }
         "transcribe" => {
-            crate::commands::transcribe_for_job(config, &job.session, cancel).await?;
+            crate::commands::transcribe_for_job(config, &session, cancel).await?;
             Ok(serde_json::json!({ "transcribed": job.session }))
         }
         "align" => {
-            crate::commands::align_for_job(config, &job.session, cancel).await?;
+            crate::commands::align_for_job(config, &session, cancel).await?;
             Ok(serde_json::json!({ "aligned": job.session }))
         }
         other => anyhow::bail!("unknown job kind {other:?}"),

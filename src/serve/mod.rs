@@ -21,7 +21,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use session::{Session, SessionId, SessionMs};
 use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeFile;
 
 use crate::cancel::Cancel;
@@ -41,6 +43,9 @@ pub struct ServeArgs {
     /// Job workers (heavy jobs at once); default: one per core.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Jobs one caller may have waiting at once; more are refused with 429.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_queued_jobs: u32,
 }
 
 /// Request counters for `/metrics`.
@@ -48,8 +53,14 @@ pub struct ServeArgs {
 pub struct Metrics {
     requests: AtomicU64,
     errors: AtomicU64,
+    panics: AtomicU64,
     bytes_served: AtomicU64,
+    next_request: AtomicU64,
 }
+
+/// The id of a request, in its log lines, its `x-request-id` header and a 5xx body.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -62,13 +73,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, catalogue: Catalogue) -> AppState {
+    pub fn new(config: Config, catalogue: Catalogue, max_queued_jobs: usize) -> AppState {
         let web_dir = std::env::var_os("AULA_WEB_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"));
         AppState {
             config: Arc::new(config),
-            jobs: Jobs::new(catalogue.clone()),
+            jobs: Jobs::new(catalogue.clone(), max_queued_jobs),
             catalogue,
             metrics: Arc::default(),
             web_dir,
@@ -81,9 +92,8 @@ impl AppState {
 
     /// The live multivariant playlist's address while the session is live (an EVENT playlist not
     /// yet ended), else none.
-    pub fn live_playlist(&self, id: &str) -> Option<String> {
-        let live = self.config.session_dir(id).join("live");
-        let media = std::fs::read_to_string(live.join("720p/index.m3u8")).ok()?;
+    pub fn live_playlist(&self, id: &SessionId) -> Option<String> {
+        let media = std::fs::read_to_string(self.config.live_media_playlist(id)).ok()?;
         (!media.contains("#EXT-X-ENDLIST")).then(|| format!("/files/{id}/live/index.m3u8"))
     }
 }
@@ -113,6 +123,7 @@ pub fn app(state: AppState) -> Router {
             post(api::post_agenda_markers),
         )
         .route("/sessions/{id}/corrections", post(api::post_correction))
+        .route("/sessions/{id}/closed", post(api::post_closed))
         .route("/jobs", get(api::list_jobs))
         .route("/jobs/{id}", get(api::get_job))
         .route("/jobs/{id}/cancel", post(api::cancel_job))
@@ -122,20 +133,80 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/files/{session}/{*path}", get(file))
+        .route("/feed.xml", get(feed))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), known_token))
+        .layer(CatchPanicLayer::custom({
+            let metrics = Arc::clone(&state.metrics);
+            move |_: Box<dyn std::any::Any + Send>| {
+                metrics.panics.fetch_add(1, Ordering::Relaxed);
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        }))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }
 
-async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn no_route(request: Request) -> ApiError {
+    ApiError::not_found(format!("no route {}", request.uri().path()))
+}
+
+/// Every error answered as JSON, whoever made it (axum's own rejections: 400 for a bad query
+/// string, 405, 413 for a body over the limit); a 5xx's body carries only the request's id.
+async fn json_error(response: Response, id: &RequestId) -> Response {
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.is_server_error() {
+        let body = serde_json::json!({ "error": "internal error", "request_id": id.0 });
+        return (status, axum::Json(body)).into_response();
+    }
+    if is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text.trim().to_owned()
+    };
+    let mut fresh = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fresh
+}
+
+async fn count(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let id = RequestId(format!(
+        "{:x}-{}",
+        std::process::id(),
+        state.metrics.next_request.fetch_add(1, Ordering::Relaxed)
+    ));
+    request.extensions_mut().insert(id.clone());
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let span = tracing::info_span!("request", request_id = %id.0);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    let mut response = json_error(response, &id).await;
+    if let Ok(v) = HeaderValue::from_str(&id.0) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     tracing::info!(
+        request_id = %id.0,
         method = %method,
         path = %path,
         status = response.status().as_u16(),
@@ -175,6 +246,24 @@ async fn known_token(State(state): State<AppState>, request: Request, next: Next
     }
 }
 
+/// The press feed of every published session (written by `aula publish`).
+async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let path = state.config.home.join("feed.xml");
+    if !path.is_file() {
+        return Err(ApiError::not_found("nothing is published yet"));
+    }
+    let mut response = ServeFile::new(&path)
+        .oneshot(request)
+        .await
+        .map_err(ApiError::internal)?
+        .map(Body::new);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/rss+xml; charset=utf-8"),
+    );
+    Ok(response)
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     match sqlx::query("SELECT 1")
         .execute(state.catalogue.pool())
@@ -197,6 +286,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     out.push_str(&format!(
         "aula_http_errors_total {}\n",
         m.errors.load(Ordering::Relaxed)
+    ));
+    out.push_str("# HELP aula_http_panics_total Handlers that panicked (answered 500).\n# TYPE aula_http_panics_total counter\n");
+    out.push_str(&format!(
+        "aula_http_panics_total {}\n",
+        m.panics.load(Ordering::Relaxed)
     ));
     out.push_str("# HELP aula_bytes_served_total Response body bytes sent.\n# TYPE aula_bytes_served_total counter\n");
     out.push_str(&format!(
@@ -233,10 +327,16 @@ fn inside(dir: &FsPath, path: &str) -> Option<PathBuf> {
     safe.then(|| dir.join(relative))
 }
 
-/// Whether the public may fetch `path` of a session: the live stream, the published press kit,
-/// and published clips with their subtitles and posters.
-async fn public_file(state: &AppState, session: &str, path: &str) -> Result<bool, ApiError> {
-    if path.starts_with("live/") || path.starts_with("packages/press/") {
+/// Whether the public may fetch `path` of a session: the live stream, the published press kit
+/// (not its bookkeeping), and published clips with their subtitles and posters.
+async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Result<bool, ApiError> {
+    if path.starts_with("live/") {
+        return Ok(true);
+    }
+    if let Some(kit) = path.strip_prefix("packages/press/") {
+        return Ok(!kit.split('/').any(|part| part.starts_with('.')));
+    }
+    if path == format!("packages/{session}-press.zip") {
         return Ok(true);
     }
     let stem = |p: &str| {
@@ -251,6 +351,48 @@ async fn public_file(state: &AppState, session: &str, path: &str) -> Result<bool
         .await?
         .iter()
         .any(|c| c.published_at.is_some() && (c.path == path || stem(&c.path) == stem(path))))
+}
+
+/// Whether a file may hold closed time: a live segment not yet vetted (`live.pending/`), a
+/// recorded segment whose span touches a closed part, or any other recording file (a joined one,
+/// an index) of a session with closed parts. Those are for admin only.
+fn holds_closed(state: &AppState, session: &Session, path: &str) -> bool {
+    if path.starts_with("live.pending/") {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("recordings/") else {
+        return false;
+    };
+    if session.closed_ranges.is_empty() {
+        return false;
+    }
+    let Some((source, file)) = rest.split_once('/') else {
+        return true;
+    };
+    let index =
+        pipeline::RecordingIndex::load(&state.config.recordings_dir(&session.id).join(source));
+    let segment = index
+        .ok()
+        .and_then(|index| index.segments.into_iter().find(|s| s.file == file));
+    match segment {
+        Some(s) => session.touches_closed(
+            SessionMs(s.start_ms),
+            SessionMs(s.end_ms.max(s.start_ms + 1)),
+        ),
+        None => true,
+    }
+}
+
+/// Whether `target` or a folder between it and `dir` is a symbolic link (never followed).
+fn through_link(dir: &FsPath, target: &FsPath) -> bool {
+    let Ok(relative) = target.strip_prefix(dir) else {
+        return true;
+    };
+    let mut at = dir.to_path_buf();
+    relative.components().any(|c| {
+        at.push(c);
+        std::fs::symlink_metadata(&at).map_or(true, |m| m.file_type().is_symlink())
+    })
 }
 
 /// A file name safe in a Content-Disposition header.
@@ -280,17 +422,25 @@ async fn file(
     request: Request,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found(format!("no file {path:?} in session {session:?}"));
+    let session = SessionId::parse(&session).map_err(|_| not_found())?;
     let dir = state.config.session_dir(&session);
-    let Some(target) =
-        inside(&dir, &path).filter(|_| inside(&state.config.home, &session).is_some())
-    else {
+    let Some(target) = inside(&dir, &path) else {
         return Err(not_found());
     };
-    if !target.is_file() || target.extension().is_some_and(|e| e == "part") {
+    if !target.is_file()
+        || target.extension().is_some_and(|e| e == "part")
+        || through_link(&dir, &target)
+    {
         return Err(not_found());
     }
     if !caller.sees_unpublished() && !public_file(&state, &session, &path).await? {
         return Err(not_found());
+    }
+    if !caller.sees_closed() {
+        let stored = state.catalogue.get(&session).await?;
+        if holds_closed(&state, &stored.session, &path) {
+            return Err(not_found());
+        }
     }
     let download = request
         .uri()
@@ -313,7 +463,7 @@ async fn file(
 }
 
 /// Opens everything `aula serve` needs: catalogue, search index, jobs left running.
-pub async fn prepare(config: &Config) -> Result<AppState> {
+pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState> {
     config.ensure_home()?;
     let stale = crate::fsutil::remove_stale_parts(&config.home.join("sessions"));
     if stale > 0 {
@@ -330,7 +480,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
     for id in search::unindexed(&catalogue).await? {
         catalogue.reindex(&id).await;
     }
-    let state = AppState::new(config.clone(), catalogue);
+    let state = AppState::new(config.clone(), catalogue, max_queued_jobs);
     let resumed = state
         .jobs
         .recover()
@@ -343,7 +493,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
 }
 
 pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> {
-    let state = prepare(&config).await?;
+    let state = prepare(&config, args.max_queued_jobs as usize).await?;
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

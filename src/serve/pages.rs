@@ -3,13 +3,23 @@
 //! transcript that follows the player and seeks on click, clip downloads), search, and the press
 //! office's clip requests. The archive plays the published clips, so no closed-session frame is
 //! ever in a public page.
+//!
+//! The pages are minijinja templates (`web/templates/*.html`, embedded in the binary) with HTML
+//! auto-escaping: every value from the catalogue goes in as text, addresses built from data are
+//! percent-encoded path segments (the `segment` and `path` filters), and what the script needs
+//! travels in a `<script type="application/json">` block written by `tojson`.
+
+use std::sync::LazyLock;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
+use minijinja::value::Serde;
+use minijinja::{context, Environment, State as TemplateState};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::ApiError;
@@ -48,32 +58,73 @@ impl Lang {
         }
     }
 
-    fn t<'a>(self, it: &'a str, en: &'a str) -> &'a str {
+    fn code(self) -> &'static str {
         match self {
-            Lang::It => it,
-            Lang::En => en,
+            Lang::It => "it",
+            Lang::En => "en",
         }
     }
 
-    fn code(self) -> &'static str {
-        self.t("it", "en")
+    /// What links within the site append to keep the language.
+    fn query(self) -> &'static str {
+        match self {
+            Lang::It => "",
+            Lang::En => "?lang=en",
+        }
     }
 }
 
-/// HTML-escapes text for element content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+/// The page templates, parsed once.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("../../web/templates/base.html")),
+        ("home.html", include_str!("../../web/templates/home.html")),
+        (
+            "search_form.html",
+            include_str!("../../web/templates/search_form.html"),
+        ),
+        (
+            "search.html",
+            include_str!("../../web/templates/search.html"),
+        ),
+        (
+            "session.html",
+            include_str!("../../web/templates/session.html"),
+        ),
+        ("press.html", include_str!("../../web/templates/press.html")),
+    ] {
+        // Invariant: the embedded templates parse (the unit test below renders each one).
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
-    out
+    env.add_filter("segment", segment);
+    env.add_filter("path", path);
+    env.add_filter("clock", clock);
+    env.add_function("t", translate);
+    env
+});
+
+/// Everything but letters, digits and `-._~` is percent-encoded, `/` included.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One path segment of an address, percent-encoded: `a/b?c` stays one segment, `a%2Fb%3Fc`.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// A relative path, each of its `/`-separated segments percent-encoded.
+pub fn path(text: &str) -> String {
+    text.split('/').map(segment).collect::<Vec<_>>().join("/")
+}
+
+/// The address of a file in a session's folder.
+fn file_url(session: &str, relative: &str) -> String {
+    format!("/files/{}/{}", segment(session), path(relative))
 }
 
 fn clock(ms: u64) -> String {
@@ -81,90 +132,100 @@ fn clock(ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-fn page(lang: Lang, title: &str, body: &str) -> Html<String> {
-    let other = lang.t("?lang=en", "?lang=it");
-    Html(format!(
-        r#"<!doctype html>
-<html lang="{code}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · aula</title><link rel="stylesheet" href="/static/style.css"></head>
-<body>
-<header><nav aria-label="{nav}"><a href="/{q}">{home}</a> <a href="/search{q}">{search}</a> <a href="/press{q}">{press}</a> <a href="{other}" lang="{other_code}">{other_name}</a></nav></header>
-<main id="main">
-<h1>{title}</h1>
-{body}
-</main>
-<script src="/static/hls.min.js"></script>
-<script src="/static/app.js"></script>
-</body></html>"#,
-        code = lang.code(),
-        title = esc(title),
-        nav = lang.t("Navigazione", "Navigation"),
-        q = lang.t("", "?lang=en"),
-        home = lang.t("Sedute", "Sessions"),
-        search = lang.t("Cerca", "Search"),
-        press = lang.t("Ufficio stampa", "Press office"),
-        other = other,
-        other_code = lang.t("en", "it"),
-        other_name = lang.t("English", "Italiano"),
-    ))
+/// `t("Italiano", "English")` in a template: the text in the page's language.
+fn translate(state: &TemplateState, it: String, en: String) -> String {
+    let english = state
+        .lookup("lang")
+        .is_some_and(|lang| lang.as_str() == Some("en"));
+    if english {
+        en
+    } else {
+        it
+    }
+}
+
+/// Renders the page template `name` with `page` (any serializable view) and the language.
+fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, ApiError> {
+    let html = TEMPLATES
+        .get_template(name)
+        .and_then(|t| {
+            t.render(context! {
+                lang => lang.code(),
+                lang_query => lang.query(),
+                ..Serde(&page)
+            })
+        })
+        .map_err(|e| ApiError::internal(format!("page {name}: {e:#}")))?;
+    Ok(Html(html))
+}
+
+#[derive(Serialize)]
+struct SessionLink<'a> {
+    id: &'a str,
+    title: &'a str,
+    body: &'a str,
+    date: String,
 }
 
 async fn home(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let lang = Lang::of(&q);
     let sessions = state.catalogue.list().await?;
-    let suffix = lang.t("", "?lang=en");
-    let mut live = String::new();
-    let mut recent = String::new();
-    for s in &sessions {
-        let item = format!(
-            r#"<li><a href="/sessions/{id}{suffix}">{title}</a> <span class="meta">{body} · {date}</span></li>"#,
-            id = esc(&s.id),
-            title = esc(&s.title),
-            body = esc(&s.body),
-            date = s.start.format("%Y-%m-%d"),
-        );
-        if state.live_playlist(&s.id).is_some() {
-            live.push_str(&item);
-        }
-        recent.push_str(&item);
-    }
-    let body = format!(
-        r#"<section aria-labelledby="live"><h2 id="live">{live_h}</h2>{live}</section>
-<section aria-labelledby="recent"><h2 id="recent">{recent_h}</h2><ul class="sessions">{recent}</ul></section>
-<form action="/search" role="search"><label for="q">{search_l}</label> <input id="q" name="q" type="search"> <button>{search_b}</button>{hidden}</form>"#,
-        live_h = lang.t("In diretta", "Live now"),
-        live = if live.is_empty() {
-            format!(
-                "<p>{}</p>",
-                lang.t("Nessuna seduta in diretta.", "No session is live.")
-            )
-        } else {
-            format!("<ul class=\"sessions\">{live}</ul>")
-        },
-        recent_h = lang.t("Sedute recenti", "Recent sessions"),
-        recent = recent,
-        search_l = lang.t("Cerca nelle trascrizioni", "Search the transcripts"),
-        search_b = lang.t("Cerca", "Search"),
-        hidden = hidden_lang(lang),
-    );
-    Ok(page(
-        lang,
-        lang.t("Consiglio comunale", "City council"),
-        &body,
-    ))
+    let links: Vec<_> = sessions
+        .iter()
+        .map(|s| SessionLink {
+            id: &s.id,
+            title: &s.title,
+            body: &s.body,
+            date: s.start.format("%Y-%m-%d").to_string(),
+        })
+        .collect();
+    let live: Vec<_> = links
+        .iter()
+        .filter(|s| state.live_playlist(s.id).is_some())
+        .collect();
+    render(
+        "home.html",
+        Lang::of(&q),
+        json!({ "sessions": links, "live": live }),
+    )
 }
 
-fn hidden_lang(lang: Lang) -> &'static str {
-    lang.t("", r#"<input type="hidden" name="lang" value="en">"#)
+#[derive(Serialize)]
+struct AgendaRow<'a> {
+    start_ms: u64,
+    number: u32,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
+struct TranscriptRow<'a> {
+    start_ms: u64,
+    end_ms: u64,
+    speaker: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct Download<'a> {
+    title: &'a str,
+    start_ms: u64,
+    end_ms: u64,
+    preset: &'a str,
+    /// The clip itself, then its subtitles where they exist.
+    files: Vec<DownloadFile>,
+}
+
+#[derive(Serialize)]
+struct DownloadFile {
+    kind: &'static str,
+    url: String,
 }
 
 async fn session_page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(id): Path<session::SessionId>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
@@ -177,11 +238,6 @@ async fn session_page(
         .map(|t| t.timeline)
         .unwrap_or_default();
     let lines = search::public_lines(s, &timeline);
-    let name = |p: &Option<String>| {
-        p.as_deref()
-            .and_then(|p| s.person(p))
-            .map_or_else(String::new, |x| x.name.clone())
-    };
     let clips: Vec<_> = state
         .catalogue
         .clips(&id)
@@ -189,6 +245,13 @@ async fn session_page(
         .into_iter()
         .filter(|c| c.published_at.is_some())
         .collect();
+    let dir = state.config.session_dir(&id);
+    let beside = |clip: &str, ext: &str| {
+        let side = std::path::Path::new(clip).with_extension(ext);
+        dir.join(&side)
+            .is_file()
+            .then(|| file_url(&id, &side.to_string_lossy()))
+    };
     // The archive plays the published per-item clips (web presets), one after another.
     let mut playable: Vec<_> = clips
         .iter()
@@ -196,105 +259,84 @@ async fn session_page(
         .collect();
     playable.sort_by_key(|c| c.start_ms);
     playable.dedup_by_key(|c| c.start_ms);
-    let vtt = |path: &str| {
-        let vtt = std::path::Path::new(path).with_extension("vtt");
-        let full = state.config.session_dir(&id).join(&vtt);
-        full.is_file()
-            .then(|| format!("/files/{id}/{}", vtt.display()))
-    };
-    let data = json!({
+    let player = json!({
         "session": id,
         "live": state.live_playlist(&id),
         "clips": playable.iter().map(|c| json!({
             "start_ms": c.start_ms, "end_ms": c.end_ms,
-            "url": format!("/files/{id}/{}", c.path), "vtt": vtt(&c.path),
+            "url": file_url(&id, &c.path), "vtt": beside(&c.path, "vtt"),
         })).collect::<Vec<_>>(),
-        "captions": lang.t("Sottotitoli", "Captions"),
+        "captions": match lang { Lang::It => "Sottotitoli", Lang::En => "Captions" },
         "lang": lang.code(),
     });
-    let agenda: String = timeline
+    let agenda: Vec<_> = timeline
         .items
         .iter()
         .filter_map(|span| {
             let item = s.agenda.iter().find(|a| a.number == span.number)?;
-            Some(format!(
-                r#"<li><button type="button" class="seek" data-ms="{ms}">{clock}</button> {n}. {title}</li>"#,
-                ms = span.start_ms.0,
-                clock = clock(span.start_ms.0),
-                n = item.number,
-                title = esc(&item.title),
-            ))
+            Some(AgendaRow {
+                start_ms: span.start_ms.0,
+                number: item.number,
+                title: &item.title,
+            })
         })
         .collect();
-    let transcript: String = lines
+    let transcript: Vec<_> = lines
         .iter()
-        .map(|l| {
-            format!(
-                r#"<li><button type="button" class="line seek" data-ms="{ms}" data-end="{end}"><span class="time">{clock}</span> <span class="speaker">{speaker}</span> {text}</button></li>"#,
-                ms = l.start_ms,
-                end = l.end_ms,
-                clock = clock(l.start_ms),
-                speaker = esc(&name(&l.person)),
-                text = esc(&l.text),
-            )
+        .map(|l| TranscriptRow {
+            start_ms: l.start_ms,
+            end_ms: l.end_ms,
+            speaker: l
+                .person
+                .as_deref()
+                .and_then(|p| s.person(p))
+                .map_or("", |p| &p.name),
+            text: &l.text,
         })
         .collect();
-    let downloads: String = clips
+    let downloads: Vec<_> = clips
         .iter()
         .filter(|c| c.path.ends_with(".mp4") || c.path.ends_with(".mp3"))
         .map(|c| {
-            let base = std::path::Path::new(&c.path);
-            let side = |ext: &str| {
-                let p = base.with_extension(ext);
-                if state.config.session_dir(&id).join(&p).is_file() {
-                    format!(
-                        r#" <a href="/files/{id}/{}?download=1">{}</a>"#,
-                        p.display(),
-                        ext.to_uppercase()
-                    )
-                } else {
-                    String::new()
-                }
+            let kind = if c.path.ends_with(".mp3") {
+                "MP3"
+            } else {
+                "MP4"
             };
-            format!(
-                r#"<li>{title} ({from} - {to}, {preset}) <a href="/files/{id}/{path}?download=1">{kind}</a>{srt}{vtt}</li>"#,
-                title = esc(&c.title),
-                from = clock(c.start_ms.0),
-                to = clock(c.end_ms.0),
-                preset = esc(&c.preset),
-                path = c.path,
-                kind = if c.path.ends_with(".mp3") { "MP3" } else { "MP4" },
-                srt = side("srt"),
-                vtt = side("vtt"),
-            )
+            let mut files = vec![DownloadFile {
+                kind,
+                url: file_url(&id, &c.path),
+            }];
+            for (ext, kind) in [("srt", "SRT"), ("vtt", "VTT")] {
+                if let Some(url) = beside(&c.path, ext) {
+                    files.push(DownloadFile { kind, url });
+                }
+            }
+            Download {
+                title: &c.title,
+                start_ms: c.start_ms.0,
+                end_ms: c.end_ms.0,
+                preset: &c.preset,
+                files,
+            }
         })
         .collect();
-    let body = format!(
-        r#"<p class="meta">{body} · {date}</p>
-<div class="watch">
-<div class="player"><video id="player" controls muted playsinline aria-label="{video_l}"></video>
-<p id="status" role="status"></p></div>
-<section class="transcript" aria-labelledby="tr"><h2 id="tr">{tr_h}</h2><ol id="transcript">{transcript}</ol></section>
-</div>
-<section aria-labelledby="ag"><h2 id="ag">{ag_h}</h2><ol class="agenda">{agenda}</ol></section>
-<section aria-labelledby="dl"><h2 id="dl">{dl_h}</h2><ul>{downloads}</ul></section>
-<script type="application/json" id="data">{data}</script>"#,
-        body = esc(&s.body),
-        date = s.start.format("%Y-%m-%d %H:%M"),
-        video_l = lang.t("Video della seduta", "Session video"),
-        tr_h = lang.t("Trascrizione", "Transcript"),
-        ag_h = lang.t("Ordine del giorno", "Agenda"),
-        dl_h = lang.t("Scarica le clip", "Download the clips"),
-        data = data.to_string().replace("</", "<\\/"),
-    );
-    Ok(page(lang, &s.title, &body).into_response())
+    let page = json!({
+        "title": s.title,
+        "body": s.body,
+        "date": s.start.format("%Y-%m-%d %H:%M").to_string(),
+        "transcript": transcript,
+        "agenda": agenda,
+        "downloads": downloads,
+        "player": player,
+    });
+    Ok(render("session.html", lang, page)?.into_response())
 }
 
 async fn search_page(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let lang = Lang::of(&q);
     let query = q.q.clone().unwrap_or_default();
     let hits = if query.trim().is_empty() {
         Vec::new()
@@ -303,96 +345,33 @@ async fn search_page(
             .await
             .map_err(ApiError::internal)?
     };
-    let suffix = lang.t("", "&lang=en");
-    let results: String = hits
-        .iter()
-        .map(|h| {
-            format!(
-                r#"<li><a href="/sessions/{id}?t={t}{suffix}">{title} · {clock}</a><p>{text}</p></li>"#,
-                id = esc(&h.session),
-                t = h.start_ms / 1000,
-                title = esc(&h.title),
-                clock = clock(h.start_ms),
-                text = esc(&h.text),
-            )
-        })
-        .collect();
-    let body = format!(
-        r#"<form action="/search" role="search"><label for="q">{label}</label> <input id="q" name="q" type="search" value="{query}"> <button>{button}</button>{hidden}</form>
-<p role="status">{count}</p><ol class="hits">{results}</ol>"#,
-        label = lang.t("Parole", "Words"),
-        query = esc(&query),
-        button = lang.t("Cerca", "Search"),
-        hidden = hidden_lang(lang),
-        count = if query.trim().is_empty() {
-            String::new()
-        } else {
-            format!("{} {}", hits.len(), lang.t("risultati", "results"))
-        },
-    );
-    Ok(page(lang, lang.t("Cerca", "Search"), &body))
+    render(
+        "search.html",
+        Lang::of(&q),
+        json!({ "query": query, "hits": hits }),
+    )
 }
 
 async fn press_page(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, ApiError> {
-    let lang = Lang::of(&q);
-    let sessions: String = state
-        .catalogue
-        .list()
-        .await?
+    let sessions = state.catalogue.list().await?;
+    let sessions: Vec<_> = sessions
         .iter()
-        .map(|s| {
-            format!(
-                r#"<option value="{id}">{title}</option>"#,
-                id = esc(&s.id),
-                title = esc(&s.title)
-            )
-        })
+        .map(|s| json!({ "id": s.id, "title": s.title }))
         .collect();
-    let presets: String = state
+    let presets: Vec<_> = state
         .presets()?
         .iter()
         .filter(|p| !p.name.starts_with("live-"))
-        .map(|p| {
-            let selected = if p.name == "web-720p" {
-                " selected"
-            } else {
-                ""
-            };
-            format!(
-                r#"<option value="{n}"{selected}>{n}</option>"#,
-                n = esc(&p.name)
-            )
-        })
+        .map(|p| p.name.clone())
         .collect();
-    let body = format!(
-        r#"<form id="press" class="press">
-<p><label for="token">{token_l}</label> <input id="token" type="password" autocomplete="off" required></p>
-<p><label for="session">{session_l}</label> <select id="session">{sessions}</select></p>
-<fieldset><legend>{what_l}</legend>
-<p><label><input type="radio" name="what" value="item" checked> {item_l}</label> <input id="item" type="number" min="1" value="1" aria-label="{item_l}"></p>
-<p><label><input type="radio" name="what" value="intervention"> {int_l}</label> <input id="intervention" type="number" min="1" value="1" aria-label="{int_l}"></p>
-<p><label><input type="radio" name="what" value="range"> {range_l}</label> <input id="from" type="number" min="0" step="0.1" value="0" aria-label="{from_l}"> - <input id="to" type="number" min="0" step="0.1" value="10" aria-label="{to_l}"></p>
-</fieldset>
-<p><label for="preset">{preset_l}</label> <select id="preset">{presets}</select></p>
-<p><button id="request" type="submit">{request_b}</button></p>
-</form>
-<p id="job" role="status" aria-live="polite"></p><progress id="progress" max="100" value="0" hidden></progress>
-<ul id="outputs"></ul>"#,
-        token_l = lang.t("Token dell'ufficio stampa", "Press office token"),
-        session_l = lang.t("Seduta", "Session"),
-        what_l = lang.t("Cosa", "What"),
-        item_l = lang.t("Punto all'ordine del giorno", "Agenda item"),
-        int_l = lang.t("Intervento", "Intervention"),
-        range_l = lang.t("Intervallo (secondi)", "Range (seconds)"),
-        from_l = lang.t("Da", "From"),
-        to_l = lang.t("A", "To"),
-        preset_l = lang.t("Formato", "Preset"),
-        request_b = lang.t("Richiedi la clip", "Request the clip"),
-    );
-    Ok(page(lang, lang.t("Ufficio stampa", "Press office"), &body))
+    render(
+        "press.html",
+        Lang::of(&q),
+        json!({ "sessions": sessions, "presets": presets }),
+    )
 }
 
 async fn app_js() -> Response {
@@ -423,5 +402,63 @@ async fn hls_js(State(state): State<AppState>) -> Response {
             "/* hls.js is not installed (scripts/setup): live HLS plays only where the browser can */",
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_segment_cannot_leave_its_segment_or_the_attribute() {
+        assert_eq!(
+            segment("\"><img src=x onerror=alert(1)>"),
+            "%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E"
+        );
+        assert_eq!(segment("../a/b?c#d"), "..%2Fa%2Fb%3Fc%23d");
+        assert_eq!(
+            path("clips/ordine del giorno.mp4"),
+            "clips/ordine%20del%20giorno.mp4"
+        );
+        assert_eq!(
+            file_url("cc-2024.1", "clips/è.mp4"),
+            "/files/cc-2024.1/clips/%C3%A8.mp4"
+        );
+    }
+
+    #[test]
+    fn every_page_template_renders_in_both_languages() {
+        for (lang, opening, nav) in [
+            (
+                Lang::It,
+                "<!doctype html>\n<html lang=\"it\">",
+                "Ufficio stampa",
+            ),
+            (
+                Lang::En,
+                "<!doctype html>\n<html lang=\"en\">",
+                "Press office",
+            ),
+        ] {
+            for (name, page) in [
+                ("home.html", json!({ "sessions": [], "live": [] })),
+                ("search.html", json!({ "query": "", "hits": [] })),
+                (
+                    "press.html",
+                    json!({ "sessions": [], "presets": ["web-720p"] }),
+                ),
+                (
+                    "session.html",
+                    json!({ "title": "T", "body": "B", "date": "2024-01-01 10:00", "transcript": [],
+                        "agenda": [], "downloads": [], "player": { "clips": [] } }),
+                ),
+            ] {
+                let html = render(name, lang, page).unwrap().0;
+                assert!(
+                    html.starts_with(opening) && html.contains(nav),
+                    "{name}: {html}"
+                );
+            }
+        }
     }
 }

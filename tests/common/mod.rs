@@ -209,3 +209,55 @@ pub fn tone_share(audio: &[f32], hz: f32) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Writes an MP4 of `seconds` of a 440 Hz tone (AAC) and a test picture (H.264, 320x240, 25 fps)
+/// with its index in front, as cameras write them, so that a copy cut short still opens.
+pub fn write_mp4(path: &Path, seconds: u32) {
+    gst::init().expect("GStreamer");
+    let pipeline = gst::parse::launch(&format!(
+        "audiotestsrc num-buffers={audio} samplesperbuffer=960 freq=440 \
+            ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! avenc_aac ! aacparse ! queue \
+            ! mp4mux name=mux faststart=true ! filesink name=sink \
+         videotestsrc num-buffers={video} ! video/x-raw,width=320,height=240,framerate=25/1 \
+            ! x264enc speed-preset=ultrafast key-int-max=25 ! h264parse ! queue ! mux.",
+        audio = seconds * 50,
+        video = seconds * 25,
+    ))
+    .expect("MP4 pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    pipeline
+        .by_name("sink")
+        .unwrap()
+        .set_property("location", path.to_str().unwrap());
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let bus = pipeline.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gst::ClockTime::NONE,
+            &[gst::MessageType::Eos, gst::MessageType::Error],
+        )
+        .unwrap();
+    pipeline.set_state(gst::State::Null).unwrap();
+    if let gst::MessageView::Error(e) = msg.view() {
+        panic!("writing {}: {} {:?}", path.display(), e.error(), e.debug());
+    }
+}
+
+/// Keeps the first `share` of a file's bytes, as a copy that stopped part-way does.
+pub fn truncate(path: &Path, share: f64) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..(bytes.len() as f64 * share) as usize]).unwrap();
+}
+
+/// The two times, in ms, of an error "X ends at 1.234 s of the 12.000 s its container declares".
+pub fn truncation_ms(message: &str) -> Option<(u64, u64)> {
+    let ms = |text: &str| -> Option<u64> {
+        let (s, frac) = text.split_once('.')?;
+        Some(s.parse::<u64>().ok()? * 1000 + frac.parse::<u64>().ok()?)
+    };
+    let (_, rest) = message.split_once(" ends at ")?;
+    let (data_end, rest) = rest.split_once(" s of the ")?;
+    let (declared, _) = rest.split_once(" s its container declares")?;
+    Some((ms(data_end)?, ms(declared)?))
+}

@@ -101,7 +101,7 @@ impl Fixture {
 
     pub async fn app(&self) -> axum::Router {
         let config = aula::config::Config::resolve(Some(self.home()), None).unwrap();
-        aula::serve::app(aula::serve::prepare(&config).await.unwrap())
+        aula::serve::app(aula::serve::prepare(&config, 20).await.unwrap())
     }
 }
 

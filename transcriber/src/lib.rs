@@ -8,5 +8,6 @@ pub mod align;
 pub mod audio;
 pub mod models;
 pub mod vad;
+pub mod wav;
 pub mod whisper;
 pub mod words;

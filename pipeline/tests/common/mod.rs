@@ -70,6 +70,7 @@ pub fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptio
             person: None,
         }],
         turns: Default::default(),
+        closed: Default::default(),
         captions: Default::default(),
         canvas: (640, 360),
         record_dir: None,

@@ -48,8 +48,23 @@ pub enum ClipError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "{path} ends at {} s of the {} s its container declares: the file is truncated; use --allow-truncated to go on with what is there",
+        seconds(*.data_end_ms),
+        seconds(*.declared_ms)
+    )]
+    Truncated {
+        path: String,
+        data_end_ms: u64,
+        declared_ms: u64,
+    },
     #[error("cancelled")]
     Cancelled,
+}
+
+/// `12345` ms as `12.345`, for messages in seconds.
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
 impl ClipError {
@@ -57,7 +72,10 @@ impl ClipError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            ClipError::Open { .. } | ClipError::NoStream { .. } | ClipError::Empty { .. }
+            ClipError::Open { .. }
+                | ClipError::NoStream { .. }
+                | ClipError::Empty { .. }
+                | ClipError::Truncated { .. }
         )
     }
 }

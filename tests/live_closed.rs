@@ -1,0 +1,258 @@
+//! A closed part (seduta segreta) declared through the API while the session streams live: the
+//! public live stream shows the slate and carries silence for it, not a word of it can be
+//! transcribed back out of the public segments, and its recording is the presidency's only.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::serve::{http, start_server};
+use common::{decode, model, read_json, stderr, tone_share, Aula, RATE_HZ};
+
+/// The media playlist's segments, in order.
+fn listed(playlist: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read(playlist).unwrap();
+    let m3u8_rs::Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(&text).unwrap()
+    else {
+        panic!("{} is not a media playlist", playlist.display());
+    };
+    assert!(media.end_list, "{} did not end", playlist.display());
+    let dir = playlist.parent().unwrap();
+    media.segments.iter().map(|s| dir.join(&s.uri)).collect()
+}
+
+/// Whether a segment's first picture is the closed-session slate: dark red (mean luma about 55,
+/// red difference well above grey's 128) with only the caption's letters brighter.
+fn is_slate(file: &Path) -> bool {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use gstreamer_app as gst_app;
+    gst::init().unwrap();
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=I420,width=64,height=36 \
+         ! appsink name=v sync=false",
+        file.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = p
+        .by_name("v")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let sample = sink
+        .try_pull_preroll(gst::ClockTime::from_seconds(30))
+        .unwrap_or_else(|| panic!("{} has no picture", file.display()));
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let (luma, chroma) = (64 * 36, 32 * 18);
+    let mean = |bytes: &[u8]| bytes.iter().map(|b| f64::from(*b)).sum::<f64>() / bytes.len() as f64;
+    let (y, cr) = (
+        mean(&map[..luma]),
+        mean(&map[luma + chroma..luma + 2 * chroma]),
+    );
+    drop(map);
+    p.set_state(gst::State::Null).unwrap();
+    (30.0..90.0).contains(&y) && cr > 140.0
+}
+
+fn segment_number(file: &Path) -> u64 {
+    let stem = file.file_stem().unwrap().to_string_lossy();
+    stem.trim_start_matches("segment-").parse().unwrap()
+}
+
+#[test]
+fn a_closed_part_declared_live_never_reaches_the_public_stream() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "36",
+        "--items",
+        "1",
+        "--speakers",
+        "2",
+        "--seed",
+        "11",
+        "--closed",
+        "14-22",
+    ]);
+    let truth = read_json(dir.join("truth.json"));
+    let word = truth["closed"][0]["word"].as_str().unwrap().to_lowercase();
+    let tone_hz = truth["closed"][0]["tone_hz"].as_f64().unwrap() as f32;
+    // The closed part is not in the document: the chair declares it during the session.
+    let doc_path = dir.join("session.json");
+    let mut doc = read_json(&doc_path);
+    doc["closed_ranges"] = serde_json::json!([]);
+    std::fs::write(&doc_path, doc.to_string()).unwrap();
+    let id = aula
+        .ok(&["session", "import", doc_path.to_str().unwrap()])
+        .trim()
+        .to_owned();
+    let admin = aula
+        .ok(&["token", "create", "--role", "admin"])
+        .trim()
+        .to_owned();
+    let press = aula
+        .ok(&["token", "create", "--role", "press"])
+        .trim()
+        .to_owned();
+    let home = aula.path().join("data");
+    let server = start_server(&home, None);
+
+    let recorder = aula
+        .command(&["record", &id, "--segment-seconds", "10", "--live"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let closed = format!("/api/v1/sessions/{id}/closed");
+    let at = |secs: u64| {
+        let wait = Duration::from_secs(secs).saturating_sub(started.elapsed());
+        std::thread::sleep(wait);
+    };
+    // The file sources play from session time 0 as the recorder starts, a little after
+    // `started`: each declaration comes a moment before its time.
+    at(12);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        &closed,
+        Some(&admin),
+        r#"{"start": 14000}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    at(21);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        &closed,
+        Some(&admin),
+        r#"{"end": 22000}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = recorder.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let live = home.join(format!("sessions/{id}/live"));
+    let mut public_audio = Vec::new();
+    for rendition in ["720p", "360p"] {
+        let segments = listed(&live.join(rendition).join("index.m3u8"));
+        assert!(segments.len() >= 8, "{rendition}: {segments:?}");
+        let mut slate = 0;
+        for file in &segments {
+            let decoded = decode(file);
+            // Segments are 2 s: those well inside the closed part are the slate and silent.
+            let n = segment_number(file);
+            if n * 2000 >= 15_000 && (n + 1) * 2000 <= 21_000 {
+                assert!(is_slate(file), "{} is not the slate", file.display());
+            }
+            if is_slate(file) {
+                slate += 1;
+                let peak = decoded.audio.iter().fold(0f32, |m, s| m.max(s.abs()));
+                assert!(
+                    peak < 0.01,
+                    "{} is slate but not silent ({peak})",
+                    file.display()
+                );
+            }
+            let share = tone_share(&decoded.audio, tone_hz);
+            assert!(
+                share.iter().all(|s| *s < 0.3),
+                "{} carries the closed part's marker tone",
+                file.display()
+            );
+            if rendition == "720p" {
+                public_audio.extend(decoded.audio);
+            }
+        }
+        assert!(slate >= 2, "{rendition}: the slate was never shown");
+        let on_disk = std::fs::read_dir(live.join(rendition))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "ts")
+            })
+            .count();
+        assert_eq!(
+            on_disk,
+            segments.len(),
+            "{rendition}: unlisted segments left in live/"
+        );
+    }
+
+    // Not one word of the closed part can be transcribed back out of the public stream; the
+    // rest of the session can (so this check can fail).
+    let wav = aula.path().join("public.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE_HZ as u32,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    for s in &public_audio {
+        writer
+            .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    writer.finalize().unwrap();
+    let model = model("tiny.en");
+    let transcribe = |file: &Path| {
+        aula.ok(&[
+            "transcribe",
+            file.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--lang",
+            "en",
+            "--format",
+            "txt",
+        ])
+        .to_lowercase()
+    };
+    let public_text = transcribe(&wav);
+    assert!(
+        !public_text.contains(&word),
+        "the public stream says {word:?}: {public_text}"
+    );
+    assert!(
+        public_text.split_whitespace().count() >= 10,
+        "{public_text}"
+    );
+
+    // The recording of the sources goes on through the closed part: the admin fetches it, press
+    // and the public do not.
+    let recordings = home.join(format!("sessions/{id}/recordings"));
+    let camera = doc["sources"][0]["id"].as_str().unwrap();
+    let index = read_json(recordings.join(camera).join("index.json"));
+    let segment = index["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["start_ms"].as_u64().unwrap() <= 17_000 && s["end_ms"].as_u64().unwrap() > 17_000
+        })
+        .expect("a recorded segment in the closed part");
+    let file = segment["file"].as_str().unwrap();
+    let url = format!("/files/{id}/recordings/{camera}/{file}");
+    assert_eq!(http(server.port, "GET", &url, None, "").0, 404);
+    assert_eq!(http(server.port, "GET", &url, Some(&press), "").0, 404);
+    assert_eq!(http(server.port, "GET", &url, Some(&admin), "").0, 200);
+    let recorded = transcribe(&recordings.join(camera).join(file));
+    assert!(
+        recorded.contains(&word),
+        "the recording lost the closed part: {recorded}"
+    );
+}
