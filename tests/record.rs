@@ -423,3 +423,166 @@ fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
         stderr(&out)
     );
 }
+
+/// A session with one camera and nothing recorded, for the finalize tests (its camera file empty:
+/// only the recordings matter).
+fn finalize_session(aula: &Aula) -> (String, std::path::PathBuf) {
+    let doc = serde_json::json!({
+        "id": "finalize-test",
+        "body": "Consiglio comunale di Esempio",
+        "title": "Seduta ordinaria",
+        "start": "2021-03-15T17:00:00Z",
+        "mode": "hybrid",
+        "language": "en",
+        "sources": [{"id": "cam1", "kind": "camera", "uri": "camera.mp4"}],
+        "roster": [{"id": "mario-rossi", "name": "Mario Rossi", "role": "chair", "seat": 1}],
+        "agenda": [{"number": 1, "title": "Bilancio di previsione", "kind": "resolution"}]
+    });
+    let docs = aula.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("camera.mp4"), b"").unwrap();
+    std::fs::write(docs.join("session.json"), doc.to_string()).unwrap();
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            docs.join("session.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    let program = aula
+        .path()
+        .join(format!("data/sessions/{id}/recordings/program"));
+    std::fs::create_dir_all(&program).unwrap();
+    (id, program)
+}
+
+/// The temporary files being written in `dir`.
+fn part_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".part"))
+        .collect()
+}
+
+/// Waits up to `max` for `child` to end.
+fn exited_within(
+    child: &mut std::process::Child,
+    max: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < max {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn the_segments_that_hung_finalize_are_joined_within_a_minute() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/finalize-hang/program");
+    if !fixture.join("index.json").is_file() {
+        println!(
+            "skipped: the segments that hung finalize are not here ({} is absent)",
+            fixture.display()
+        );
+        return;
+    }
+    let aula = Aula::new();
+    let (id, program) = finalize_session(&aula);
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), program.join(entry.file_name())).unwrap();
+    }
+    let mut child = aula
+        .command(&["record", "finalize", &id])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = exited_within(&mut child, std::time::Duration::from_secs(60));
+    if status.is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.is_some(),
+        "still joining after 60 s: {}",
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let joined = program.with_file_name("program.mp4");
+    let info = probe::info(&joined).unwrap();
+    let video = info.stream("video").expect("a video stream");
+    let audio = info.stream("audio").expect("an audio stream");
+    // Six ten-second segments of pictures; the sound goes on through the last one's 1.4 s.
+    assert!((59_900..=60_200).contains(&video.end_ms), "{info:?}");
+    assert!((61_000..=61_600).contains(&audio.end_ms), "{info:?}");
+    assert!(!stderr(&out).contains("ERROR"), "{}", stderr(&out));
+}
+
+#[test]
+fn sigterm_stops_finalize_promptly_and_leaves_no_half_file() {
+    gstreamer::init().unwrap();
+    let aula = Aula::new();
+    let (id, program) = finalize_session(&aula);
+    let first = program.join("segment-00000.mp4");
+    let writer = gstreamer::parse::launch(&format!(
+        "videotestsrc num-buffers=50 ! video/x-raw,width=320,height=240,framerate=25/1 \
+         ! x264enc bframes=0 key-int-max=25 ! h264parse ! mp4mux name=m ! filesink location={} \
+         audiotestsrc num-buffers=94 samplesperbuffer=1024 ! audio/x-raw,rate=48000 ! avenc_aac ! aacparse ! m.",
+        first.display()
+    ))
+    .unwrap();
+    use gstreamer::prelude::*;
+    writer.set_state(gstreamer::State::Playing).unwrap();
+    let msg = writer.bus().unwrap().timed_pop_filtered(
+        gstreamer::ClockTime::from_seconds(120),
+        &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+    );
+    writer.set_state(gstreamer::State::Null).unwrap();
+    assert_eq!(msg.map(|m| m.type_()), Some(gstreamer::MessageType::Eos));
+    // Half an hour of two-second segments (the same one, linked): more than a join does at once.
+    let mut segments = Vec::new();
+    for n in 0..1_000u64 {
+        let file = format!("segment-{n:05}.mp4");
+        if n > 0 {
+            std::fs::hard_link(&first, program.join(&file)).unwrap();
+        }
+        segments.push(
+            serde_json::json!({"file": file, "start_ms": n * 2_000, "end_ms": (n + 1) * 2_000}),
+        );
+    }
+    std::fs::write(
+        program.join("index.json"),
+        serde_json::json!({"source": "program", "segments": segments}).to_string(),
+    )
+    .unwrap();
+    let recordings = program.parent().unwrap().to_path_buf();
+    let mut child = aula
+        .command(&["record", "finalize", &id])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the joined file is being written.
+    let started = std::time::Instant::now();
+    while part_files(&recordings).is_empty() && started.elapsed().as_secs() < 120 {
+        assert!(child.try_wait().unwrap().is_none(), "finalize ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!part_files(&recordings).is_empty(), "no joined file begun");
+    // SAFETY: kill(2) on the child's own pid, which is still running (not waited for).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = exited_within(&mut child, std::time::Duration::from_secs(5));
+    if status.is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(status.is_some(), "still running 5 s after SIGTERM");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(!recordings.join("program.mp4").exists());
+    assert_eq!(part_files(&recordings), Vec::<String>::new());
+}

@@ -18,6 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = pipeline::record(&sources, &opts, &|| false, &mut |e| println!("{e:?}"))?;
     println!("{:?}", report.indexes[0]);
-    pipeline::finalize(&out.join("src"), &out.join("src.mp4"))?;
+    pipeline::finalize(
+        &out.join("src"),
+        &out.join("src.mp4"),
+        &pipeline::FinalizeOptions::default(),
+        &|| false,
+    )?;
     Ok(())
 }

@@ -9,12 +9,15 @@ pub mod director;
 pub mod hls;
 pub mod index;
 pub mod ingest;
+pub mod join;
 pub mod live;
 pub mod program;
 pub mod record;
+pub mod watchdog;
 
 pub use index::{RecordingIndex, Segment};
+pub use join::{finalize, FinalizeOptions};
 pub use record::{
-    finalize, record, Input, PipelineError, RecordOptions, RecordReport, SourceEvent, SourceInput,
+    record, Input, PipelineError, RecordOptions, RecordReport, SourceEvent, SourceInput,
     SourceState,
 };

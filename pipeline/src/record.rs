@@ -1,7 +1,7 @@
 //! Recording sources as received: each file source is demuxed and parsed (parsebin), H.264 video
 //! and AAC audio go untouched into `splitmuxsink`, which writes self-contained MP4 segments; the
-//! segments' spans go to the source's `index.json` as each one closes. Finalizing joins a source's
-//! segments into one MP4 with `splitmuxsrc` and `mp4mux`, without re-encoding.
+//! segments' spans go to the source's `index.json` as each one closes. Finalizing (joining a
+//! source's segments into one MP4) is in [`crate::join`].
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,6 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
-use gstreamer::prelude::*;
 use serde::Serialize;
 
 use crate::index::RecordingIndex;
@@ -30,15 +29,34 @@ pub enum PipelineError {
     Io { path: String, message: String },
     #[error("{0}: no segments to finalize")]
     NothingRecorded(String),
+    /// A pipeline made no progress for the watchdog's time (see [`crate::watchdog`]).
+    #[error(
+        "no progress for {idle_ms} ms (the limit is {stall_ms} ms): stalled at {element}: {detail}"
+    )]
+    Stalled {
+        element: String,
+        detail: String,
+        idle_ms: u64,
+        stall_ms: u64,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    /// Joining failed on one of a recording's segments.
+    #[error("segment {file}: {reason}")]
+    Segment {
+        file: String,
+        reason: Box<PipelineError>,
+    },
 }
 
 impl PipelineError {
     /// Whether the input (a broken or unreadable file) is at fault rather than the system.
     pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
-            PipelineError::Element { .. } | PipelineError::NothingRecorded(_)
-        )
+        match self {
+            PipelineError::Element { .. } | PipelineError::NothingRecorded(_) => true,
+            PipelineError::Segment { reason, .. } => reason.is_bad_input(),
+            _ => false,
+        }
     }
 }
 
@@ -330,81 +348,4 @@ fn watch_srt_refusals(
             }
         },
     ))
-}
-
-/// Joins the segments in `dir` (one source) into `output`, without re-encoding.
-pub fn finalize(dir: &Path, output: &Path) -> Result<(), PipelineError> {
-    gst::init().map_err(gst_error)?;
-    let index = RecordingIndex::load(dir).map_err(|e| io_error(dir, e))?;
-    if index.segments.is_empty() {
-        return Err(PipelineError::NothingRecorded(dir.display().to_string()));
-    }
-    let part = session::part_path(output);
-    let pipeline = gst::Pipeline::new();
-    let src = make("splitmuxsrc", "segments")?;
-    // Only the segments in the index: one being written when the recorder died is left out.
-    let files: Vec<String> = index
-        .segments
-        .iter()
-        .map(|s| dir.join(&s.file).to_string_lossy().into_owned())
-        .collect();
-    src.connect("format-location", false, move |_| Some(files.to_value()));
-    let mux = make("mp4mux", "mux")?;
-    let sink = make("filesink", "file")?;
-    sink.set_property("location", part.to_string_lossy().to_string());
-    pipeline.add_many([&src, &mux, &sink]).map_err(gst_error)?;
-    mux.link(&sink).map_err(gst_error)?;
-    let weak = pipeline.downgrade();
-    let mux_c = mux.clone();
-    src.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else {
-            return;
-        };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let name = caps
-            .structure(0)
-            .map(|s| s.name().to_string())
-            .unwrap_or_default();
-        let template = if name.starts_with("video/") {
-            "video_%u"
-        } else {
-            "audio_%u"
-        };
-        let (Ok(queue), Some(target)) = (
-            gst::ElementFactory::make("queue").build(),
-            mux_c.request_pad_simple(template),
-        ) else {
-            return;
-        };
-        if pipeline.add(&queue).is_ok() {
-            let _ = queue.sync_state_with_parent();
-            if let (Some(sink_pad), Some(src_pad)) =
-                (queue.static_pad("sink"), queue.static_pad("src"))
-            {
-                let _ = pad.link(&sink_pad);
-                let _ = src_pad.link(&target);
-            }
-        }
-    });
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| PipelineError::Gst("the finalizing pipeline does not start".into()))?;
-    let bus = pipeline.bus().expect("a pipeline has a bus");
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(3600),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    let result = match msg.as_ref().map(|m| (m, m.view())) {
-        Some((_, gst::MessageView::Eos(_))) => Ok(()),
-        Some((m, gst::MessageView::Error(err))) => Err(crate::ingest::element_error(m, err)),
-        _ => Err(PipelineError::Gst("finalizing timed out".into())),
-    };
-    let _ = pipeline.set_state(gst::State::Null);
-    match result {
-        Ok(()) => std::fs::rename(&part, output).map_err(|e| io_error(output, e)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
 }

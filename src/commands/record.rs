@@ -14,7 +14,7 @@ use pipeline::{Input, RecordOptions, RecordingIndex, SourceInput};
 use serde::Serialize;
 
 use super::{open_catalogue, print_json};
-use crate::cancel::Cancel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::config::Config;
 use crate::fsutil::write_atomic;
 use crate::media::{self, Location};
@@ -53,6 +53,9 @@ pub enum RecordCommand {
     /// Join each source's segments into recordings/<source>.mp4, without re-encoding.
     Finalize {
         id: SessionId,
+        /// Fail a join that makes no progress for this many seconds.
+        #[arg(long, default_value_t = 30)]
+        stall_seconds: u64,
         #[arg(long)]
         json: bool,
     },
@@ -79,10 +82,17 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
         (None, None) => return Err(BadInput("give a session id".into()).into()),
     };
     match cmd {
-        RecordCommand::Finalize { id, json } => {
+        RecordCommand::Finalize {
+            id,
+            stall_seconds,
+            json,
+        } => {
             let catalogue = open_catalogue(config).await?;
             let session = catalogue.get(&id).await?.session;
             let dir = config.session_dir(&id).join("recordings");
+            let opts = pipeline::FinalizeOptions {
+                stall_ms: stall_seconds.max(1) * 1000,
+            };
             let mut done = Vec::new();
             // Every source, and the program feed composed during a live recording.
             let names = session
@@ -96,8 +106,22 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
                     continue;
                 }
                 let output = dir.join(format!("{name}.mp4"));
-                let (d, o) = (source_dir.clone(), output.clone());
-                tokio::task::spawn_blocking(move || pipeline::finalize(&d, &o)).await??;
+                let (d, o, opts, cancel) = (
+                    source_dir.clone(),
+                    output.clone(),
+                    opts.clone(),
+                    cancel.clone(),
+                );
+                let joined = tokio::task::spawn_blocking(move || {
+                    pipeline::finalize(&d, &o, &opts, &|| cancel.is_cancelled())
+                })
+                .await?;
+                match joined {
+                    Err(pipeline::PipelineError::Cancelled) => return Err(Cancelled.into()),
+                    joined => {
+                        joined.with_context(|| format!("joining {}", source_dir.display()))?
+                    }
+                }
                 let mut index = RecordingIndex::load(&source_dir)?;
                 index.finalized = Some(format!("{name}.mp4"));
                 index.save(&source_dir)?;
