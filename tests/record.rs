@@ -197,8 +197,10 @@ fn check_live(live: &std::path::Path, input: &std::path::Path) {
             .iter()
             .map(|s| f64::from(s.duration) * 1000.0)
             .sum();
+        // The live stream is the program: it covers the camera, and also the slate while the
+        // sources start and close (longer on a loaded machine), like the program's recording.
         assert!(
-            (total_ms - input_ms).abs() <= 500.0,
+            total_ms >= input_ms - 500.0 && total_ms <= input_ms + 3000.0,
             "{total_ms} ms of {input_ms}"
         );
         let dir = path.parent().unwrap();

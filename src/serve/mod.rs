@@ -395,6 +395,25 @@ fn through_link(dir: &FsPath, target: &FsPath) -> bool {
     })
 }
 
+/// Whether a Range header is one byte range (`bytes=A-B`, `bytes=A-`, `bytes=-N`). Anything else
+/// (another unit, several ranges, a syntax error) is ignored, as RFC 9110 allows: the whole file
+/// is sent with 200 rather than a 416.
+fn single_byte_range(value: &str) -> bool {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return false;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return false;
+    };
+    let number = |t: &str| !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit());
+    match (first.trim(), last.trim()) {
+        ("", "") => false,
+        ("", n) => number(n),
+        (a, "") => number(a),
+        (a, b) => number(a) && number(b) && a.parse::<u64>().ok() <= b.parse::<u64>().ok(),
+    }
+}
+
 /// A file name safe in a Content-Disposition header.
 fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
@@ -446,6 +465,15 @@ async fn file(
         .uri()
         .query()
         .is_some_and(|q| q.split('&').any(|kv| kv == "download=1"));
+    let mut request = request;
+    let keep = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(single_byte_range);
+    if !keep {
+        request.headers_mut().remove(header::RANGE);
+    }
     let mut response = ServeFile::new(&target)
         .oneshot(request)
         .await
@@ -536,6 +564,23 @@ mod tests {
         assert_eq!(inside(dir, "clips/../../x"), None);
         assert_eq!(inside(dir, "/etc/passwd"), None);
         assert_eq!(inside(dir, ""), None);
+    }
+
+    #[test]
+    fn only_one_byte_range_is_honoured() {
+        for good in ["bytes=0-99", "bytes=100-", "bytes=-500", "bytes= 5-5"] {
+            assert!(single_byte_range(good), "{good}");
+        }
+        for ignored in [
+            "bytes=0-1,5-6",
+            "items=0-5",
+            "bytes=5-1",
+            "bytes=-",
+            "bytes=a-b",
+            "0-5",
+        ] {
+            assert!(!single_byte_range(ignored), "{ignored}");
+        }
     }
 
     #[test]
