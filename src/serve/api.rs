@@ -546,36 +546,28 @@ pub async fn post_closed(
     caller.require(Role::Admin)?;
     let request: ClosedRequest = parse_json(&body)?;
     let session = stored(&state, &id).await?.session;
-    let now = || {
-        let elapsed = (chrono::Utc::now() - session.start).num_milliseconds();
-        u64::try_from(elapsed).map(SessionMs).map_err(|_| {
-            ApiError::bad_request(format!(
-                "the session starts at {}: there is no current session time yet",
-                session.start
-            ))
-        })
+    let (ClosedRequest::Start(at) | ClosedRequest::End(at)) = request;
+    let at = match at {
+        Some(ms) => SessionMs(ms),
+        None => {
+            let elapsed = (chrono::Utc::now() - session.start).num_milliseconds();
+            u64::try_from(elapsed).map(SessionMs).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "the session starts at {}: there is no current session time yet",
+                    session.start
+                ))
+            })?
+        }
     };
     let range = match request {
-        ClosedRequest::Start(at) => {
-            let at = match at {
-                Some(ms) => SessionMs(ms),
-                None => now()?,
-            };
-            state.catalogue.open_closed(&id, at).await?
-        }
-        ClosedRequest::End(at) => {
-            let at = match at {
-                Some(ms) => SessionMs(ms),
-                None => now()?,
-            };
-            state.catalogue.end_closed(&id, at).await?
-        }
+        ClosedRequest::Start(_) => state.catalogue.open_closed(&id, at).await?,
+        ClosedRequest::End(_) => state.catalogue.end_closed(&id, at).await?,
     };
     Ok(Json(closed_view(&range)))
 }
 
 /// The body of `POST /sessions/{id}/closed`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClosedRequest {
     Start(Option<u64>),

@@ -239,22 +239,7 @@ impl AudioDecoder {
             })
         };
         let pipeline = gst::Pipeline::new();
-        let source = gst::ElementFactory::make("uridecodebin")
-            .property("uri", uri)
-            .build()
-            .map_err(|_| {
-                AudioError::Gst("element uridecodebin missing (run scripts/setup)".into())
-            })?;
-        // Video and subtitle streams are left encoded: decoding a camera's picture only to drop it
-        // would cost more than the whole audio path.
-        source.connect("autoplug-continue", false, |values| {
-            let keep_going = values
-                .get(2)
-                .and_then(|v| v.get::<gst::Caps>().ok())
-                .and_then(|caps| caps.structure(0).map(|s| !is_elementary_non_audio(s)))
-                .unwrap_or(true);
-            Some(keep_going.to_value())
-        });
+        let source = audio_source(uri)?;
         let convert = make("audioconvert")?;
         let resample = make("audioresample")?;
         let caps = gst::Caps::builder("audio/x-raw")
@@ -495,25 +480,30 @@ struct ExtentProbe {
     ends_ns: Arc<Mutex<Vec<Arc<AtomicU64>>>>,
 }
 
+/// A `uridecodebin` for `uri` that decodes only sound: video and subtitle streams are left
+/// encoded (decoding a camera's picture only to drop it would cost more than the whole audio path).
+fn audio_source(uri: &str) -> Result<gst::Element, AudioError> {
+    let source = gst::ElementFactory::make("uridecodebin")
+        .property("uri", uri)
+        .build()
+        .map_err(|_| AudioError::Gst("element uridecodebin missing (run scripts/setup)".into()))?;
+    source.connect("autoplug-continue", false, |values| {
+        let keep_going = values
+            .get(2)
+            .and_then(|v| v.get::<gst::Caps>().ok())
+            .and_then(|caps| caps.structure(0).map(|s| !is_elementary_non_audio(s)))
+            .unwrap_or(true);
+        Some(keep_going.to_value())
+    });
+    Ok(source)
+}
+
 impl ExtentProbe {
     fn open(uri: &str, label: &str) -> Result<ExtentProbe, AudioError> {
         gst::init().map_err(|e| AudioError::Gst(e.to_string()))?;
         let pipeline = gst::Pipeline::new();
-        let source = gst::ElementFactory::make("uridecodebin")
-            .property("uri", uri)
-            .build()
-            .map_err(|_| {
-                AudioError::Gst("element uridecodebin missing (run scripts/setup)".into())
-            })?;
         // Pictures stay encoded: their packets' times are all the probe needs.
-        source.connect("autoplug-continue", false, |values| {
-            let keep_going = values
-                .get(2)
-                .and_then(|v| v.get::<gst::Caps>().ok())
-                .and_then(|caps| caps.structure(0).map(|s| !is_elementary_non_audio(s)))
-                .unwrap_or(true);
-            Some(keep_going.to_value())
-        });
+        let source = audio_source(uri)?;
         pipeline
             .add(&source)
             .map_err(|e| AudioError::Gst(e.to_string()))?;
