@@ -92,6 +92,21 @@ impl Config {
         self.session_dir(id).join("live")
     }
 
+    /// The user's output presets (`*.toml`), beside the built-in ones.
+    pub fn presets_dir(&self) -> PathBuf {
+        self.home.join("presets")
+    }
+
+    /// The installed Whisper models and their manifest.
+    pub fn models_dir(&self) -> PathBuf {
+        self.home.join("models")
+    }
+
+    /// The feed of every session's published clips.
+    pub fn feed_path(&self) -> PathBuf {
+        self.home.join("feed.xml")
+    }
+
     /// The media playlist of the live stream's top rendition, which tells whether it is still live.
     pub fn live_media_playlist(&self, id: &SessionId) -> PathBuf {
         self.live_dir(id).join("720p").join("index.m3u8")

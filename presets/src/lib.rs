@@ -375,6 +375,15 @@ impl Preset {
     pub fn transforms_picture(&self) -> bool {
         self.mode == Mode::Encode && self.video.is_some()
     }
+
+    /// The media type of the files it makes: a copy keeps the recording's picture.
+    pub fn media_type(&self) -> &'static str {
+        match self.container {
+            Container::Mp4 if self.video.is_some() || self.mode == Mode::Copy => "video/mp4",
+            Container::Mp4 => "audio/mp4",
+            Container::Mp3 => "audio/mpeg",
+        }
+    }
 }
 
 fn codec_name(audio: &Option<Audio>) -> String {

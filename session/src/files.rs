@@ -21,6 +21,11 @@ pub fn part_writer(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
+/// Bytes as lower-case hexadecimal (digests, token hashes).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ pub mod transcript;
 pub mod validate;
 
 pub use doc::{from_json, parse, to_json, DocumentError, Format};
-pub use files::{part_path, part_writer};
+pub use files::{hex, part_path, part_writer};
 pub use id::{BadSessionId, SessionId, MAX_SESSION_ID_LEN};
 pub use model::{
     AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,

@@ -253,6 +253,11 @@ impl Session {
         self.roster.iter().find(|p| p.id == id)
     }
 
+    /// The name of the roster's person `id`; the id itself when the roster has nobody by it.
+    pub fn name_of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.person(id).map_or(id, |p| p.name.as_str())
+    }
+
     pub fn item(&self, number: u32) -> Option<&AgendaItem> {
         self.agenda.iter().find(|i| i.number == number)
     }

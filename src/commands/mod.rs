@@ -1,10 +1,10 @@
 //! The command line: clap definitions and what each command does.
 
 mod align;
-pub(crate) mod clip;
+mod clip;
 mod models;
 mod presets;
-pub(crate) mod publish;
+mod publish;
 mod record;
 mod report;
 mod sample;
@@ -23,7 +23,6 @@ use crate::catalogue::Catalogue;
 use crate::config::Config;
 pub use clip::ClipArgs;
 pub use models::ModelsCommand;
-pub(crate) use presets::load as load_presets;
 pub use publish::PublishArgs;
 pub use sample::SampleCommand;
 pub use session::SessionCommand;
@@ -121,89 +120,6 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
     }
 }
 
-/// A session transcribed with the default model, as a job does it.
-pub(crate) async fn transcribe_for_job(
-    config: &Config,
-    id: &::session::SessionId,
-    cancel: Cancel,
-) -> Result<()> {
-    let model = transcribe::ModelArgs {
-        model: "default".into(),
-        timing: transcribe::TimingArg::DtwVad,
-        threads: None,
-        beam: 1,
-        allow_truncated: false,
-    };
-    transcribe::transcribe_session(config.clone(), id.clone(), model, cancel).await
-}
-
-pub(crate) async fn align_for_job(
-    config: &Config,
-    id: &::session::SessionId,
-    cancel: Cancel,
-) -> Result<()> {
-    align::align_session(config, id, &cancel).await.map(|_| ())
-}
-
-/// A correction from the API, stored as a revision like `aula session fix`.
-pub(crate) async fn correct(
-    config: &Config,
-    id: &::session::SessionId,
-    request: &crate::serve::api::CorrectionRequest,
-    author: &str,
-) -> Result<serde_json::Value> {
-    use crate::serve::api::CorrectionRequest as R;
-    use ::session::SessionMs;
-    let command = match request {
-        R::Reassign {
-            from_ms,
-            to_ms,
-            person,
-        } => align::FixCommand::Reassign {
-            from: SessionMs(*from_ms),
-            to: SessionMs(*to_ms),
-            person: person.clone().unwrap_or_else(|| "unknown".into()),
-        },
-        R::MoveItem { item, start_ms } => align::FixCommand::MoveItem {
-            item: *item,
-            start: SessionMs(*start_ms),
-        },
-        R::ReplaceText {
-            from_ms,
-            to_ms,
-            text,
-        } => align::FixCommand::ReplaceText {
-            from: SessionMs(*from_ms),
-            to: SessionMs(*to_ms),
-            text: text.clone(),
-        },
-        R::Undo => align::FixCommand::Undo,
-    };
-    Ok(align::apply_fix(config, id, command, author.to_owned())
-        .await?
-        .0)
-}
-
-/// The report over a period (days, `YYYY-MM-DD`; default: everything).
-pub(crate) async fn build_report(
-    config: &Config,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<serde_json::Value> {
-    let day = |text: Option<&str>, default: chrono::NaiveDate| -> Result<chrono::NaiveDate> {
-        text.map_or(Ok(default), |t| {
-            t.parse().map_err(|e| {
-                crate::BadInput(format!("{t:?} is not a day (YYYY-MM-DD): {e}")).into()
-            })
-        })
-    };
-    let from = day(from, chrono::NaiveDate::MIN)?;
-    let to = day(to, chrono::NaiveDate::MAX)?;
-    Ok(serde_json::to_value(
-        report::build(config, from, to).await?,
-    )?)
-}
-
 pub(crate) async fn open_catalogue(config: &Config) -> Result<Catalogue> {
     config.ensure_home()?;
     Ok(Catalogue::open(&config.database_url).await?)
@@ -214,4 +130,10 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// A command-line value read as the API reads it (`--subs burn`, `--per intervention`).
+pub(crate) fn serde_choice<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| format!("{text:?}: {e}"))
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
-use transcriber::models::{self, ModelEntry, ModelStore, Precision};
+use transcriber::models::{self, ModelEntry, Precision};
 
 use super::print_json;
 use crate::config::Config;
@@ -57,10 +57,6 @@ impl From<PrecisionArg> for Precision {
     }
 }
 
-pub fn store(config: &Config) -> ModelStore {
-    ModelStore::new(config.home.join("models"))
-}
-
 fn print_entry(entry: &ModelEntry, json: bool) -> Result<()> {
     if json {
         return print_json(entry);
@@ -78,7 +74,7 @@ fn print_entry(entry: &ModelEntry, json: bool) -> Result<()> {
 }
 
 pub async fn run(config: &Config, cmd: ModelsCommand) -> Result<()> {
-    let store = store(config);
+    let store = crate::ops::transcribe::model_store(config);
     match cmd {
         ModelsCommand::Install {
             name,

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use presets::PresetSet;
 
 use super::print_json;
 use crate::config::Config;
@@ -23,13 +22,8 @@ pub enum PresetsCommand {
     },
 }
 
-/// The built-in presets and the user's, from `$AULA_HOME/presets/*.toml`.
-pub fn load(config: &Config) -> Result<PresetSet> {
-    Ok(PresetSet::load(&config.home.join("presets"))?)
-}
-
 pub fn run(config: &Config, cmd: PresetsCommand) -> Result<()> {
-    let set = load(config)?;
+    let set = crate::ops::load_presets(config)?;
     match cmd {
         PresetsCommand::List { json } => {
             if json {

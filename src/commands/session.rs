@@ -99,17 +99,7 @@ pub enum SessionCommand {
 pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
     let config = &config;
     match cmd {
-        SessionCommand::Align { id, json } => {
-            let report = super::align::align_session(config, &id, &cancel).await?;
-            if json {
-                print_json(&report)
-            } else {
-                Ok(super::align::print_report(
-                    &report,
-                    &mut std::io::stdout().lock(),
-                )?)
-            }
-        }
+        SessionCommand::Align { id, json } => super::align::align(config, &id, json, cancel).await,
         SessionCommand::Timeline { id, json } => super::align::timeline(config, &id, json).await,
         SessionCommand::Fix {
             id,
@@ -131,7 +121,7 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             json,
         } => super::align::evidence(config, &id, floor_events, agenda_markers, json).await,
         SessionCommand::Transcribe { id, model } => {
-            super::transcribe::transcribe_session(config.clone(), id, model, cancel).await
+            super::transcribe::transcribe_session(config, &id, &model, cancel).await
         }
         SessionCommand::Import {
             file,

@@ -2,10 +2,27 @@
 //! catalogue and the configuration, with plain requests in and reports out. Nothing here prints,
 //! draws progress or knows about clap or HTTP.
 
+pub mod align;
+pub mod clip;
+pub mod correct;
 pub mod delete;
+pub mod evidence;
 pub mod import;
+pub mod outputs;
+pub mod publish;
+pub mod record;
+pub mod report;
+pub mod transcribe;
+
+use presets::PresetSet;
 
 use crate::catalogue::CatalogueError;
+use crate::config::Config;
+
+/// The built-in presets and the user's, from `$AULA_HOME/presets/*.toml`.
+pub fn load_presets(config: &Config) -> Result<PresetSet, presets::PresetError> {
+    PresetSet::load(&config.presets_dir())
+}
 
 /// What kind of failure an error is: the exit code and the HTTP status both come from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +81,9 @@ pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
             return e.kind();
         }
         if let Some(e) = cause.downcast_ref::<delete::DeleteError>() {
+            return e.kind();
+        }
+        if let Some(e) = cause.downcast_ref::<evidence::EvidenceError>() {
             return e.kind();
         }
         if cause.is::<crate::cancel::Cancelled>() {

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use session::{AgendaMarker, ClosedRange, FloorEvent, Format, Session, SessionId, SessionMs};
 use utoipa::OpenApi;
@@ -16,7 +16,11 @@ use super::error::{parse_json, parse_object, ApiError};
 use super::jobs::{Job, JobKind, Submitted};
 use super::AppState;
 use crate::catalogue::ClipRecord;
-use crate::commands::{ClipArgs, PublishArgs};
+use crate::ops::clip::ClipRequest;
+use crate::ops::correct::CorrectionRequest;
+use crate::ops::evidence;
+use crate::ops::publish::PublishRequest;
+use crate::ops::report::Period;
 use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::search::{self, Hit, Line};
 
@@ -31,7 +35,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         list_jobs, get_job, cancel_job, post_floor_events, post_agenda_markers, post_correction,
         post_closed, list_presets, report, search_transcripts
     ),
-    components(schemas(Job, Line, Hit, ClipArgs)),
+    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, CorrectionRequest)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -281,59 +285,11 @@ fn with_id<T: serde::de::DeserializeOwned>(body: &[u8], id: &SessionId) -> Resul
     parse_json(Value::Object(params).to_string().as_bytes())
 }
 
-/// What can be refused at once in a clip request: the selection, the range, the preset.
-fn check_clip(state: &AppState, session: &Session, args: &ClipArgs) -> Result<(), ApiError> {
-    let chosen = [
-        args.item.is_some(),
-        args.intervention.is_some(),
-        args.person.is_some(),
-        args.from.is_some() || args.to.is_some(),
-    ];
-    if chosen.iter().filter(|c| **c).count() != 1 {
-        return Err(ApiError::bad_request(
-            "say what to clip: exactly one of item, intervention, person, or from and to",
-        ));
-    }
-    match (args.item, &args.person, args.from, args.to) {
-        (Some(n), ..) if session.item(n).is_none() => {
-            return Err(ApiError::bad_request(format!(
-                "item: {n} is not an agenda item of session {}",
-                session.id
-            )))
-        }
-        (_, Some(p), ..) if session.person(p).is_none() => {
-            return Err(ApiError::bad_request(format!(
-                "person: {p:?} is not in the roster of session {}",
-                session.id
-            )))
-        }
-        (_, _, Some(_), None) | (_, _, None, Some(_)) => {
-            return Err(ApiError::bad_request("a range needs both from and to"))
-        }
-        (_, _, Some(from), Some(to)) if to <= from => {
-            return Err(ApiError::bad_request(format!(
-                "to: {to} is not after from {from}"
-            )))
-        }
-        _ => {}
-    }
-    if args.intervention == Some(0) {
-        return Err(ApiError::bad_request(
-            "intervention: interventions are numbered from 1",
-        ));
-    }
-    state
-        .presets()?
-        .get(&args.preset)
-        .map_err(|e| ApiError::bad_request(format!("preset: {e}")))?;
-    Ok(())
-}
-
 /// Requests clips (press): `{"item": 2, "preset": "web-720p", "subs": "sidecar"}`, or
 /// `intervention`, `person`, `from`/`to` (session ms). Returns the job (202), or the identical
 /// job already queued or running (200).
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/clips", params(("id" = String, Path)),
-    request_body = ClipArgs,
+    request_body = ClipRequest,
     responses((status = 202, body = Job), (status = 200, body = Job), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 429)))]
 pub async fn request_clip(
@@ -343,16 +299,17 @@ pub async fn request_clip(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(Role::Press)?;
-    let args: ClipArgs = with_id(&body, &id)?;
+    let args: ClipRequest = with_id(&body, &id)?;
     let session = stored(&state, &id).await?.session;
-    check_clip(&state, &session, &args)?;
+    args.check(&session, &state.presets()?)
+        .map_err(|e| ApiError::bad_request(e.0))?;
     let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
     submit(&state, &caller, &id, JobKind::Clip, params).await
 }
 
 /// Builds the press kit (press): `{"per": "item", "presets": ["web-720p"]}`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/publish", params(("id" = String, Path)),
-    request_body = Object,
+    request_body = PublishRequest,
     responses((status = 202, body = Job), (status = 200, body = Job), (status = 400), (status = 401),
         (status = 403), (status = 404), (status = 429)))]
 pub async fn request_publish(
@@ -362,13 +319,9 @@ pub async fn request_publish(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     caller.require(Role::Press)?;
-    let args: PublishArgs = with_id(&body, &id)?;
-    let presets = state.presets()?;
-    for (i, name) in args.presets.iter().enumerate() {
-        presets
-            .get(name)
-            .map_err(|e| ApiError::bad_request(format!("presets[{i}]: {e}")))?;
-    }
+    let args: PublishRequest = with_id(&body, &id)?;
+    args.check(&state.presets()?)
+        .map_err(|e| ApiError::bad_request(e.0))?;
     let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
     submit(&state, &caller, &id, JobKind::Publish, params).await
 }
@@ -438,40 +391,8 @@ pub async fn post_floor_events(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let events: Vec<FloorEvent> = parse_json(&body)?;
-    let session = stored(&state, &id).await?.session;
-    check_evidence(&session, &events, &[])?;
-    state.catalogue.add_evidence(&id, &events, &[]).await?;
+    evidence::add(&state.catalogue, &id, &events, &[]).await?;
     Ok(Json(json!({ "added": events.len() })))
-}
-
-/// Refuses evidence that names nobody in the roster, a seat nobody holds, an item not on the
-/// agenda or a time before the session's start, each by its index in the posted list
-/// (`floor_events[2].seat: no person sits at seat 40`).
-fn check_evidence(
-    session: &Session,
-    events: &[FloorEvent],
-    markers: &[AgendaMarker],
-) -> Result<(), ApiError> {
-    let mut probe = session.clone();
-    probe.floor_events = events.to_vec();
-    probe.agenda_markers = markers.to_vec();
-    let problems: Vec<_> = probe
-        .validate()
-        .into_iter()
-        .filter(|p| p.path.starts_with("floor_events") || p.path.starts_with("agenda_markers"))
-        .collect();
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let mut err = ApiError::bad_request(
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
-    err.problems = problems;
-    Err(err)
 }
 
 /// Agenda markers from the clerk's console (admin): `[{"at": "...", "item": 2}]`.
@@ -486,37 +407,14 @@ pub async fn post_agenda_markers(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let markers: Vec<AgendaMarker> = parse_json(&body)?;
-    let session = stored(&state, &id).await?.session;
-    check_evidence(&session, &[], &markers)?;
-    state.catalogue.add_evidence(&id, &[], &markers).await?;
+    evidence::add(&state.catalogue, &id, &[], &markers).await?;
     Ok(Json(json!({ "added": markers.len() })))
-}
-
-/// A correction of the timeline (admin), as `aula session fix` takes it.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum CorrectionRequest {
-    Reassign {
-        from_ms: u64,
-        to_ms: u64,
-        person: Option<String>,
-    },
-    MoveItem {
-        item: u32,
-        start_ms: u64,
-    },
-    ReplaceText {
-        from_ms: u64,
-        to_ms: u64,
-        text: String,
-    },
-    Undo,
 }
 
 /// Corrects the timeline (admin): `{"kind": "reassign", "from_ms": 1000, "to_ms": 5000,
 /// "person": "rossi"}`, `move_item`, `replace_text`, `undo`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/corrections", params(("id" = String, Path)),
-    request_body = Object,
+    request_body = CorrectionRequest,
     responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn post_correction(
     State(state): State<AppState>,
@@ -526,8 +424,9 @@ pub async fn post_correction(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let request: CorrectionRequest = parse_json(&body)?;
-    let revision = crate::commands::correct(&state.config, &id, &request, "api").await?;
-    Ok(Json(revision))
+    let revision =
+        crate::ops::correct::correct(&state.config, &state.catalogue, &id, &request, "api").await?;
+    Ok(Json(json!(revision)))
 }
 
 /// A closed part (seduta segreta) declared during the session (admin): `{"start": null}` or
@@ -595,9 +494,10 @@ pub async fn report(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Value> {
     caller.require(Role::Press)?;
-    let report =
-        crate::commands::build_report(&state.config, q.from.as_deref(), q.to.as_deref()).await?;
-    Ok(Json(report))
+    let period = Period::parse(q.from.as_deref(), q.to.as_deref())
+        .map_err(|e| ApiError::bad_request(e.0))?;
+    let report = crate::ops::report::report(&state.catalogue, period).await?;
+    Ok(Json(json!(report)))
 }
 
 #[derive(Debug, Deserialize)]

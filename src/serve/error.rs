@@ -81,6 +81,15 @@ impl From<crate::ops::import::ImportError> for ApiError {
     }
 }
 
+impl From<crate::ops::evidence::EvidenceError> for ApiError {
+    fn from(err: crate::ops::evidence::EvidenceError) -> ApiError {
+        let problems = err.problems();
+        let mut api = ApiError::from(anyhow::Error::new(err));
+        api.problems = problems;
+        api
+    }
+}
+
 impl From<session::BadSessionId> for ApiError {
     fn from(err: session::BadSessionId) -> ApiError {
         ApiError::bad_request(err.to_string())

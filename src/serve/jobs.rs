@@ -15,7 +15,7 @@ use super::auth::{Caller, Role};
 use super::error::ApiError;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
-use crate::commands::{clip, publish};
+use crate::ops;
 use crate::config::Config;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -440,8 +440,9 @@ impl Jobs {
                 break;
             }
             let finished = match result {
-                Ok(outputs) => {
-                    self.finish(&job.id, JobState::Done, "done", Some(outputs))
+                Ok(Outcome { outputs, warnings }) => {
+                    let log: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+                    self.finish(&job.id, JobState::Done, &(log + "done"), Some(outputs))
                         .await
                 }
                 Err(e) if cancel.is_cancelled() => {
@@ -466,21 +467,27 @@ impl Jobs {
     }
 }
 
-/// Runs one job with the same code as the command line.
+/// What a job made, and what its requester should know (the job's log carries the warnings).
+struct Outcome {
+    outputs: serde_json::Value,
+    warnings: Vec<String>,
+}
+
+/// Runs one job with the operations the command line runs.
 async fn run_job(
     config: &Config,
     catalogue: &Catalogue,
     job: &Job,
     cancel: Cancel,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<Outcome> {
     let session = session::SessionId::parse(&job.session)?;
     match job.kind.as_str() {
         "clip" => {
-            let mut args: clip::ClipArgs = serde_json::from_value(job.params.clone())?;
-            args.id = session;
-            let (work, plans) = clip::plan_clips(config, catalogue, &args, cancel).await?;
-            let made = clip::produce(catalogue, &work, &plans, None, 0.0..1.0).await?;
-            Ok(serde_json::json!(made
+            let mut request: ops::clip::ClipRequest = serde_json::from_value(job.params.clone())?;
+            request.id = session;
+            let report = ops::clip::clip(config, catalogue, &request, cancel).await?;
+            let outputs = serde_json::json!(report
+                .clips
                 .iter()
                 .map(|(_, record)| serde_json::json!({
                     "clip": record.id,
@@ -489,21 +496,38 @@ async fn run_job(
                     "end_ms": record.end_ms,
                     "bytes": record.bytes,
                 }))
-                .collect::<Vec<_>>()))
+                .collect::<Vec<_>>());
+            Ok(Outcome {
+                outputs,
+                warnings: report.warnings,
+            })
         }
         "publish" => {
-            let mut args: publish::PublishArgs = serde_json::from_value(job.params.clone())?;
-            args.id = session;
-            let report = publish::publish(config, &args, cancel).await?;
-            Ok(serde_json::to_value(&report)?)
+            let mut request: ops::publish::PublishRequest =
+                serde_json::from_value(job.params.clone())?;
+            request.id = session;
+            let report = ops::publish::publish(config, catalogue, &request, cancel).await?;
+            Ok(Outcome {
+                outputs: serde_json::to_value(&report)?,
+                warnings: report.warnings,
+            })
         }
         "transcribe" => {
-            crate::commands::transcribe_for_job(config, &session, cancel).await?;
-            Ok(serde_json::json!({ "transcribed": job.session }))
+            let choice = ops::transcribe::ModelChoice::default();
+            let report =
+                ops::transcribe::transcribe_session(config, catalogue, &session, &choice, &cancel)
+                    .await?;
+            Ok(Outcome {
+                outputs: serde_json::json!({ "transcribed": job.session }),
+                warnings: report.align.warnings,
+            })
         }
         "align" => {
-            crate::commands::align_for_job(config, &session, cancel).await?;
-            Ok(serde_json::json!({ "aligned": job.session }))
+            let report = ops::align::align(config, catalogue, &session, &cancel).await?;
+            Ok(Outcome {
+                outputs: serde_json::json!({ "aligned": job.session }),
+                warnings: report.warnings,
+            })
         }
         other => anyhow::bail!("unknown job kind {other:?}"),
     }

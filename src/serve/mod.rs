@@ -87,7 +87,7 @@ impl AppState {
     }
 
     pub fn presets(&self) -> Result<presets::PresetSet, ApiError> {
-        crate::commands::load_presets(&self.config).map_err(ApiError::from)
+        crate::ops::load_presets(&self.config).map_err(|e| ApiError::from(anyhow::Error::new(e)))
     }
 
     /// The live multivariant playlist's address while the session is live (an EVENT playlist not
@@ -248,7 +248,7 @@ async fn known_token(State(state): State<AppState>, request: Request, next: Next
 
 /// The press feed of every published session (written by `aula publish`).
 async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let path = state.config.home.join("feed.xml");
+    let path = state.config.feed_path();
     if !path.is_file() {
         return Err(ApiError::not_found("nothing is published yet"));
     }
