@@ -117,7 +117,9 @@ pub async fn timeline(config: &Config, id: &SessionId, json: bool) -> Result<()>
             "  {} - {}  {:<24} {:>3}  {}",
             i.start_ms,
             i.end_ms,
-            i.person.as_deref().map_or("(unknown)", |p| session.name_of(p)),
+            i.person
+                .as_deref()
+                .map_or("(unknown)", |p| session.name_of(p)),
             item,
             shorten(&i.text, 60)
         )?;

@@ -156,10 +156,9 @@ pub async fn transcribe_file(config: Config, args: TranscribeArgs, cancel: Cance
         model: args.model.choice(),
     };
     let shown = crate::progress::show(&cancel, "transcribing");
-    let transcript = tokio::task::spawn_blocking(move || {
-        op::transcribe_file(&config, &request, &cancel)
-    })
-    .await?;
+    let transcript =
+        tokio::task::spawn_blocking(move || op::transcribe_file(&config, &request, &cancel))
+            .await?;
     drop(shown);
     let text = render(&transcript?, args.format);
     match &args.out {

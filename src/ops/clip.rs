@@ -120,7 +120,13 @@ impl ClipRequest {
     }
 
     fn selection(&self) -> Result<Selection, BadInput> {
-        match (&self.item, &self.intervention, &self.person, self.from, self.to) {
+        match (
+            &self.item,
+            &self.intervention,
+            &self.person,
+            self.from,
+            self.to,
+        ) {
             (Some(n), ..) => Ok(Selection::Item(*n)),
             (_, Some(k), ..) => Ok(Selection::Intervention(*k)),
             (_, _, Some(p), ..) => Ok(Selection::Person(p.clone())),
@@ -273,7 +279,11 @@ pub async fn plan_clips(
     let preset = set.get(&request.preset)?.clone();
     let subs: SubtitleMode = request.subs.unwrap_or(preset.subtitles.mode);
     check_subtitles(&preset, subs)?;
-    let input = recording(&session, &stored.base_dir, &config.recordings_dir(&session.id))?;
+    let input = recording(
+        &session,
+        &stored.base_dir,
+        &config.recordings_dir(&session.id),
+    )?;
     let mut warnings = Vec::new();
     let recording_ms = recording_end(&input, request.allow_truncated, &mut warnings)?.0;
     let (plans, planned) = request::plan(
@@ -614,4 +624,82 @@ fn make_clip(
         fast_cues: sidecar_cues.iter().filter(|c| c.too_fast).count(),
         result,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use pipeline::{RecordingIndex, Segment};
+
+    use super::*;
+
+    fn plan(start_ms: u64, end_ms: u64) -> ClipPlan {
+        ClipPlan {
+            start_ms: SessionMs(start_ms),
+            end_ms: SessionMs(end_ms),
+            item: None,
+            person: None,
+            slug: "range".into(),
+            title: "Range".into(),
+        }
+    }
+
+    /// A recording that began at 10 s and lost its source from 30 to 40 s.
+    fn recording() -> MediaFile {
+        let segment = |start_ms, end_ms| Segment {
+            file: format!("{start_ms}.mp4"),
+            start_ms,
+            end_ms,
+        };
+        MediaFile {
+            path: "program.mp4".into(),
+            index: Some(RecordingIndex {
+                source: "program".into(),
+                segments: vec![
+                    segment(10_000, 20_000),
+                    segment(20_000, 30_000),
+                    segment(40_000, 60_000),
+                ],
+                finalized: Some("program.mp4".into()),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_clip_inside_the_recording_is_kept_as_asked() {
+        let (fitted, warning) = fit_to_recording(plan(12_000, 28_000), &recording()).unwrap();
+        assert_eq!(
+            (fitted.start_ms, fitted.end_ms),
+            (SessionMs(12_000), SessionMs(28_000))
+        );
+        assert_eq!(warning, None);
+    }
+
+    #[test]
+    fn a_clip_starting_before_the_recording_starts_where_it_begins_with_a_warning() {
+        let (fitted, warning) = fit_to_recording(plan(5_000, 15_000), &recording()).unwrap();
+        assert_eq!(fitted.start_ms, SessionMs(10_000));
+        let warning = warning.unwrap();
+        assert!(warning.contains("where the recording begins"), "{warning}");
+    }
+
+    #[test]
+    fn a_clip_across_a_gap_or_outside_the_recording_is_refused_with_its_span() {
+        for (start_ms, end_ms) in [(25_000, 45_000), (61_000, 70_000), (1_000, 5_000)] {
+            let e = fit_to_recording(plan(start_ms, end_ms), &recording()).unwrap_err();
+            assert!(
+                e.contains("is not wholly in the recording") && e.contains("source lost"),
+                "{start_ms}-{end_ms}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn variants_of_a_request_get_names_of_their_own() {
+        let base = variant_suffix(300, false, SubtitleMode::Sidecar, SubtitleMode::Sidecar);
+        assert_eq!(base, "");
+        assert_eq!(
+            variant_suffix(0, true, SubtitleMode::Burn, SubtitleMode::Sidecar),
+            "-pad0ms-accurate-subs-burn"
+        );
+    }
 }

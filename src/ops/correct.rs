@@ -138,7 +138,8 @@ fn redo(
         .edit(timeline, &session.roster)
         .map_err(|e| BadInput(e.to_string()))?;
     let before = edit.region(timeline);
-    let undo = align::apply(timeline, &edit, &session.roster).map_err(|e| BadInput(e.to_string()))?;
+    let undo =
+        align::apply(timeline, &edit, &session.roster).map_err(|e| BadInput(e.to_string()))?;
     Ok(NewRevision {
         author: author.to_owned(),
         correction: serde_json::to_value(correction)?,
@@ -226,17 +227,17 @@ pub fn replay(
 /// A stored revision's request in words.
 pub fn describe(correction: &serde_json::Value, session: &Session) -> String {
     let name = |person: Option<String>| {
-        person.map_or_else(|| "(unknown)".to_owned(), |id| session.name_of(&id).to_owned())
+        person.map_or_else(
+            || "(unknown)".to_owned(),
+            |id| session.name_of(&id).to_owned(),
+        )
     };
     match serde_json::from_value::<Request>(correction.clone()) {
         Ok(Request::Correction(Correction::Reassign {
             start_ms,
             end_ms,
             person,
-        })) => format!(
-            "words {start_ms} - {end_ms} reassigned to {}",
-            name(person)
-        ),
+        })) => format!("words {start_ms} - {end_ms} reassigned to {}", name(person)),
         Ok(Request::Correction(Correction::MoveBoundary { item, start_ms })) => {
             format!("item {item} now starts at {start_ms}")
         }
@@ -247,5 +248,152 @@ pub fn describe(correction: &serde_json::Value, session: &Session) -> String {
         })) => format!("words {start_ms} - {end_ms} now read {text:?}"),
         Ok(Request::Revert { revision, .. }) => format!("revision {revision} reverted"),
         Err(_) => correction.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::ops::testing;
+
+    /// `revision` stored as the catalogue would keep it.
+    fn stored(number: u64, revision: NewRevision, reverted_by: Option<u64>) -> Revision {
+        Revision {
+            number,
+            author: revision.author,
+            created_at: Utc::now(),
+            correction: revision.correction,
+            before: revision.before,
+            after: revision.after,
+            undo: revision.undo,
+            reverted_by,
+        }
+    }
+
+    fn reassign(from_ms: u64, to_ms: u64, person: &str) -> Correction {
+        CorrectionRequest::Reassign {
+            from_ms,
+            to_ms,
+            person: Some(person.into()),
+        }
+        .correction()
+        .unwrap()
+    }
+
+    fn person_at(timeline: &Timeline, start_ms: u64) -> Option<String> {
+        timeline
+            .words
+            .iter()
+            .find(|w| w.start_ms.0 == start_ms)
+            .and_then(|w| w.person.clone())
+    }
+
+    #[test]
+    fn corrections_in_effect_are_replayed_in_order_and_reverted_ones_skipped() {
+        let (session, base) = (testing::session(), testing::timeline());
+        let mut t = base.clone();
+        let first = redo(
+            &mut t,
+            &reassign(19_000, 22_000, "chair"),
+            &session,
+            "staff",
+        )
+        .unwrap();
+        let second = redo(
+            &mut t,
+            &reassign(39_000, 41_000, "rossi"),
+            &session,
+            "staff",
+        )
+        .unwrap();
+        let revisions = [stored(1, first, None), stored(2, second, None)];
+        let mut warnings = Vec::new();
+        let (replayed, applied) = replay(&base, &revisions, &session, &mut warnings);
+        assert_eq!((applied, warnings.len()), (2, 0));
+        assert_eq!(replayed, t);
+
+        let reverted = [
+            revisions[0].clone(),
+            Revision {
+                reverted_by: Some(3),
+                ..revisions[1].clone()
+            },
+        ];
+        let (replayed, applied) = replay(&base, &reverted, &session, &mut warnings);
+        assert_eq!(applied, 1);
+        assert_eq!(person_at(&replayed, 20_000).as_deref(), Some("chair"));
+        assert_eq!(person_at(&replayed, 40_000).as_deref(), Some("chair"));
+    }
+
+    #[test]
+    fn a_correction_that_no_longer_fits_becomes_a_warning() {
+        let (session, base) = (testing::session(), testing::timeline());
+        let mut t = base.clone();
+        let revision = redo(
+            &mut t,
+            &reassign(19_000, 22_000, "rossi"),
+            &session,
+            "staff",
+        )
+        .unwrap();
+        let mut stale = stored(1, revision, None);
+        stale.correction = serde_json::to_value(reassign(19_000, 22_000, "nobody")).unwrap();
+        let mut warnings = Vec::new();
+        let (replayed, applied) = replay(&base, &[stale], &session, &mut warnings);
+        assert_eq!(applied, 0);
+        assert_eq!(replayed, base);
+        assert!(
+            warnings[0].contains("revision 1 no longer applies"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn undo_reverts_the_latest_correction_in_effect_and_keeps_the_others() {
+        let (session, base) = (testing::session(), testing::timeline());
+        let id = session.id.clone();
+        let mut t = base.clone();
+        let first = redo(
+            &mut t,
+            &reassign(19_000, 22_000, "chair"),
+            &session,
+            "staff",
+        )
+        .unwrap();
+        let second = redo(
+            &mut t,
+            &reassign(39_000, 41_000, "rossi"),
+            &session,
+            "staff",
+        )
+        .unwrap();
+        let revisions = [stored(1, first, None), stored(2, second, None)];
+        let (revision, timeline) = undo(&id, &base, &revisions, &session, "staff").unwrap();
+        assert_eq!(revision.reverts, Some(2));
+        assert_eq!(
+            describe(&revision.correction, &session),
+            "revision 2 reverted"
+        );
+        assert_eq!(person_at(&timeline, 40_000).as_deref(), Some("chair"));
+        assert_eq!(person_at(&timeline, 20_000).as_deref(), Some("chair"));
+        // Nothing left to undo once every correction is reverted.
+        let none = [Revision {
+            reverted_by: Some(3),
+            ..revisions[0].clone()
+        }];
+        let e = undo(&id, &base, &none, &session, "staff").unwrap_err();
+        assert!(e.to_string().contains("no correction to undo"), "{e}");
+    }
+
+    #[test]
+    fn a_reassignment_is_described_with_the_person_s_name() {
+        let session = testing::session();
+        let text = describe(
+            &serde_json::to_value(reassign(1_000, 2_000, "rossi")).unwrap(),
+            &session,
+        );
+        assert!(text.ends_with("reassigned to Mario Rossi"), "{text}");
     }
 }

@@ -12,6 +12,8 @@ pub mod outputs;
 pub mod publish;
 pub mod record;
 pub mod report;
+#[cfg(test)]
+mod testing;
 pub mod transcribe;
 
 use presets::PresetSet;

@@ -11,7 +11,11 @@ use crate::config::Config;
 use crate::fsutil::write_atomic;
 
 /// `transcript.{json,srt,vtt,txt}` in `dir`; the text names the speaker of each passage when known.
-pub fn write_transcript_files(dir: &Path, transcript: &Transcript, session: &Session) -> Result<()> {
+pub fn write_transcript_files(
+    dir: &Path,
+    transcript: &Transcript,
+    session: &Session,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let files = [
         ("transcript.json", session::to_json(transcript)),

@@ -98,7 +98,11 @@ pub async fn publish(
         .iter()
         .map(|name| set.get(name).cloned())
         .collect::<Result<Vec<_>, _>>()?;
-    let input = clip::recording(&session, &stored.base_dir, &config.recordings_dir(&session.id))?;
+    let input = clip::recording(
+        &session,
+        &stored.base_dir,
+        &config.recordings_dir(&session.id),
+    )?;
     let mut warnings = Vec::new();
     let recording_ms = clip::recording_end(&input, false, &mut warnings)?.0;
 
@@ -483,7 +487,11 @@ fn write_zip(dir: &Path, zip_path: &Path) -> Result<()> {
 }
 
 /// `$AULA_HOME/feed.xml`: every published clip of every session, newest session first.
-async fn all_sessions_feed(config: &Config, catalogue: &Catalogue, presets: &PresetSet) -> Result<()> {
+async fn all_sessions_feed(
+    config: &Config,
+    catalogue: &Catalogue,
+    presets: &PresetSet,
+) -> Result<()> {
     let mut items = Vec::new();
     let mut sessions = catalogue.list().await?;
     sessions.sort_by_key(|s| std::cmp::Reverse(s.start));
@@ -544,4 +552,104 @@ async fn all_sessions_feed(config: &Config, catalogue: &Catalogue, presets: &Pre
         &items,
     );
     write_atomic(&config.feed_path(), xml.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use session::SessionMs;
+
+    use super::*;
+    use crate::ops::testing;
+
+    fn plan(start_ms: u64, end_ms: u64) -> ClipPlan {
+        ClipPlan {
+            start_ms: SessionMs(start_ms),
+            end_ms: SessionMs(end_ms),
+            item: Some(1),
+            person: None,
+            slug: "item-1".into(),
+            title: "Item 1: Bilancio".into(),
+        }
+    }
+
+    #[test]
+    fn a_clip_s_fingerprint_changes_with_its_words_names_preset_and_recording_only() {
+        let (session, timeline) = (testing::session(), testing::timeline());
+        let set = presets::PresetSet::builtin();
+        let web = set.get("web-720p").unwrap();
+        let p = plan(5_000, 30_000);
+        let print =
+            |s: &Session, t: &Timeline, preset, rec| fingerprint(&p, s, t, preset, rec).unwrap();
+        let base = print(&session, &timeline, web, "10:1");
+        assert_eq!(base, print(&session, &timeline, web, "10:1"));
+        assert_eq!(base.len(), 64);
+        let mut words = timeline.clone();
+        words.words[1].text = "Grazie,".into();
+        assert_ne!(base, print(&session, &words, web, "10:1"));
+        let mut outside = timeline.clone();
+        outside.words[3].text = "Bene".into();
+        assert_eq!(
+            base,
+            print(&session, &outside, web, "10:1"),
+            "a word outside the clip"
+        );
+        let mut renamed = session.clone();
+        renamed.roster[1].name = "Mario Rossi Jr.".into();
+        assert_ne!(base, print(&renamed, &timeline, web, "10:1"));
+        assert_ne!(
+            base,
+            print(&session, &timeline, set.get("audio-mp3").unwrap(), "10:1")
+        );
+        assert_ne!(base, print(&session, &timeline, web, "11:1"));
+    }
+
+    #[test]
+    fn an_excerpt_has_a_paragraph_per_speaker_and_never_a_closed_word() {
+        let (session, mut timeline) = (testing::session(), testing::timeline());
+        timeline.words.push(session::TimelineWord {
+            text: "segreto".into(),
+            start_ms: SessionMs(51_000),
+            end_ms: SessionMs(51_400),
+            ..timeline.words[3].clone()
+        });
+        let text = excerpt(&plan(5_000, 60_000), &session, &timeline);
+        assert_eq!(
+            text,
+            "Item 1: Bilancio\n00:00:05.000 - 00:01:00.000\n\nAnna Bianchi: Apriamo\n\
+             Mario Rossi: Grazie presidente\nAnna Bianchi: Passiamo\n"
+        );
+    }
+
+    #[test]
+    fn feed_items_link_the_clip_its_subtitles_and_poster() {
+        let session = testing::session();
+        let clip = PackageClip {
+            id: "s1-item-1-web-720p".into(),
+            title: "Item 1: Bilancio".into(),
+            item: Some(1),
+            act: None,
+            speakers: vec!["Mario Rossi".into()],
+            start_ms: SessionMs(5_000),
+            end_ms: SessionMs(30_000),
+            preset: "web-720p".into(),
+            media: "clips/s1-item-1-web-720p.mp4".into(),
+            subtitles: vec![
+                "clips/s1-item-1-web-720p.srt".into(),
+                "clips/s1-item-1-web-720p.vtt".into(),
+            ],
+            poster: None,
+            excerpt: String::new(),
+            bytes: 1,
+            media_type: "video/mp4".into(),
+        };
+        let base = "https://aula.example/files/s1/packages/press";
+        let items = feed_items(&session, &[clip], base, chrono::Utc::now());
+        assert_eq!(items[0].url, format!("{base}/clips/s1-item-1-web-720p.mp4"));
+        assert_eq!(
+            items[0].subtitles_url.as_deref(),
+            Some(format!("{base}/clips/s1-item-1-web-720p.vtt").as_str())
+        );
+        assert_eq!(items[0].poster_url, None);
+        assert_eq!(items[0].session_title, "Seduta 2026-03-02");
+    }
 }

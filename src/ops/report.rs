@@ -30,7 +30,10 @@ impl Period {
                     .map_err(|e| BadInput(format!("{name}: {t:?} is not a day (YYYY-MM-DD): {e}")))
             })
         };
-        Period::new(day("from", from, NaiveDate::MIN)?, day("to", to, NaiveDate::MAX)?)
+        Period::new(
+            day("from", from, NaiveDate::MIN)?,
+            day("to", to, NaiveDate::MAX)?,
+        )
     }
 
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Period, BadInput> {

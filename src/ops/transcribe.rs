@@ -61,11 +61,7 @@ impl ModelChoice {
 
     fn options(&self, language: &str, prompt: Option<String>) -> Result<TranscribeOptions> {
         if !(1..=MAX_BEAM).contains(&self.beam) {
-            return Err(BadInput(format!(
-                "beam {}: expected 1 to {MAX_BEAM}",
-                self.beam
-            ))
-            .into());
+            return Err(BadInput(format!("beam {}: expected 1 to {MAX_BEAM}", self.beam)).into());
         }
         let mut opts = TranscribeOptions::new(language);
         opts.timing = self.timing;
@@ -96,7 +92,12 @@ pub fn load_model(config: &Config, choice: &ModelChoice) -> Result<Model> {
         return Ok(Model::load(path, &name, hparams, choice.timing)?);
     }
     let (entry, path) = model_store(config).find(&choice.model)?;
-    Ok(Model::load(&path, &entry.name, entry.hparams, choice.timing)?)
+    Ok(Model::load(
+        &path,
+        &entry.name,
+        entry.hparams,
+        choice.timing,
+    )?)
 }
 
 /// A file to transcribe, and how.
@@ -113,7 +114,11 @@ pub struct FileRequest {
 }
 
 /// Transcribes any file GStreamer reads (blocking; progress and cancellation through `cancel`).
-pub fn transcribe_file(config: &Config, request: &FileRequest, cancel: &Cancel) -> Result<Transcript> {
+pub fn transcribe_file(
+    config: &Config,
+    request: &FileRequest,
+    cancel: &Cancel,
+) -> Result<Transcript> {
     let mut decoder = AudioDecoder::open_file_with(
         &request.file,
         Selection {
@@ -167,7 +172,10 @@ pub async fn transcribe_session(
     })?;
     // After `aula record`, its recording of the source (a live stream is gone by then).
     let input = media::source_media(&stored.base_dir, &config.recordings_dir(id), &source);
-    let opts = choice.options(&session.language, Some(whisper::prompt_from_session(&session)))?;
+    let opts = choice.options(
+        &session.language,
+        Some(whisper::prompt_from_session(&session)),
+    )?;
     let (worker_config, worker_cancel, worker_choice) =
         (config.clone(), cancel.clone(), choice.clone());
     let transcript = tokio::task::spawn_blocking(move || -> Result<Transcript> {
@@ -212,12 +220,11 @@ fn run(
         let total = p.total_ms.unwrap_or(p.done_ms).max(p.done_ms);
         cancel.set_progress(p.done_ms as f64 / total.max(1) as f64);
     };
-    let transcript = match whisper::transcribe(model, decoder, opts, report, || {
-        cancel.is_cancelled()
-    }) {
-        Err(whisper::TranscribeError::Cancelled) => return Err(Cancelled.into()),
-        other => other?,
-    };
+    let transcript =
+        match whisper::transcribe(model, decoder, opts, report, || cancel.is_cancelled()) {
+            Err(whisper::TranscribeError::Cancelled) => return Err(Cancelled.into()),
+            other => other?,
+        };
     let wall_s = started.elapsed().as_secs_f64();
     tracing::info!(
         "{} words in {} of audio, {wall_s:.1} s wall ({:.1}x real time)",

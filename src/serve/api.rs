@@ -19,9 +19,9 @@ use crate::catalogue::ClipRecord;
 use crate::ops::clip::ClipRequest;
 use crate::ops::correct::CorrectionRequest;
 use crate::ops::evidence;
+use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::ops::publish::PublishRequest;
 use crate::ops::report::Period;
-use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::search::{self, Hit, Line};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;

@@ -15,8 +15,8 @@ use super::auth::{Caller, Role};
 use super::error::ApiError;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
-use crate::ops;
 use crate::config::Config;
+use crate::ops;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
