@@ -5,6 +5,7 @@
 //! with the name captions as lower thirds). Pure logic.
 
 use serde::Serialize;
+use session::SessionMs;
 
 /// A word of the clip, in clip time (ms from the clip's first frame).
 #[derive(Clone, Debug, PartialEq)]
@@ -187,13 +188,7 @@ fn break_lines(words: &[CueWord], layout: &CueLayout) -> Option<Vec<String>> {
 }
 
 fn clock(ms: u64, separator: char) -> String {
-    format!(
-        "{:02}:{:02}:{:02}{separator}{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    SessionMs(ms).clock(separator)
 }
 
 pub fn to_srt(cues: &[Cue]) -> String {
@@ -301,13 +296,7 @@ pub fn to_ass(cues: &[Cue], captions: &[NameCaption], style: &AssStyle) -> Strin
 }
 
 fn ass_clock(ms: u64) -> String {
-    format!(
-        "{}:{:02}:{:02}.{:02}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000 / 10
-    )
+    SessionMs(ms).ass_clock()
 }
 
 #[cfg(test)]

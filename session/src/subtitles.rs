@@ -1,19 +1,7 @@
 //! Plain subtitle and text renderings of a transcript: one cue per segment (SRT, WebVTT, text).
 //! The broadcast cue layout (line lengths, reading speed) belongs to the publisher.
 
-use crate::time::SessionMs;
 use crate::transcript::Transcript;
-
-fn clock(ms: SessionMs, separator: char) -> String {
-    let ms = ms.0;
-    format!(
-        "{:02}:{:02}:{:02}{separator}{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
-}
 
 pub fn to_srt(t: &Transcript) -> String {
     let mut out = String::new();
@@ -21,8 +9,8 @@ pub fn to_srt(t: &Transcript) -> String {
         out.push_str(&format!(
             "{}\n{} --> {}\n{}\n\n",
             i + 1,
-            clock(s.start_ms, ','),
-            clock(s.end_ms, ','),
+            s.start_ms.clock(','),
+            s.end_ms.clock(','),
             s.text.trim()
         ));
     }
@@ -34,8 +22,8 @@ pub fn to_vtt(t: &Transcript) -> String {
     for s in &t.segments {
         out.push_str(&format!(
             "{} --> {}\n{}\n\n",
-            clock(s.start_ms, '.'),
-            clock(s.end_ms, '.'),
+            s.start_ms.clock('.'),
+            s.end_ms.clock('.'),
             s.text.trim()
         ));
     }
@@ -45,6 +33,7 @@ pub fn to_vtt(t: &Transcript) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::SessionMs;
     use crate::transcript::Segment;
 
     #[test]

@@ -37,18 +37,36 @@ impl Sub<u64> for SessionMs {
     }
 }
 
+impl SessionMs {
+    /// Hours, minutes, seconds and milliseconds.
+    fn parts(self) -> (u64, u64, u64, u64) {
+        let ms = self.0;
+        (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    }
+
+    /// `HH:MM:SS` then `separator` and the milliseconds: `,` for SRT, `.` for WebVTT.
+    pub fn clock(self, separator: char) -> String {
+        let (h, m, s, ms) = self.parts();
+        format!("{h:02}:{m:02}:{s:02}{separator}{ms:03}")
+    }
+
+    /// `HH:MM:SS`, to the second (a page's timestamps).
+    pub fn clock_seconds(self) -> String {
+        let (h, m, s, _) = self.parts();
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+
+    /// `H:MM:SS.cc`, the ASS subtitle format's centiseconds.
+    pub fn ass_clock(self) -> String {
+        let (h, m, s, ms) = self.parts();
+        format!("{h}:{m:02}:{s:02}.{:02}", ms / 10)
+    }
+}
+
 /// `HH:MM:SS.mmm`, the way a clip range or a cue is read by a person.
 impl fmt::Display for SessionMs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0;
-        write!(
-            f,
-            "{:02}:{:02}:{:02}.{:03}",
-            ms / 3_600_000,
-            ms / 60_000 % 60,
-            ms / 1000 % 60,
-            ms % 1000
-        )
+        f.write_str(&self.clock('.'))
     }
 }
 
@@ -123,6 +141,15 @@ impl SessionClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_time_reads_in_every_clock_format() {
+        let t = SessionMs(3_723_456);
+        assert_eq!(t.to_string(), "01:02:03.456");
+        assert_eq!(t.clock(','), "01:02:03,456");
+        assert_eq!(t.clock_seconds(), "01:02:03");
+        assert_eq!(t.ass_clock(), "1:02:03.45");
+    }
 
     #[test]
     fn wall_clock_round_trip() {

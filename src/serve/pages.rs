@@ -129,8 +129,7 @@ fn file_url(session: &str, relative: &str) -> String {
 }
 
 fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    session::SessionMs(ms).clock_seconds()
 }
 
 /// `t("Italiano", "English")` in a template: the text in the page's language.
