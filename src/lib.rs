@@ -1,6 +1,19 @@
 //! aula: the video pipeline for city council sessions. This crate is the `aula` binary's library:
-//! the catalogue, configuration, the generated sample sessions and the command implementations that
-//! wire the `session` model to the media crates.
+//! the catalogue and configuration, the application layer (`ops`: every operation, with plain
+//! requests in and reports out), and on top of it, side by side, the command line (`commands`) and
+//! the web service (`serve`).
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let home = tempfile::tempdir().unwrap();
+//! let config = aula::config::Config::resolve(Some(home.path().into()), None).unwrap();
+//! config.ensure_home().unwrap();
+//! let catalogue = aula::catalogue::Catalogue::open(&config.database_url).await.unwrap();
+//! let period = aula::ops::report::Period::parse(Some("2026-01-01"), None).unwrap();
+//! let report = aula::ops::report::report(&catalogue, period).await.unwrap();
+//! assert_eq!((report.sessions, report.clips), (0, 0));
+//! # });
+//! ```
 
 pub mod cancel;
 pub mod catalogue;
