@@ -631,17 +631,7 @@ mod tests {
     use pipeline::{RecordingIndex, Segment};
 
     use super::*;
-
-    fn plan(start_ms: u64, end_ms: u64) -> ClipPlan {
-        ClipPlan {
-            start_ms: SessionMs(start_ms),
-            end_ms: SessionMs(end_ms),
-            item: None,
-            person: None,
-            slug: "range".into(),
-            title: "Range".into(),
-        }
-    }
+    use crate::ops::testing::plan;
 
     /// A recording that began at 10 s and lost its source from 30 to 40 s.
     fn recording() -> MediaFile {

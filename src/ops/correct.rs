@@ -290,25 +290,25 @@ mod tests {
             .and_then(|w| w.person.clone())
     }
 
-    #[test]
-    fn corrections_in_effect_are_replayed_in_order_and_reverted_ones_skipped() {
+    /// Words 20-21 s given to the chair, then 40 s to Rossi: the session, the timeline before and
+    /// after, and the two revisions.
+    fn two_corrections() -> (Session, Timeline, Timeline, [Revision; 2]) {
         let (session, base) = (testing::session(), testing::timeline());
         let mut t = base.clone();
-        let first = redo(
-            &mut t,
-            &reassign(19_000, 22_000, "chair"),
-            &session,
-            "staff",
-        )
-        .unwrap();
-        let second = redo(
-            &mut t,
-            &reassign(39_000, 41_000, "rossi"),
-            &session,
-            "staff",
-        )
-        .unwrap();
+        let mut revise = |from_ms, to_ms, person| {
+            redo(&mut t, &reassign(from_ms, to_ms, person), &session, "staff").unwrap()
+        };
+        let (first, second) = (
+            revise(19_000, 22_000, "chair"),
+            revise(39_000, 41_000, "rossi"),
+        );
         let revisions = [stored(1, first, None), stored(2, second, None)];
+        (session, base, t, revisions)
+    }
+
+    #[test]
+    fn corrections_in_effect_are_replayed_in_order_and_reverted_ones_skipped() {
+        let (session, base, t, revisions) = two_corrections();
         let mut warnings = Vec::new();
         let (replayed, applied) = replay(&base, &revisions, &session, &mut warnings);
         assert_eq!((applied, warnings.len()), (2, 0));
@@ -352,24 +352,8 @@ mod tests {
 
     #[test]
     fn undo_reverts_the_latest_correction_in_effect_and_keeps_the_others() {
-        let (session, base) = (testing::session(), testing::timeline());
+        let (session, base, _, revisions) = two_corrections();
         let id = session.id.clone();
-        let mut t = base.clone();
-        let first = redo(
-            &mut t,
-            &reassign(19_000, 22_000, "chair"),
-            &session,
-            "staff",
-        )
-        .unwrap();
-        let second = redo(
-            &mut t,
-            &reassign(39_000, 41_000, "rossi"),
-            &session,
-            "staff",
-        )
-        .unwrap();
-        let revisions = [stored(1, first, None), stored(2, second, None)];
         let (revision, timeline) = undo(&id, &base, &revisions, &session, "staff").unwrap();
         assert_eq!(revision.reverts, Some(2));
         assert_eq!(

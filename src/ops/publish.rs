@@ -208,22 +208,14 @@ pub async fn publish(
             state.insert(id.clone(), fingerprint);
             let excerpt = excerpt(plan, &session, &timeline);
             write_atomic(&clips_dir.join(format!("{id}.txt")), excerpt.as_bytes())?;
-            let names: Vec<String> = record
-                .speakers
-                .iter()
-                .map(|p| session.name_of(p).to_owned())
-                .collect();
             let exists = |ext: &str| clips_dir.join(format!("{id}.{ext}")).is_file();
             let media = format!("clips/{id}.{}", preset.container.extension());
             package_clips.push(PackageClip {
                 id: id.clone(),
                 title: plan.title.clone(),
                 item: plan.item,
-                act: plan
-                    .item
-                    .and_then(|n| session.item(n))
-                    .and_then(|a| a.act.clone()),
-                speakers: names,
+                act: act(&session, plan.item),
+                speakers: names(&session, &record.speakers),
                 start_ms: record.start_ms,
                 end_ms: record.end_ms,
                 preset: preset.name.clone(),
@@ -317,6 +309,20 @@ pub async fn publish(
         files,
         warnings,
     })
+}
+
+/// The act (`DCC 12/2021`) of agenda item `item`.
+fn act(session: &Session, item: Option<u32>) -> Option<String> {
+    item.and_then(|n| session.item(n))
+        .and_then(|a| a.act.clone())
+}
+
+/// The names of the roster ids `speakers`.
+fn names(session: &Session, speakers: &[String]) -> Vec<String> {
+    speakers
+        .iter()
+        .map(|p| session.name_of(p).to_owned())
+        .collect()
 }
 
 /// Size and modification time of the recording: a new recording means new clips.
@@ -515,15 +521,8 @@ async fn all_sessions_feed(
                     id: record.id.clone(),
                     title: record.title.clone(),
                     item: record.item,
-                    act: record
-                        .item
-                        .and_then(|n| session.item(n))
-                        .and_then(|a| a.act.clone()),
-                    speakers: record
-                        .speakers
-                        .iter()
-                        .map(|p| session.name_of(p).to_owned())
-                        .collect(),
+                    act: act(&session, record.item),
+                    speakers: names(&session, &record.speakers),
                     start_ms: record.start_ms,
                     end_ms: record.end_ms,
                     preset: record.preset.clone(),
@@ -559,18 +558,7 @@ mod tests {
     use session::SessionMs;
 
     use super::*;
-    use crate::ops::testing;
-
-    fn plan(start_ms: u64, end_ms: u64) -> ClipPlan {
-        ClipPlan {
-            start_ms: SessionMs(start_ms),
-            end_ms: SessionMs(end_ms),
-            item: Some(1),
-            person: None,
-            slug: "item-1".into(),
-            title: "Item 1: Bilancio".into(),
-        }
-    }
+    use crate::ops::testing::{self, plan};
 
     #[test]
     fn a_clip_s_fingerprint_changes_with_its_words_names_preset_and_recording_only() {

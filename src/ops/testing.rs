@@ -1,5 +1,6 @@
 //! A small session and its timeline for the operations' unit tests.
 
+use publisher::request::ClipPlan;
 use session::{ItemSpan, Session, SessionMs, Timeline, TimelineWord};
 
 /// Two items, a chair and a councillor, a closed part 50-55 s.
@@ -45,5 +46,17 @@ pub fn timeline() -> Timeline {
             word("presidente", 21_000, "rossi"),
             word("Passiamo", 40_000, "chair"),
         ],
+    }
+}
+
+/// A clip plan of item 1 over `start_ms..end_ms`.
+pub fn plan(start_ms: u64, end_ms: u64) -> ClipPlan {
+    ClipPlan {
+        start_ms: SessionMs(start_ms),
+        end_ms: SessionMs(end_ms),
+        item: Some(1),
+        person: None,
+        slug: "item-1".into(),
+        title: "Item 1: Bilancio".into(),
     }
 }

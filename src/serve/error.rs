@@ -72,21 +72,30 @@ impl From<crate::catalogue::CatalogueError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error of a refused document, with each of its problems.
+    fn with_problems<E>(err: E, problems: Vec<Problem>) -> ApiError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        ApiError {
+            problems,
+            ..ApiError::from(anyhow::Error::new(err))
+        }
+    }
+}
+
 impl From<crate::ops::import::ImportError> for ApiError {
     fn from(err: crate::ops::import::ImportError) -> ApiError {
         let problems = err.problems();
-        let mut api = ApiError::from(anyhow::Error::new(err));
-        api.problems = problems;
-        api
+        ApiError::with_problems(err, problems)
     }
 }
 
 impl From<crate::ops::evidence::EvidenceError> for ApiError {
     fn from(err: crate::ops::evidence::EvidenceError) -> ApiError {
         let problems = err.problems();
-        let mut api = ApiError::from(anyhow::Error::new(err));
-        api.problems = problems;
-        api
+        ApiError::with_problems(err, problems)
     }
 }
 
