@@ -1,13 +1,9 @@
-//! Transcript search: SQLite FTS5 over the public lines of every session (closed ranges never
-//! indexed), accent-insensitive (`unicode61 remove_diacritics 2`), with a light Italian stemmer
-//! applied to both the indexed words and the query, so "approvata" finds "approvato". The
-//! catalogue keeps the index in step with every change of a session's timeline.
+//! Transcript search, the pure part: a timeline's public lines (closed ranges left out) and a light
+//! Italian stemmer applied to both the indexed words and the query, so "approvata" finds
+//! "approvato". The catalogue (`catalogue::search`) keeps the SQLite FTS5 index of these lines.
 
 use serde::Serialize;
 use session::{Session, Timeline};
-use sqlx::Row;
-
-use crate::catalogue::Catalogue;
 
 /// One line of a session's transcript: one speaker, at most ~20 words.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -97,73 +93,13 @@ pub fn stem(word: &str) -> String {
     w
 }
 
-fn stems(text: &str) -> String {
+/// The stems of a line's words, as the index keeps them.
+pub fn stems(text: &str) -> String {
     text.split_whitespace()
         .map(stem)
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Creates the index table (SQLite with FTS5 only).
-pub(crate) async fn ensure(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS search_lines USING fts5(\
-         session_id UNINDEXED, start_ms UNINDEXED, text, stems, \
-         tokenize = 'unicode61 remove_diacritics 2')",
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Brings a session's lines up to date with its timeline (none when it has no timeline, or is gone).
-pub(crate) async fn refresh(catalogue: &Catalogue, id: &str) -> anyhow::Result<()> {
-    let lines = match (catalogue.get(id).await, catalogue.timeline(id).await) {
-        (Ok(stored), Ok(t)) => public_lines(&stored.session, &t.timeline),
-        _ => Vec::new(),
-    };
-    index(catalogue, id, &lines).await
-}
-
-/// The sessions with a timeline and nothing in the index (aligned before the index existed).
-pub async fn unindexed(catalogue: &Catalogue) -> anyhow::Result<Vec<String>> {
-    let indexed: std::collections::HashSet<String> =
-        sqlx::query("SELECT DISTINCT session_id FROM search_lines")
-            .fetch_all(catalogue.pool())
-            .await?
-            .iter()
-            .map(|r| r.get("session_id"))
-            .collect();
-    Ok(sqlx::query("SELECT session_id FROM timelines")
-        .fetch_all(catalogue.pool())
-        .await?
-        .iter()
-        .map(|r| r.get::<String, _>("session_id"))
-        .filter(|id| !indexed.contains(id))
-        .collect())
-}
-
-/// Replaces a session's lines in the index.
-async fn index(catalogue: &Catalogue, session: &str, lines: &[Line]) -> anyhow::Result<()> {
-    let mut tx = catalogue.pool().begin().await?;
-    sqlx::query("DELETE FROM search_lines WHERE session_id = $1")
-        .bind(session)
-        .execute(&mut *tx)
-        .await?;
-    for l in lines {
-        sqlx::query(
-            "INSERT INTO search_lines (session_id, start_ms, text, stems) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(session)
-        .bind(l.start_ms as i64)
-        .bind(&l.text)
-        .bind(stems(&l.text))
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// The query's words, stemmed, all required; quoted so that no FTS5 syntax gets through.
@@ -177,97 +113,9 @@ pub fn fts_query(q: &str) -> Option<String> {
     (!terms.is_empty()).then(|| format!("stems : ({})", terms.join(" AND ")))
 }
 
-pub async fn search(catalogue: &Catalogue, q: &str, limit: i64) -> anyhow::Result<Vec<Hit>> {
-    let Some(query) = fts_query(q) else {
-        return Ok(Vec::new());
-    };
-    let rows = sqlx::query(
-        "SELECT s.session_id AS session_id, s.start_ms AS start_ms, s.text AS text, x.title AS title \
-         FROM search_lines s JOIN sessions x ON x.id = s.session_id \
-         WHERE search_lines MATCH $1 ORDER BY rank LIMIT $2",
-    )
-    .bind(query)
-    .bind(limit)
-    .fetch_all(catalogue.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Hit {
-            session: r.get("session_id"),
-            title: r.get("title"),
-            start_ms: r.get::<i64, _>("start_ms") as u64,
-            text: r.get("text"),
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use session::{SessionMs, TimelineWord};
-    use transcriber::align::AgendaSource;
-
-    fn timeline(words: &[(&str, u64)]) -> Timeline {
-        Timeline {
-            words: words
-                .iter()
-                .map(|(text, at_ms)| TimelineWord {
-                    text: (*text).to_owned(),
-                    start_ms: SessionMs(*at_ms),
-                    end_ms: SessionMs(at_ms + 400),
-                    person: None,
-                    item: None,
-                    confidence: 1.0,
-                    asr_confidence: 1.0,
-                    segment: 0,
-                })
-                .collect(),
-            ..Timeline::default()
-        }
-    }
-
-    /// Whatever writes a timeline (an alignment, a correction from the CLI or the API, a session
-    /// imported again) leaves the search as the timeline says, with a closed range left out.
-    #[tokio::test]
-    async fn the_catalogue_keeps_the_index_in_step_with_the_timeline() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        assert!(catalogue.searchable());
-        let session = session::parse(
-            r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
-                "mode":"in_person","closed_ranges":[{"start_ms":10000,"end_ms":20000}]}"#,
-            session::Format::Json,
-        )
-        .unwrap();
-        catalogue.import(&session, dir.path(), false).await.unwrap();
-        let found = |q: &'static str| {
-            let catalogue = catalogue.clone();
-            async move { search(&catalogue, q, 10).await.unwrap().len() }
-        };
-        let first = timeline(&[
-            ("mozione", 1_000),
-            ("approvata", 1_500),
-            ("segreto", 12_000),
-        ]);
-        catalogue
-            .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
-            .await
-            .unwrap();
-        assert_eq!(found("approvato").await, 1, "stemmed");
-        assert_eq!(found("segreto").await, 0, "closed range");
-        let corrected = timeline(&[("mozione", 1_000), ("respinta", 1_500)]);
-        catalogue
-            .put_timeline("s1", &first, &corrected, AgendaSource::Transcript, &[])
-            .await
-            .unwrap();
-        assert_eq!(found("approvata").await, 0);
-        assert_eq!(found("respinta").await, 1);
-        assert!(unindexed(&catalogue).await.unwrap().is_empty());
-        catalogue.import(&session, dir.path(), true).await.unwrap();
-        assert_eq!(found("mozione").await, 0, "imported again: no timeline yet");
-    }
 
     #[test]
     fn stems_meet_across_inflections_and_accents() {

@@ -2,6 +2,7 @@
 //! the same through sqlx's `Any` driver). Every change is one transaction.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -11,13 +12,19 @@ use session::{
     Source,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::AnyConnection;
 use sqlx::{AnyPool, Row};
 
 mod clips;
+mod jobs;
+mod search;
 mod timeline;
+mod tokens;
 
 pub use clips::ClipRecord;
+pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
 pub use timeline::{NewRevision, Revision, StoredTimeline};
+pub use tokens::Role;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -41,6 +48,14 @@ pub enum CatalogueError {
     Conflict(String),
     #[error("{0}")]
     ClosedPart(String),
+    #[error("catalogue column {table}.{column} cannot be read: {source}")]
+    Column {
+        table: &'static str,
+        column: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("tokens are for press or admin (the public needs none), not public")]
+    PublicToken,
     #[error("catalogue holds a bad value in {table}.{column}: {value:?}")]
     Corrupt {
         table: &'static str,
@@ -61,6 +76,7 @@ impl CatalogueError {
                 | CatalogueError::NotAligned(_)
                 | CatalogueError::Conflict(_)
                 | CatalogueError::ClosedPart(_)
+                | CatalogueError::PublicToken
         )
     }
 }
@@ -94,6 +110,9 @@ pub struct Catalogue {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Pools opened by [`Catalogue::open`] in this process.
+static POOLS_OPENED: AtomicU64 = AtomicU64::new(0);
+
 impl Catalogue {
     /// Opens (creating when needed) the catalogue at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Catalogue> {
@@ -106,8 +125,9 @@ impl Catalogue {
                 url: url.to_owned(),
                 source,
             })?;
+        POOLS_OPENED.fetch_add(1, Ordering::Relaxed);
         MIGRATOR.run(&pool).await?;
-        let searchable = url.starts_with("sqlite:") && crate::search::ensure(&pool).await.is_ok();
+        let searchable = url.starts_with("sqlite:") && search::ensure_index(&pool).await.is_ok();
         Ok(Catalogue { pool, searchable })
     }
 
@@ -116,24 +136,15 @@ impl Catalogue {
         self.searchable
     }
 
-    /// Brings the search index of a session in step with its timeline. The index is derived data:
-    /// a failure (another writer holding the database past the retries) is logged, not returned.
-    pub async fn reindex(&self, id: &str) {
-        if !self.searchable {
-            return;
-        }
-        for attempt in 1..=5u64 {
-            match crate::search::refresh(self, id).await {
-                Ok(()) => return,
-                Err(e) if attempt == 5 => tracing::warn!("search index of {id}: {e:#}"),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await,
-            }
-        }
+    /// How many catalogue pools this process has opened (one for `aula serve`, whatever it runs).
+    pub fn pools_opened() -> u64 {
+        POOLS_OPENED.load(Ordering::Relaxed)
     }
 
-    /// The connection pool, for the queries of `aula serve` (tokens, jobs, search).
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Whether the catalogue answers a trivial query (the health check).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// The URL of the embedded SQLite catalogue in a data directory.
@@ -243,9 +254,9 @@ impl Catalogue {
             &session.agenda_markers,
         )
         .await?;
-        tx.commit().await?;
         // A replaced session has no timeline any more: its lines leave the search.
-        self.reindex(&session.id).await;
+        self.refresh_index(&mut tx, &session.id).await?;
+        tx.commit().await?;
         Ok(exists)
     }
 
@@ -301,114 +312,10 @@ impl Catalogue {
     }
 
     pub async fn get(&self, id: &str) -> Result<StoredSession> {
-        let row = sqlx::query(
-            "SELECT id, body, title, start_at, mode, language, base_dir FROM sessions WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| CatalogueError::NotFound(id.to_owned()))?;
-        let start = parse_time(row.try_get("start_at")?)?;
-        let mut session = Session {
-            id: stored_id(row.try_get("id")?)?,
-            body: row.try_get("body")?,
-            title: row.try_get("title")?,
-            start,
-            mode: parse_enum("sessions", "mode", row.try_get("mode")?)?,
-            language: row.try_get("language")?,
-            sources: Vec::new(),
-            roster: Vec::new(),
-            agenda: Vec::new(),
-            closed_ranges: Vec::new(),
-            floor_events: Vec::new(),
-            agenda_markers: Vec::new(),
-        };
-        let base_dir = PathBuf::from(row.try_get::<String, _>("base_dir")?);
-        for row in self
-            .rows("SELECT id, name, role, group_name, seat FROM persons", id)
-            .await?
-        {
-            session.roster.push(Person {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                role: parse_enum("persons", "role", row.try_get("role")?)?,
-                group: row.try_get("group_name")?,
-                seat: small(row.try_get("seat")?, "persons", "seat")?,
-            });
-        }
-        for row in self
-            .rows(
-                "SELECT id, kind, uri, person_id, channel_seats FROM sources",
-                id,
-            )
-            .await?
-        {
-            let seats: Option<String> = row.try_get("channel_seats")?;
-            session.sources.push(Source {
-                id: row.try_get("id")?,
-                kind: parse_enum("sources", "kind", row.try_get("kind")?)?,
-                uri: row.try_get("uri")?,
-                person: row.try_get("person_id")?,
-                channel_seats: seats
-                    .iter()
-                    .flat_map(|s| s.split(','))
-                    .map(|seat| {
-                        seat.parse().map_err(|_| CatalogueError::Corrupt {
-                            table: "sources",
-                            column: "channel_seats",
-                            value: seat.to_owned(),
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            });
-        }
-        let query = "SELECT number, title, kind, act_ref, rapporteur FROM agenda_items";
-        for row in self.rows(query, id).await? {
-            session.agenda.push(AgendaItem {
-                number: number(row.try_get("number")?, "agenda_items", "number")?,
-                title: row.try_get("title")?,
-                kind: parse_enum("agenda_items", "kind", row.try_get("kind")?)?,
-                act: row.try_get("act_ref")?,
-                rapporteur: row.try_get("rapporteur")?,
-            });
-        }
-        let query = "SELECT start_ms, end_ms, reason FROM closed_ranges";
-        for row in self.rows(query, id).await? {
-            session.closed_ranges.push(ClosedRange {
-                start_ms: ms(row.try_get("start_ms")?, "closed_ranges", "start_ms")?,
-                end_ms: ms(row.try_get("end_ms")?, "closed_ranges", "end_ms")?,
-                reason: row.try_get("reason")?,
-            });
-        }
-        let clock = session.clock();
-        let query = "SELECT at_ms, seat, person_id, action FROM floor_events";
-        for row in self.rows(query, id).await? {
-            session.floor_events.push(FloorEvent {
-                at: clock.to_wall(ms(row.try_get("at_ms")?, "floor_events", "at_ms")?),
-                seat: small(row.try_get("seat")?, "floor_events", "seat")?,
-                person: row.try_get("person_id")?,
-                action: parse_enum("floor_events", "action", row.try_get("action")?)?,
-            });
-        }
-        for row in self
-            .rows("SELECT at_ms, item FROM agenda_markers", id)
-            .await?
-        {
-            session.agenda_markers.push(AgendaMarker {
-                at: clock.to_wall(ms(row.try_get("at_ms")?, "agenda_markers", "at_ms")?),
-                item: number(row.try_get("item")?, "agenda_markers", "item")?,
-            });
-        }
-        Ok(StoredSession { session, base_dir })
+        let mut conn = self.pool.acquire().await?;
+        read_session(&mut conn, id).await
     }
 
-    /// The rows of one session's child table, in document order.
-    async fn rows(&self, select_from: &str, id: &str) -> Result<Vec<AnyRow>> {
-        let sql = format!("{select_from} WHERE session_id = $1 ORDER BY ord");
-        Ok(sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?)
-    }
-
-    /// Removes a session's rows; `NotFound` when there is none.
     /// Declares a closed part (seduta segreta) starting at `start`, open until [`Self::end_closed`]:
     /// refused while another is open or when `start` lies in a closed part already.
     pub async fn open_closed(&self, id: &str, start: SessionMs) -> Result<ClosedRange> {
@@ -440,8 +347,8 @@ impl Catalogue {
         .bind(ClosedRange::OPEN_END.0 as i64)
         .execute(&mut *tx)
         .await?;
+        self.refresh_index(&mut tx, id).await?;
         tx.commit().await?;
-        self.reindex(id).await;
         Ok(range)
     }
 
@@ -466,23 +373,146 @@ impl Catalogue {
             .bind(end.0 as i64)
             .execute(&mut *tx)
             .await?;
+        self.refresh_index(&mut tx, id).await?;
         tx.commit().await?;
-        self.reindex(id).await;
         Ok(ClosedRange {
             end_ms: end,
             ..open.clone()
         })
     }
 
+    /// Removes a session's rows; `NotFound` when there is none.
     pub async fn delete(&self, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         if !delete_rows(&mut tx, id).await? {
             return Err(CatalogueError::NotFound(id.to_owned()));
         }
+        self.refresh_index(&mut tx, id).await?;
         tx.commit().await?;
-        self.reindex(id).await;
         Ok(())
     }
+}
+
+/// A session as stored, read on `conn` (a transaction sees its own writes).
+async fn read_session(conn: &mut AnyConnection, id: &str) -> Result<StoredSession> {
+    let row = sqlx::query(
+        "SELECT id, body, title, start_at, mode, language, base_dir FROM sessions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| CatalogueError::NotFound(id.to_owned()))?;
+    let start = parse_time(row.try_get("start_at")?)?;
+    let mut session = Session {
+        id: stored_id(row.try_get("id")?)?,
+        body: row.try_get("body")?,
+        title: row.try_get("title")?,
+        start,
+        mode: parse_enum("sessions", "mode", row.try_get("mode")?)?,
+        language: row.try_get("language")?,
+        sources: Vec::new(),
+        roster: Vec::new(),
+        agenda: Vec::new(),
+        closed_ranges: Vec::new(),
+        floor_events: Vec::new(),
+        agenda_markers: Vec::new(),
+    };
+    let base_dir = PathBuf::from(row.try_get::<String, _>("base_dir")?);
+    for row in rows(
+        &mut *conn,
+        "SELECT id, name, role, group_name, seat FROM persons",
+        id,
+    )
+    .await?
+    {
+        session.roster.push(Person {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            role: parse_enum("persons", "role", row.try_get("role")?)?,
+            group: row.try_get("group_name")?,
+            seat: small(row.try_get("seat")?, "persons", "seat")?,
+        });
+    }
+    for row in rows(
+        &mut *conn,
+        "SELECT id, kind, uri, person_id, channel_seats FROM sources",
+        id,
+    )
+    .await?
+    {
+        let seats: Option<String> = row.try_get("channel_seats")?;
+        session.sources.push(Source {
+            id: row.try_get("id")?,
+            kind: parse_enum("sources", "kind", row.try_get("kind")?)?,
+            uri: row.try_get("uri")?,
+            person: row.try_get("person_id")?,
+            channel_seats: seats
+                .iter()
+                .flat_map(|s| s.split(','))
+                .map(|seat| {
+                    seat.parse().map_err(|_| CatalogueError::Corrupt {
+                        table: "sources",
+                        column: "channel_seats",
+                        value: seat.to_owned(),
+                    })
+                })
+                .collect::<Result<_>>()?,
+        });
+    }
+    let query = "SELECT number, title, kind, act_ref, rapporteur FROM agenda_items";
+    for row in rows(&mut *conn, query, id).await? {
+        session.agenda.push(AgendaItem {
+            number: number(row.try_get("number")?, "agenda_items", "number")?,
+            title: row.try_get("title")?,
+            kind: parse_enum("agenda_items", "kind", row.try_get("kind")?)?,
+            act: row.try_get("act_ref")?,
+            rapporteur: row.try_get("rapporteur")?,
+        });
+    }
+    let query = "SELECT start_ms, end_ms, reason FROM closed_ranges";
+    for row in rows(&mut *conn, query, id).await? {
+        session.closed_ranges.push(ClosedRange {
+            start_ms: ms(row.try_get("start_ms")?, "closed_ranges", "start_ms")?,
+            end_ms: ms(row.try_get("end_ms")?, "closed_ranges", "end_ms")?,
+            reason: row.try_get("reason")?,
+        });
+    }
+    let clock = session.clock();
+    let query = "SELECT at_ms, seat, person_id, action FROM floor_events";
+    for row in rows(&mut *conn, query, id).await? {
+        session.floor_events.push(FloorEvent {
+            at: clock.to_wall(ms(row.try_get("at_ms")?, "floor_events", "at_ms")?),
+            seat: small(row.try_get("seat")?, "floor_events", "seat")?,
+            person: row.try_get("person_id")?,
+            action: parse_enum("floor_events", "action", row.try_get("action")?)?,
+        });
+    }
+    for row in rows(&mut *conn, "SELECT at_ms, item FROM agenda_markers", id).await? {
+        session.agenda_markers.push(AgendaMarker {
+            at: clock.to_wall(ms(row.try_get("at_ms")?, "agenda_markers", "at_ms")?),
+            item: number(row.try_get("item")?, "agenda_markers", "item")?,
+        });
+    }
+    Ok(StoredSession { session, base_dir })
+}
+
+/// The rows of one session's child table, in document order.
+async fn rows(conn: &mut AnyConnection, select_from: &str, id: &str) -> Result<Vec<AnyRow>> {
+    let sql = format!("{select_from} WHERE session_id = $1 ORDER BY ord");
+    Ok(sqlx::query(&sql).bind(id).fetch_all(conn).await?)
+}
+
+/// A column of a row, typed; the error names the column.
+fn column<'r, T>(row: &'r AnyRow, table: &'static str, column: &'static str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    row.try_get(column)
+        .map_err(|source| CatalogueError::Column {
+            table,
+            column,
+            source,
+        })
 }
 
 fn json_text<T: Serialize + ?Sized>(value: &T) -> String {

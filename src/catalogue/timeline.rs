@@ -99,7 +99,8 @@ pub struct NewRevision {
 }
 
 impl Catalogue {
-    /// Stores (replacing) a session's aligned timeline: as aligned, and with corrections applied.
+    /// Stores (replacing) a session's aligned timeline: as aligned, and with corrections applied;
+    /// its search lines in the same transaction. `NotFound` for an unknown session.
     pub async fn put_timeline(
         &self,
         id: &str,
@@ -113,6 +114,14 @@ impl Catalogue {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Err(CatalogueError::NotFound(id.to_owned()));
+        }
         sqlx::query(
             "INSERT INTO timelines (session_id, aligned_at, agenda_source, warnings, base_document,
                                     document)
@@ -126,8 +135,8 @@ impl Catalogue {
         .bind(json_text(timeline))
         .execute(&mut *tx)
         .await?;
+        self.write_index(&mut tx, id, timeline).await?;
         tx.commit().await?;
-        self.reindex(id).await;
         Ok(())
     }
 
@@ -180,8 +189,9 @@ impl Catalogue {
             .collect()
     }
 
-    /// Stores a revision and the timeline it produced in one transaction; `Conflict` when another
-    /// revision was stored since the caller read revision `last_seen` (0 for none).
+    /// Stores a revision, the timeline it produced and its search lines in one transaction;
+    /// `Conflict` when another revision was stored since the caller read revision `last_seen` (0 for
+    /// none).
     pub async fn add_revision(
         &self,
         id: &str,
@@ -234,8 +244,8 @@ impl Catalogue {
         if updated.rows_affected() == 0 {
             return Err(CatalogueError::NotAligned(id.to_owned()));
         }
+        self.write_index(&mut tx, id, timeline).await?;
         tx.commit().await?;
-        self.reindex(id).await;
         Ok(number)
     }
 }

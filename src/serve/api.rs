@@ -512,9 +512,5 @@ pub async fn search_transcripts(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Vec<Hit>> {
-    Ok(Json(
-        search::search(&state.catalogue, &q.q, 50)
-            .await
-            .map_err(ApiError::internal)?,
-    ))
+    Ok(Json(state.catalogue.search(&q.q, 50).await?))
 }

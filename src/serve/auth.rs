@@ -3,42 +3,13 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::catalogue::Catalogue;
 
-/// Who is asking, from least to most allowed.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Public,
-    Press,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Public => "public",
-            Role::Press => "press",
-            Role::Admin => "admin",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Role> {
-        match text {
-            "press" => Some(Role::Press),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+pub use crate::catalogue::Role;
 
 /// The caller of a request: its role from the `Authorization: Bearer` token, or public, and who
 /// it is (the token's hash), which owns the jobs it asks for.
@@ -109,7 +80,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("Authorization must be \"Bearer <token>\"")
             })?;
         let owner = hash(token);
-        match role_of(&state.catalogue, &owner).await? {
+        match state.catalogue.token_role(&owner).await? {
             Some(role) => Ok(Caller {
                 role,
                 owner: Some(owner),
@@ -127,15 +98,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn role_of(catalogue: &Catalogue, token_hash: &str) -> Result<Option<Role>, ApiError> {
-    let row = sqlx::query("SELECT role FROM tokens WHERE hash = $1")
-        .bind(token_hash)
-        .fetch_optional(catalogue.pool())
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(row.and_then(|r| Role::parse(&r.get::<String, _>(0))))
-}
-
 /// Creates a token for `role`; returns it (the only time it is seen).
 pub async fn create_token(
     catalogue: &Catalogue,
@@ -145,13 +107,7 @@ pub async fn create_token(
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let token = format!("aula_{}", hex(&bytes));
-    sqlx::query("INSERT INTO tokens (hash, role, label, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash(&token))
-        .bind(role.as_str())
-        .bind(label)
-        .bind(chrono::Utc::now().to_rfc3339())
-        .execute(catalogue.pool())
-        .await?;
+    catalogue.add_token(&hash(&token), role, label).await?;
     Ok(token)
 }
 

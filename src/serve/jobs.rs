@@ -7,117 +7,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use tokio::sync::Notify;
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use crate::cancel::Cancel;
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, NewJob, Submission};
 use crate::config::Config;
 use crate::ops;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum JobKind {
-    Clip,
-    Publish,
-    Transcribe,
-    Align,
-}
-
-impl JobKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Clip => "clip",
-            JobKind::Publish => "publish",
-            JobKind::Transcribe => "transcribe",
-            JobKind::Align => "align",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Queued,
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl JobState {
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Done,
-        JobState::Failed,
-        JobState::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> JobState {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .unwrap_or(JobState::Failed)
-    }
-}
-
-/// A job as the API shows it.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Job {
-    pub id: String,
-    pub kind: String,
-    pub session: String,
-    #[schema(value_type = Object)]
-    pub params: serde_json::Value,
-    pub state: JobState,
-    /// 0 to 100.
-    pub progress: u32,
-    pub log: String,
-    /// What the job made: clip files (relative to the session's folder), the package, ...
-    #[schema(value_type = Object)]
-    pub outputs: serde_json::Value,
-    pub attempts: u32,
-    pub created_at: String,
-    pub updated_at: String,
-    /// The caller that asked for it (its token's hash): never shown.
-    #[serde(skip)]
-    pub owner: Option<String>,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339()
-}
-
-fn job_from(row: &sqlx::any::AnyRow) -> Job {
-    Job {
-        id: row.get("id"),
-        kind: row.get("kind"),
-        session: row.get("session_id"),
-        params: serde_json::from_str(&row.get::<String, _>("params")).unwrap_or_default(),
-        state: JobState::parse(&row.get::<String, _>("state")),
-        progress: row.get::<i64, _>("progress") as u32,
-        log: row.get("log"),
-        outputs: serde_json::from_str(&row.get::<String, _>("outputs")).unwrap_or_default(),
-        attempts: row.get::<i64, _>("attempts") as u32,
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        owner: row.get("owner"),
-    }
-}
+pub use crate::catalogue::{Job, JobKind, JobState};
 
 /// The jobs table and the workers' wake-up and cancel switches.
 #[derive(Clone)]
@@ -155,67 +54,36 @@ impl Jobs {
         params: serde_json::Value,
         caller: &Caller,
     ) -> Result<Submitted, ApiError> {
-        let params = params.to_string();
-        let owner = caller.owner.clone().unwrap_or_default();
-        let same = sqlx::query(
-            "SELECT id FROM jobs WHERE kind = $1 AND session_id = $2 AND params = $3 AND owner = $4 \
-             AND state IN ('queued', 'running') ORDER BY created_at LIMIT 1",
-        )
-        .bind(kind.as_str())
-        .bind(session)
-        .bind(&params)
-        .bind(&owner)
-        .fetch_optional(self.catalogue.pool())
-        .await
-        .map_err(ApiError::internal)?;
-        if let Some(row) = same {
-            let id: String = row.get(0);
-            return Ok(Submitted {
-                job: self.get(&id).await?,
-                joined: true,
-            });
-        }
-        let queued: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE owner = $1 AND state = 'queued'")
-                .bind(&owner)
-                .fetch_one(self.catalogue.pool())
-                .await
-                .map_err(ApiError::internal)?
-                .get("n");
-        if queued >= self.max_queued as i64 {
-            return Err(ApiError::new(
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
+        let job = NewJob {
+            id: format!(
+                "job-{}",
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
+            kind,
+            session: session.to_owned(),
+            params,
+            owner: caller.owner.clone().unwrap_or_default(),
+        };
+        match self
+            .catalogue
+            .submit_job(&job, self.max_queued as u64)
+            .await?
+        {
+            Submission::Queued(job) => {
+                self.wake.notify_waiters();
+                Ok(Submitted { job, joined: false })
+            }
+            Submission::Joined(job) => Ok(Submitted { job, joined: true }),
+            Submission::Full { queued } => Err(ApiError::new(
                 axum::http::StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "{queued} of your jobs are waiting already (at most {}); wait for them or cancel some",
                     self.max_queued
                 ),
-            ));
+            )),
         }
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
-        let id = format!(
-            "job-{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let at = now();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, session_id, params, state, progress, log, outputs, attempts, created_at, updated_at, owner) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, '', 'null', 0, $5, $5, $6)",
-        )
-        .bind(&id)
-        .bind(kind.as_str())
-        .bind(session)
-        .bind(&params)
-        .bind(&at)
-        .bind(&owner)
-        .execute(self.catalogue.pool())
-        .await
-        .map_err(ApiError::internal)?;
-        self.wake.notify_waiters();
-        Ok(Submitted {
-            job: self.get(&id).await?,
-            joined: false,
-        })
     }
 
     /// A job the caller may see: admin sees every job, press its own (another's is unknown, 404).
@@ -229,45 +97,20 @@ impl Jobs {
     }
 
     pub async fn get(&self, id: &str) -> Result<Job, ApiError> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.catalogue.pool())
-            .await
-            .map_err(ApiError::internal)?;
-        row.map(|r| job_from(&r))
+        self.catalogue
+            .job(id)
+            .await?
             .ok_or_else(|| ApiError::not_found(format!("no job {id:?}")))
     }
 
     /// The newest jobs the caller may see: all for admin, its own for press.
     pub async fn list(&self, caller: &Caller) -> Result<Vec<Job>, ApiError> {
-        let rows = if caller.role >= Role::Admin {
-            sqlx::query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT 200")
-                .fetch_all(self.catalogue.pool())
-                .await
-        } else {
-            sqlx::query("SELECT * FROM jobs WHERE owner = $1 ORDER BY created_at DESC LIMIT 200")
-                .bind(caller.owner.clone().unwrap_or_default())
-                .fetch_all(self.catalogue.pool())
-                .await
-        }
-        .map_err(ApiError::internal)?;
-        Ok(rows.iter().map(job_from).collect())
+        let owner = (caller.role < Role::Admin).then(|| caller.owner.clone().unwrap_or_default());
+        Ok(self.catalogue.jobs(owner.as_deref(), 200).await?)
     }
 
-    pub async fn count_by_state(&self) -> Result<Vec<(JobState, i64)>, ApiError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-            .fetch_all(self.catalogue.pool())
-            .await
-            .map_err(ApiError::internal)?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                (
-                    JobState::parse(&r.get::<String, _>("state")),
-                    r.get::<i64, _>("n"),
-                )
-            })
-            .collect())
+    pub async fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, ApiError> {
+        Ok(self.catalogue.job_counts().await?)
     }
 
     /// Cancels a queued job at once, a running one at its next check; press cancels only its own.
@@ -295,54 +138,17 @@ impl Jobs {
 
     /// Jobs left running by a process that died are queued again.
     pub async fn recover(&self) -> Result<u64, ApiError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'queued', log = log || $1, updated_at = $2 WHERE state = 'running'",
-        )
-        .bind("interrupted (the server stopped); queued again\n")
-        .bind(now())
-        .execute(self.catalogue.pool())
-        .await
-        .map_err(ApiError::internal)?;
-        Ok(done.rows_affected())
+        Ok(self.catalogue.recover_jobs().await?)
     }
 
-    /// Takes the oldest queued job, if any (the state check makes two workers never take one).
+    /// Takes the oldest queued job, if any (two workers never take one).
     async fn claim(&self) -> Result<Option<Job>, ApiError> {
-        loop {
-            let row = sqlx::query(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1",
-            )
-            .fetch_optional(self.catalogue.pool())
-            .await
-            .map_err(ApiError::internal)?;
-            let Some(row) = row else { return Ok(None) };
-            let id: String = row.get(0);
-            let taken = sqlx::query(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, progress = 5, updated_at = $2 \
-                 WHERE id = $1 AND state = 'queued'",
-            )
-            .bind(&id)
-            .bind(now())
-            .execute(self.catalogue.pool())
-            .await
-            .map_err(ApiError::internal)?;
-            if taken.rows_affected() == 1 {
-                return self.get(&id).await.map(Some);
-            }
-        }
+        Ok(self.catalogue.claim_job().await?)
     }
 
     /// A running job's progress, in percent.
-    async fn note_progress(&self, id: &str, percent: i64) {
-        let noted = sqlx::query(
-            "UPDATE jobs SET progress = $2, updated_at = $3 WHERE id = $1 AND state = 'running'",
-        )
-        .bind(id)
-        .bind(percent)
-        .bind(now())
-        .execute(self.catalogue.pool())
-        .await;
-        if let Err(e) = noted {
+    async fn note_progress(&self, id: &str, percent: u32) {
+        if let Err(e) = self.catalogue.note_job_progress(id, percent).await {
             tracing::warn!("job {id}: progress not noted: {e}");
         }
     }
@@ -354,19 +160,10 @@ impl Jobs {
         log: &str,
         outputs: Option<serde_json::Value>,
     ) -> Result<(), ApiError> {
-        sqlx::query(
-            "UPDATE jobs SET state = $2, progress = $3, log = log || $4, outputs = $5, updated_at = $6 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(state.as_str())
-        .bind(if state == JobState::Done { 100i64 } else { 0 })
-        .bind(format!("{log}\n"))
-        .bind(outputs.unwrap_or(serde_json::Value::Null).to_string())
-        .bind(now())
-        .execute(self.catalogue.pool())
-        .await
-        .map_err(ApiError::internal)?;
-        Ok(())
+        Ok(self
+            .catalogue
+            .finish_job(id, state, log, outputs.as_ref())
+            .await?)
     }
 
     /// Runs `workers` workers until `stop`; a job interrupted by `stop` stays resumable.
@@ -414,7 +211,7 @@ impl Jobs {
                     while !stop.is_cancelled() {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         tick += 1;
-                        let percent = 5 + (cancel.progress() * 94.0) as i64;
+                        let percent = 5 + (cancel.progress() * 94.0) as u32;
                         if tick % 10 == 0 && percent != shown {
                             shown = percent;
                             jobs.note_progress(&id, percent).await;
@@ -481,8 +278,8 @@ async fn run_job(
     cancel: Cancel,
 ) -> anyhow::Result<Outcome> {
     let session = session::SessionId::parse(&job.session)?;
-    match job.kind.as_str() {
-        "clip" => {
+    match job.kind {
+        JobKind::Clip => {
             let mut request: ops::clip::ClipRequest = serde_json::from_value(job.params.clone())?;
             request.id = session;
             let report = ops::clip::clip(config, catalogue, &request, cancel).await?;
@@ -502,7 +299,7 @@ async fn run_job(
                 warnings: report.warnings,
             })
         }
-        "publish" => {
+        JobKind::Publish => {
             let mut request: ops::publish::PublishRequest =
                 serde_json::from_value(job.params.clone())?;
             request.id = session;
@@ -512,7 +309,7 @@ async fn run_job(
                 warnings: report.warnings,
             })
         }
-        "transcribe" => {
+        JobKind::Transcribe => {
             let choice = ops::transcribe::ModelChoice::default();
             let report =
                 ops::transcribe::transcribe_session(config, catalogue, &session, &choice, &cancel)
@@ -522,13 +319,12 @@ async fn run_job(
                 warnings: report.align.warnings,
             })
         }
-        "align" => {
+        JobKind::Align => {
             let report = ops::align::align(config, catalogue, &session, &cancel).await?;
             Ok(Outcome {
                 outputs: serde_json::json!({ "aligned": job.session }),
                 warnings: report.warnings,
             })
         }
-        other => anyhow::bail!("unknown job kind {other:?}"),
     }
 }

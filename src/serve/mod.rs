@@ -29,7 +29,6 @@ use tower_http::services::ServeFile;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
 use crate::config::Config;
-use crate::search;
 use auth::Caller;
 use error::ApiError;
 use jobs::{JobState, Jobs};
@@ -265,10 +264,7 @@ async fn feed(State(state): State<AppState>, request: Request) -> Result<Respons
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1")
-        .execute(state.catalogue.pool())
-        .await
-    {
+    match state.catalogue.ping().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("catalogue: {e}\n")).into_response(),
     }
@@ -314,6 +310,13 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         "# HELP aula_live_sessions Sessions streaming live now.\n# TYPE aula_live_sessions gauge\n",
     );
     out.push_str(&format!("aula_live_sessions {live}\n"));
+    out.push_str(
+        "# HELP aula_catalogue_pools_opened Catalogue connection pools this process opened (one when all share it).\n# TYPE aula_catalogue_pools_opened gauge\n",
+    );
+    out.push_str(&format!(
+        "aula_catalogue_pools_opened {}\n",
+        Catalogue::pools_opened()
+    ));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
@@ -505,8 +508,9 @@ pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState
     }
     // The catalogue keeps the index in step with every timeline; sessions aligned before it had
     // one are indexed now.
-    for id in search::unindexed(&catalogue).await? {
-        catalogue.reindex(&id).await;
+    let indexed = catalogue.index_unindexed().await?;
+    if indexed > 0 {
+        tracing::info!("indexed the transcripts of {indexed} session(s) for the search");
     }
     let state = AppState::new(config.clone(), catalogue, max_queued_jobs);
     let resumed = state

@@ -341,9 +341,7 @@ async fn search_page(
     let hits = if query.trim().is_empty() {
         Vec::new()
     } else {
-        search::search(&state.catalogue, &query, 50)
-            .await
-            .map_err(ApiError::internal)?
+        state.catalogue.search(&query, 50).await?
     };
     render(
         "search.html",

@@ -1,0 +1,98 @@
+//! Access tokens of `aula serve`: only a token's SHA-256 is kept, with its role and a label.
+
+use serde::{Deserialize, Serialize};
+
+use super::{column, Catalogue, CatalogueError, Result};
+
+/// Who is asking, from least to most allowed. Tokens are for press or admin; the public has none.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Public,
+    Press,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Public => "public",
+            Role::Press => "press",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// A token's role as stored: press or admin.
+    fn stored(text: String) -> Result<Role> {
+        match text.as_str() {
+            "press" => Ok(Role::Press),
+            "admin" => Ok(Role::Admin),
+            _ => Err(CatalogueError::Corrupt {
+                table: "tokens",
+                column: "role",
+                value: text,
+            }),
+        }
+    }
+}
+
+impl Catalogue {
+    /// The role of the token whose SHA-256 is `hash`; none for a token that is not known.
+    pub async fn token_role(&self, hash: &str) -> Result<Option<Role>> {
+        let row = sqlx::query("SELECT role FROM tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| Role::stored(column(&row, "tokens", "role")?))
+            .transpose()
+    }
+
+    /// Stores a token's SHA-256 with its role (press or admin) and label.
+    pub async fn add_token(&self, hash: &str, role: Role, label: &str) -> Result<()> {
+        if role == Role::Public {
+            return Err(CatalogueError::PublicToken);
+        }
+        sqlx::query("INSERT INTO tokens (hash, role, label, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(hash)
+            .bind(role.as_str())
+            .bind(label)
+            .bind(chrono::Utc::now().to_rfc3339())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_token_is_found_by_its_hash_and_a_bad_role_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        catalogue
+            .add_token("h1", Role::Press, "ufficio stampa")
+            .await
+            .unwrap();
+        assert_eq!(catalogue.token_role("h1").await.unwrap(), Some(Role::Press));
+        assert_eq!(catalogue.token_role("h2").await.unwrap(), None);
+        assert!(matches!(
+            catalogue.add_token("h3", Role::Public, "").await,
+            Err(CatalogueError::PublicToken)
+        ));
+        sqlx::query("UPDATE tokens SET role = 'root' WHERE hash = 'h1'")
+            .execute(&catalogue.pool)
+            .await
+            .unwrap();
+        let err = catalogue.token_role("h1").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "catalogue holds a bad value in tokens.role: \"root\""
+        );
+    }
+}
