@@ -19,8 +19,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::gst::{element_error, gst_error, io_error, make, PipelineError};
 use crate::index::RecordingIndex;
-use crate::record::{gst_error, io_error, make, PipelineError};
 use crate::watchdog::{self, Watchdog};
 
 /// How a join runs.
@@ -526,7 +526,7 @@ fn bus_error(pipeline: &gst::Pipeline) -> Option<PipelineError> {
     let bus = pipeline.bus()?;
     let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
     match msg.view() {
-        gst::MessageView::Error(err) => Some(crate::ingest::element_error(&msg, err)),
+        gst::MessageView::Error(err) => Some(element_error(&msg, err)),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod closed;
 pub mod director;
+pub mod gst;
 pub mod hls;
 pub mod index;
 pub mod ingest;
@@ -13,11 +14,11 @@ pub mod join;
 pub mod live;
 pub mod program;
 pub mod record;
+pub mod source;
 pub mod watchdog;
 
+pub use gst::PipelineError;
 pub use index::{RecordingIndex, Segment};
 pub use join::{finalize, FinalizeOptions};
-pub use record::{
-    record, Input, PipelineError, RecordOptions, RecordReport, SourceEvent, SourceInput,
-    SourceState,
-};
+pub use record::{record, RecordOptions, RecordReport};
+pub use source::{Input, SourceEvent, SourceInput, SourceState};
