@@ -62,15 +62,10 @@ pub fn finalize(
     if index.segments.is_empty() {
         return Err(PipelineError::NothingRecorded(dir.display().to_string()));
     }
-    let part = session::part_path(output);
+    let part = session::PartFile::new(output);
     let watchdog = Watchdog::new(opts.stall_ms);
-    match join(dir, &index, &part, &watchdog, cancelled) {
-        Ok(()) => std::fs::rename(&part, output).map_err(|e| io_error(output, e)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
+    join(dir, &index, part.path(), &watchdog, cancelled)?;
+    part.commit().map_err(|e| io_error(output, e))
 }
 
 fn join(

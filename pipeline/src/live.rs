@@ -33,14 +33,9 @@ fn pending_dir(dir: &Path) -> PathBuf {
     dir.with_file_name(format!("{name}.pending"))
 }
 
+/// Writes a playlist whole, so that a player never reads half of one.
 fn write_atomic(path: &Path, text: &str) -> Result<(), PipelineError> {
-    let part = path.with_extension("m3u8.part");
-    std::fs::write(&part, text)
-        .and_then(|()| std::fs::rename(&part, path))
-        .map_err(|e| PipelineError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+    session::write_atomic(path, text.as_bytes()).map_err(|e| io_error(path, e))
 }
 
 struct Branch {
@@ -88,6 +83,7 @@ impl Ladder {
         resume: bool,
     ) -> Result<Ladder, PipelineError> {
         std::fs::create_dir_all(&opts.dir).map_err(|e| io_error(&opts.dir, e))?;
+        session::remove_stale_parts(&opts.dir);
         let pending = pending_dir(&opts.dir);
         let mut branches = Vec::new();
         let mut renditions = Vec::new();
