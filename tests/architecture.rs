@@ -115,10 +115,11 @@ fn lex(text: &str) -> Source {
         } else if c == '\'' {
             // A char literal ('x', '\n', '\''), else a lifetime or a label.
             let close = if next == Some('\\') {
-                chars[i + 2..]
+                chars
                     .iter()
+                    .skip(i + 3)
                     .position(|&ch| ch == '\'')
-                    .map(|p| i + 2 + p)
+                    .map(|p| i + 3 + p)
             } else if chars.get(i + 2) == Some(&'\'') {
                 Some(i + 2)
             } else {
@@ -629,6 +630,7 @@ fn sources_under(dir: &str) -> Vec<(PathBuf, Source)> {
         .collect()
 }
 
+/// Names `commands::` anywhere, or `commands` in a `use crate::{...}` group.
 #[test]
 fn serve_never_imports_commands() {
     let mut found = Vec::new();
@@ -640,6 +642,18 @@ fn serve_never_imports_commands() {
                 found.push(format!("{}:{line}", file.display()));
             }
         }
+        let module = module_path(&workspace().join("src"), &workspace().join(&file));
+        let (named, _) = named_paths(&module, &source);
+        for name in named {
+            let from_crate = name.segments.first().is_some_and(|s| s == "crate");
+            let place = format!("{}:{}", file.display(), name.line);
+            if from_crate
+                && name.segments.get(1).is_some_and(|s| s == "commands")
+                && !found.contains(&place)
+            {
+                found.push(place);
+            }
+        }
     }
     assert!(
         found.is_empty(),
@@ -648,8 +662,9 @@ fn serve_never_imports_commands() {
     );
 }
 
-/// Whether a string literal reads as SQL.
+/// Whether a string literal reads as SQL (its words apart from how they are spaced or broken).
 fn is_sql(text: &str) -> bool {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ") + " ";
     let upper_words = |words: &[&str]| {
         let mut at = 0;
         words.iter().all(|word| match text[at..].find(word) {
@@ -661,7 +676,7 @@ fn is_sql(text: &str) -> bool {
         })
     };
     [
-        &["SELECT ", " FROM"][..],
+        &["SELECT "][..],
         &["INSERT INTO"],
         &["UPDATE ", " SET "],
         &["DELETE FROM"],
@@ -678,7 +693,7 @@ fn is_sql(text: &str) -> bool {
 fn sql_lives_in_the_catalogue() {
     let mut found = Vec::new();
     for (file, source) in sources_under("src") {
-        if file.starts_with("src/catalogue") {
+        if file.starts_with("src/catalogue") || file == Path::new("src/catalogue.rs") {
             continue;
         }
         for (line, literal) in &source.strings {
@@ -722,6 +737,38 @@ fn the_rule_reads_paths_groups_and_inline_modules() {
         ]
     );
     assert!(is_sql("SELECT id FROM sessions"));
-    assert!(is_sql("UPDATE jobs SET state = ?"));
+    assert!(is_sql("UPDATE jobs\n    SET state = ?"));
     assert!(!is_sql("Update the settings"));
+}
+
+#[test]
+fn a_child_using_its_parent_is_no_circle_but_siblings_are() {
+    let file = |path: &str, text: &str| {
+        let module: ModPath = path
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        (module, (PathBuf::from(path), lex(text)))
+    };
+    let krate = Crate {
+        files: BTreeMap::from([
+            file("", "pub mod a; pub mod b; pub use b::Thing;"),
+            file(
+                "a",
+                "mod child; mod other; use crate::Thing; pub struct Y; use child::Z;",
+            ),
+            file(
+                "a::child",
+                "use super::Y; pub struct Z; use super::other::Q;",
+            ),
+            file("a::other", "pub struct Q; use super::{child::Z};"),
+            file("b", "pub struct Thing; use crate::a::Y;"),
+        ]),
+    };
+    let shown: Vec<String> = circles(&graph(&krate))
+        .iter()
+        .map(|c| c.iter().map(show).collect::<Vec<_>>().join(" -> "))
+        .collect();
+    assert_eq!(shown, ["a -> b", "a::child -> a::other"]);
 }

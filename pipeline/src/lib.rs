@@ -3,6 +3,9 @@
 //! most the segment being written; a recording index with each segment's span in session time; and
 //! the segments of a source joined into one file without re-encoding; live HLS of the program feed
 //! in several renditions.
+//!
+//! Modules depend downwards only: `gst`, `source`, `closed`, `watchdog`; then `hls`, `index`,
+//! `director`; then `live`, `program`, `ingest`, `record`, `join` (tests/architecture.rs checks).
 
 pub mod closed;
 pub mod director;
