@@ -28,7 +28,9 @@ impl RecordingIndex {
     /// The index a recording of `source` into `dir` starts from. With `resume` (a recorder started
     /// again during a live session, after a crash or a power cut) the segments already recorded
     /// are kept and the new ones follow them; otherwise a new recording replaces what was there.
+    /// Temporary files left in `dir` by a recorder that died are removed either way.
     pub fn begin(dir: &Path, source: &str, resume: bool) -> std::io::Result<RecordingIndex> {
+        session::remove_stale_parts(dir);
         if resume {
             match RecordingIndex::load(dir) {
                 Ok(mut index) => {
@@ -60,13 +62,10 @@ impl RecordingIndex {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
-    /// Writes `index.json` under a temporary name and renames it.
+    /// Writes `index.json` whole ([`session::write_atomic`]).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let path = dir.join(Self::FILE);
-        let part = dir.join(format!("{}.part", Self::FILE));
         let text = serde_json::to_string_pretty(self).expect("plain data serializes");
-        std::fs::write(&part, text)?;
-        std::fs::rename(&part, &path)
+        session::write_atomic(&dir.join(Self::FILE), text.as_bytes())
     }
 
     pub fn duration_ms(&self) -> u64 {

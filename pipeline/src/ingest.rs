@@ -3,7 +3,7 @@
 //! (its open segment finished), reported lost, and reopened with backoff, recording on in new
 //! segments whose spans keep the session's time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -13,11 +13,10 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::gst::{add_chain, element, element_error, gst_error, io_error, make, PipelineError};
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
-use crate::live::add_chain;
-use crate::record::{
-    element, gst_error, io_error, make, Input, PipelineError, RecordOptions, SourceEvent,
-    SourceInput, SourceState,
+use crate::source::{
+    audio_caps, DecodedOutputs, Input, SessionTime, SourceEvent, SourceInput, SourceState,
 };
 
 /// How long a live network source may send nothing before it counts as lost.
@@ -25,13 +24,19 @@ const STALL: Duration = Duration::from_secs(3);
 /// The longest wait between two attempts to reopen a lost source.
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
-/// Where a source's decoded pictures and sound go (the program feed's inputs), with the program
-/// pipeline whose running time their timestamps are put in.
-#[derive(Clone)]
-pub struct DecodedOutputs {
-    pub program: gst::Pipeline,
-    pub video: Option<gst_app::AppSrc>,
-    pub audio: Option<gst_app::AppSrc>,
+/// How a source is recorded (the part of a recording's options that one ingest needs).
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// The source's segments go to `dir/<source id>/`.
+    pub dir: PathBuf,
+    /// The longest a segment gets (cut at the next keyframe after it).
+    pub segment_ms: u64,
+    /// Pace a file source at its own speed, as a live capture would arrive.
+    pub realtime: bool,
+    /// Session time at the recording's start.
+    pub offset_ms: u64,
+    /// Add to the segments already in the source's directory instead of replacing them.
+    pub resume: bool,
 }
 
 /// The first line of a supervisor's report: how the source ended.
@@ -40,23 +45,10 @@ pub struct IngestResult {
     pub received: bool,
 }
 
-/// Session time now, for sources that arrive live.
-#[derive(Clone, Copy)]
-pub struct SessionTime {
-    pub offset_ms: u64,
-    pub started: Instant,
-}
-
-impl SessionTime {
-    pub fn now_ms(&self) -> u64 {
-        self.offset_ms + self.started.elapsed().as_millis() as u64
-    }
-}
-
 /// Records one source until it ends (files) or `stop` is set; reconnects network sources.
 pub fn supervise(
     src: &SourceInput,
-    opts: &RecordOptions,
+    opts: &IngestOptions,
     clock: SessionTime,
     outputs: Option<DecodedOutputs>,
     stop: &AtomicBool,
@@ -179,7 +171,7 @@ struct Connection {
 impl Connection {
     fn open(
         src: &SourceInput,
-        opts: &RecordOptions,
+        opts: &IngestOptions,
         dir: &Path,
         first_segment: usize,
         outputs: Option<&DecodedOutputs>,
@@ -398,16 +390,6 @@ impl Connection {
     }
 }
 
-pub(crate) fn element_error(msg: &gst::Message, err: &gst::message::Error) -> PipelineError {
-    PipelineError::Element {
-        element: msg
-            .src()
-            .map_or_else(|| "pipeline".to_owned(), |s| s.path_string().to_string()),
-        message: err.error().to_string(),
-        debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-    }
-}
-
 /// What linking a parsed stream needs.
 struct StreamContext {
     pipeline: gst::glib::WeakRef<gst::Pipeline>,
@@ -574,7 +556,7 @@ fn link_decoded(
         vec![element("videoconvert")?, caps]
     } else {
         let caps = element("capsfilter")?;
-        caps.set_property("caps", crate::program::audio_caps());
+        caps.set_property("caps", audio_caps());
         vec![element("audioconvert")?, element("audioresample")?, caps]
     };
     let sink = gst_app::AppSink::builder().sync(false).build();

@@ -19,8 +19,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::gst::{element_error, gst_error, io_error, make, PipelineError};
 use crate::index::RecordingIndex;
-use crate::record::{gst_error, io_error, make, PipelineError};
 use crate::watchdog::{self, Watchdog};
 
 /// How a join runs.
@@ -62,15 +62,10 @@ pub fn finalize(
     if index.segments.is_empty() {
         return Err(PipelineError::NothingRecorded(dir.display().to_string()));
     }
-    let part = session::part_path(output);
+    let part = session::PartFile::new(output);
     let watchdog = Watchdog::new(opts.stall_ms);
-    match join(dir, &index, &part, &watchdog, cancelled) {
-        Ok(()) => std::fs::rename(&part, output).map_err(|e| io_error(output, e)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            Err(e)
-        }
-    }
+    join(dir, &index, part.path(), &watchdog, cancelled)?;
+    part.commit().map_err(|e| io_error(output, e))
 }
 
 fn join(
@@ -526,7 +521,7 @@ fn bus_error(pipeline: &gst::Pipeline) -> Option<PipelineError> {
     let bus = pipeline.bus()?;
     let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
     match msg.view() {
-        gst::MessageView::Error(err) => Some(crate::ingest::element_error(&msg, err)),
+        gst::MessageView::Error(err) => Some(element_error(&msg, err)),
         _ => None,
     }
 }

@@ -3,9 +3,13 @@
 //! most the segment being written; a recording index with each segment's span in session time; and
 //! the segments of a source joined into one file without re-encoding; live HLS of the program feed
 //! in several renditions.
+//!
+//! Modules depend downwards only: `gst`, `source`, `closed`, `watchdog`; then `hls`, `index`,
+//! `director`; then `live`, `program`, `ingest`, `record`, `join` (tests/architecture.rs checks).
 
 pub mod closed;
 pub mod director;
+pub mod gst;
 pub mod hls;
 pub mod index;
 pub mod ingest;
@@ -13,11 +17,11 @@ pub mod join;
 pub mod live;
 pub mod program;
 pub mod record;
+pub mod source;
 pub mod watchdog;
 
+pub use gst::PipelineError;
 pub use index::{RecordingIndex, Segment};
 pub use join::{finalize, FinalizeOptions};
-pub use record::{
-    record, Input, PipelineError, RecordOptions, RecordReport, SourceEvent, SourceInput,
-    SourceState,
-};
+pub use record::{record, RecordOptions, RecordReport};
+pub use source::{Input, SourceEvent, SourceInput, SourceState};

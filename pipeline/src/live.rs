@@ -14,8 +14,8 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use crate::closed::{self, Gate, SegmentSpan};
+use crate::gst::{add_chain, element, gst_error, io_error, PipelineError};
 use crate::hls::{self, MediaSegment, Rendition};
-use crate::record::{element, PipelineError};
 
 /// The ladder and where it goes.
 #[derive(Clone, Debug)]
@@ -23,17 +23,6 @@ pub struct LiveOptions {
     pub dir: PathBuf,
     pub renditions: Vec<presets::Preset>,
     pub segment_ms: u64,
-}
-
-fn err(e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Gst(e.to_string())
-}
-
-fn io(path: &Path, e: std::io::Error) -> PipelineError {
-    PipelineError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
 }
 
 /// Where a rendition's segments are written before they are listed: outside `dir`, which is public.
@@ -44,14 +33,9 @@ fn pending_dir(dir: &Path) -> PathBuf {
     dir.with_file_name(format!("{name}.pending"))
 }
 
+/// Writes a playlist whole, so that a player never reads half of one.
 fn write_atomic(path: &Path, text: &str) -> Result<(), PipelineError> {
-    let part = path.with_extension("m3u8.part");
-    std::fs::write(&part, text)
-        .and_then(|()| std::fs::rename(&part, path))
-        .map_err(|e| PipelineError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+    session::write_atomic(path, text.as_bytes()).map_err(|e| io_error(path, e))
 }
 
 struct Branch {
@@ -98,10 +82,8 @@ impl Ladder {
         opts: &LiveOptions,
         resume: bool,
     ) -> Result<Ladder, PipelineError> {
-        std::fs::create_dir_all(&opts.dir).map_err(|e| PipelineError::Io {
-            path: opts.dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        std::fs::create_dir_all(&opts.dir).map_err(|e| io_error(&opts.dir, e))?;
+        session::remove_stale_parts(&opts.dir);
         let pending = pending_dir(&opts.dir);
         let mut branches = Vec::new();
         let mut renditions = Vec::new();
@@ -112,17 +94,14 @@ impl Ladder {
             })?;
             let name = format!("{}p", video.height);
             let dir = opts.dir.join(&name);
-            std::fs::create_dir_all(&dir).map_err(|e| PipelineError::Io {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+            std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
             let staging = pending.join(&name);
-            std::fs::create_dir_all(&staging).map_err(|e| io(&staging, e))?;
+            std::fs::create_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
             clear_segments(&staging)?;
             let sink = gst::ElementFactory::make("splitmuxsink")
                 .name(format!("hls-{name}"))
                 .build()
-                .map_err(err)?;
+                .map_err(gst_error)?;
             sink.set_property(
                 "location",
                 staging
@@ -146,7 +125,7 @@ impl Ladder {
             sink.set_property("max-size-time", opts.segment_ms * 1_000_000);
             sink.set_property("send-keyframe-requests", true);
             sink.set_property_from_str("muxer-factory", "mpegtsmux");
-            pipeline.add(&sink).map_err(err)?;
+            pipeline.add(&sink).map_err(gst_error)?;
             let audio_kbps = preset.audio.as_ref().map_or(0, |a| a.bitrate_kbps);
             renditions.push(Rendition {
                 name: name.clone(),
@@ -247,7 +226,7 @@ impl Ladder {
                 }
                 let bytes = std::fs::metadata(&staged).map_or(0, |m| m.len());
                 let public = dir.join(&file);
-                std::fs::rename(&staged, &public).map_err(|e| io(&public, e))?;
+                std::fs::rename(&staged, &public).map_err(|e| io_error(&public, e))?;
                 self.segments[k].push(MediaSegment {
                     file,
                     duration_ms: at_ms.saturating_sub(self.opened_ms[k]),
@@ -379,10 +358,13 @@ fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, Pipel
 
 /// Removes the segment files of `dir`.
 fn clear_segments(dir: &Path) -> Result<(), PipelineError> {
-    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))?.flatten() {
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("segment-") && name.ends_with(".ts") {
-            std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
+            std::fs::remove_file(entry.path()).map_err(|e| io_error(&entry.path(), e))?;
         }
     }
     Ok(())
@@ -390,24 +372,9 @@ fn clear_segments(dir: &Path) -> Result<(), PipelineError> {
 
 fn remove_if_there(path: &Path) -> Result<(), PipelineError> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path, e)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(path, e)),
         _ => Ok(()),
     }
-}
-
-/// Adds `chain` to `pipeline`, links it in order and brings it to the pipeline's state.
-pub(crate) fn add_chain(
-    pipeline: &gst::Pipeline,
-    chain: &[gst::Element],
-) -> Result<(), PipelineError> {
-    pipeline.add_many(chain).map_err(err)?;
-    if chain.len() > 1 {
-        gst::Element::link_many(chain).map_err(err)?;
-    }
-    for e in chain {
-        e.sync_state_with_parent().map_err(err)?;
-    }
-    Ok(())
 }
 
 /// Decoded video -> tee -> per rendition: scale with borders, x264 with keyframes every segment.
@@ -422,7 +389,7 @@ fn video_branches(
     let tee = element("tee")?;
     add_chain(pipeline, &[queue.clone(), convert, tee.clone()])?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
-        .map_err(err)?;
+        .map_err(gst_error)?;
     for b in branches {
         let q = element("queue")?;
         let scale = element("videoscale")?;
@@ -443,7 +410,7 @@ fn video_branches(
         x264.set_property("key-int-max", (b.video.keyframe_interval_ms / 40).max(1));
         let parse = element("h264parse")?;
         add_chain(pipeline, &[q.clone(), scale, caps, x264, parse.clone()])?;
-        tee.link(&q).map_err(err)?;
+        tee.link(&q).map_err(gst_error)?;
         let also = record.filter(|_| std::ptr::eq(b, &branches[0]));
         to_writers(pipeline, &parse, &b.sink, also, "video")?;
     }
@@ -463,7 +430,7 @@ fn audio_branches(
     let tee = element("tee")?;
     add_chain(pipeline, &[queue.clone(), convert, resample, tee.clone()])?;
     pad.link(&queue.static_pad("sink").expect("queue sink"))
-        .map_err(err)?;
+        .map_err(gst_error)?;
     for b in branches {
         let Some(audio) = &b.audio else { continue };
         let q = element("queue")?;
@@ -480,7 +447,7 @@ fn audio_branches(
         aac.set_property("bitrate", (audio.bitrate_kbps * 1000) as i32);
         let parse = element("aacparse")?;
         add_chain(pipeline, &[q.clone(), convert, caps, aac, parse.clone()])?;
-        tee.link(&q).map_err(err)?;
+        tee.link(&q).map_err(gst_error)?;
         let also = record.filter(|_| std::ptr::eq(b, &branches[0]));
         to_writers(pipeline, &parse, &b.sink, also, "audio_%u")?;
     }
@@ -503,12 +470,12 @@ fn to_writers(
     };
     let src = parse.static_pad("src").expect("parser src");
     let Some(also) = also else {
-        return src.link(&pad_of(sink)?).map(|_| ()).map_err(err);
+        return src.link(&pad_of(sink)?).map(|_| ()).map_err(gst_error);
     };
     let tee = element("tee")?;
     add_chain(pipeline, std::slice::from_ref(&tee))?;
     src.link(&tee.static_pad("sink").expect("tee sink"))
-        .map_err(err)?;
+        .map_err(gst_error)?;
     // Each writer gets its own parser: MPEG-TS wants a byte stream, MP4 length-prefixed frames.
     let parser = if template == "video" {
         "h264parse"
@@ -519,10 +486,10 @@ fn to_writers(
         let q = element("queue")?;
         let p = element(parser)?;
         add_chain(pipeline, &[q.clone(), p.clone()])?;
-        tee.link(&q).map_err(err)?;
+        tee.link(&q).map_err(gst_error)?;
         let src = p.static_pad("src").expect("parser src");
         with_pts(&src);
-        src.link(&pad_of(writer)?).map_err(err)?;
+        src.link(&pad_of(writer)?).map_err(gst_error)?;
     }
     Ok(())
 }

@@ -18,21 +18,11 @@ use gstreamer_app as gst_app;
 
 use crate::closed::{self, Gate, SharedClosed, SlateSpan};
 use crate::director::{self, Director, FloorTurn, Loudness};
+use crate::gst::{add_chain, element, element_error, gst_error, io_error, PipelineError};
 use crate::hls::MediaSegment;
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
-use crate::ingest::{element_error, DecodedOutputs};
-use crate::live::{add_chain, Ladder, ListedSegment, LiveOptions};
-use crate::record::{element, gst_error, io_error, PipelineError};
-
-/// The program's sound format inside aula (ingests convert to it).
-pub fn audio_caps() -> gst::Caps {
-    gst::Caps::builder("audio/x-raw")
-        .field("format", "F32LE")
-        .field("layout", "interleaved")
-        .field("rate", 48_000i32)
-        .field("channels", 2i32)
-        .build()
-}
+use crate::live::{Ladder, ListedSegment, LiveOptions};
+use crate::source::{audio_caps, DecodedOutputs};
 
 /// Floor turns shared with whoever receives the floor events.
 pub type SharedTurns = Arc<Mutex<Vec<FloorTurn>>>;

@@ -9,90 +9,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
-use serde::Serialize;
 
+use crate::gst::{gst_error, io_error, PipelineError};
 use crate::index::RecordingIndex;
-use crate::ingest::{supervise, SessionTime};
+use crate::ingest::{supervise, IngestOptions};
 use crate::program::{Program, ProgramOptions, ProgramResult};
-
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    #[error("GStreamer: {0}")]
-    Gst(String),
-    #[error("GStreamer error from {element}: {message} ({debug})")]
-    Element {
-        element: String,
-        message: String,
-        debug: String,
-    },
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
-    #[error("{0}: no segments to finalize")]
-    NothingRecorded(String),
-    /// A pipeline made no progress for the watchdog's time (see [`crate::watchdog`]).
-    #[error(
-        "no progress for {idle_ms} ms (the limit is {stall_ms} ms): stalled at {element}: {detail}"
-    )]
-    Stalled {
-        element: String,
-        detail: String,
-        idle_ms: u64,
-        stall_ms: u64,
-    },
-    #[error("cancelled")]
-    Cancelled,
-    /// Joining failed on one of a recording's segments.
-    #[error("segment {file}: {reason}")]
-    Segment {
-        file: String,
-        reason: Box<PipelineError>,
-    },
-}
-
-impl PipelineError {
-    /// Whether the input (a broken or unreadable file) is at fault rather than the system.
-    pub fn is_bad_input(&self) -> bool {
-        match self {
-            PipelineError::Element { .. } | PipelineError::NothingRecorded(_) => true,
-            PipelineError::Segment { reason, .. } => reason.is_bad_input(),
-            _ => false,
-        }
-    }
-}
-
-pub(crate) fn gst_error(e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Gst(e.to_string())
-}
-
-pub(crate) fn io_error(path: &Path, e: impl std::fmt::Display) -> PipelineError {
-    PipelineError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// A source to record: a media file, or a network stream (`srt://`, `rtsp://`, `rtmp://`,
-/// `http(s)://` HLS) opened by GStreamer's `urisourcebin`.
-#[derive(Clone, Debug)]
-pub struct SourceInput {
-    pub id: String,
-    pub input: Input,
-}
-
-#[derive(Clone, Debug)]
-pub enum Input {
-    File(PathBuf),
-    Uri(String),
-}
-
-impl Input {
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Input::File(path) => path.display().to_string(),
-            Input::Uri(uri) => uri.clone(),
-        }
-    }
-}
+use crate::source::{Input, SessionTime, SourceEvent, SourceInput, SourceState};
 
 #[derive(Clone, Debug)]
 pub struct RecordOptions {
@@ -111,6 +33,18 @@ pub struct RecordOptions {
     pub resume: bool,
 }
 
+impl RecordOptions {
+    fn ingest(&self) -> IngestOptions {
+        IngestOptions {
+            dir: self.dir.clone(),
+            segment_ms: self.segment_ms,
+            realtime: self.realtime,
+            offset_ms: self.offset_ms,
+            resume: self.resume,
+        }
+    }
+}
+
 impl Default for RecordOptions {
     fn default() -> Self {
         RecordOptions {
@@ -122,50 +56,6 @@ impl Default for RecordOptions {
             resume: false,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceState {
-    Connecting,
-    Live,
-    Lost,
-    Ended,
-    /// A caller was turned away (wrong passphrase); the source's state does not change.
-    Refused,
-}
-
-/// A change of a source's state, in session time.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SourceEvent {
-    pub source: String,
-    pub state: SourceState,
-    pub at_ms: u64,
-    pub detail: String,
-}
-
-/// A new element named `name` (unique in its pipeline).
-pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, PipelineError> {
-    built(
-        gst::ElementFactory::make(factory).name(name).build(),
-        factory,
-    )
-}
-
-/// A new element with GStreamer's own name.
-pub(crate) fn element(factory: &str) -> Result<gst::Element, PipelineError> {
-    built(gst::ElementFactory::make(factory).build(), factory)
-}
-
-fn built(
-    result: Result<gst::Element, gst::glib::BoolError>,
-    factory: &str,
-) -> Result<gst::Element, PipelineError> {
-    result.map_err(|e| {
-        PipelineError::Gst(format!(
-            "cannot create {factory} ({e}); is its plugin installed?"
-        ))
-    })
 }
 
 /// What a recording run produced.
@@ -209,10 +99,11 @@ pub fn record(
     let (tx, rx) = mpsc::channel::<SourceEvent>();
     let refusals = watch_srt_refusals(sources, clock, tx.clone());
     let stop = Arc::new(AtomicBool::new(false));
+    let ingest = opts.ingest();
     let handles: Vec<_> = sources
         .iter()
         .map(|src| {
-            let (src, opts, stop, tx) = (src.clone(), opts.clone(), stop.clone(), tx.clone());
+            let (src, opts, stop, tx) = (src.clone(), ingest.clone(), stop.clone(), tx.clone());
             let outputs = program.as_ref().and_then(|p| p.outputs(&src.id));
             std::thread::spawn(move || supervise(&src, &opts, clock, outputs, &stop, &tx))
         })

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use crate::record::PipelineError;
+use crate::gst::{element_error, PipelineError};
 
 /// How long work may go without progress before it is failed, when the caller does not say.
 pub const DEFAULT_STALL_MS: u64 = 30_000;
@@ -246,9 +246,7 @@ pub fn wait_for_eos(
         ) {
             match msg.view() {
                 gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(err) => {
-                    return Err(crate::ingest::element_error(&msg, err))
-                }
+                gst::MessageView::Error(err) => return Err(element_error(&msg, err)),
                 _ => {}
             }
         }

@@ -1,6 +1,7 @@
 //! aula's domain model: a council session with its sources, roster, agenda and live evidence
 //! (floor events, agenda markers), what it produces (transcripts, interventions, clips), and session
-//! time. Plain data with serde and validation; no I/O and no media libraries.
+//! time. Plain data with serde and validation, no media libraries; the only I/O is the one piece
+//! every crate shares, files written whole ([`files`]).
 //!
 //! ```
 //! let text = r#"{"id":"s1","body":"Consiglio comunale","title":"Seduta","start":"2021-03-15T17:00:00Z","mode":"hybrid"}"#;
@@ -19,7 +20,7 @@ pub mod transcript;
 pub mod validate;
 
 pub use doc::{from_json, parse, to_json, DocumentError, Format};
-pub use files::{hex, part_path, part_writer};
+pub use files::{hex, part_path, part_writer, remove_stale_parts, write_atomic, PartFile};
 pub use id::{BadSessionId, SessionId, MAX_SESSION_ID_LEN};
 pub use model::{
     AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,

@@ -363,10 +363,9 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doc::parse_json;
 
     fn sample() -> Session {
-        parse_json(
+        serde_json::from_str(
             r#"{
             "id": "cc-2021-03-15", "body": "Consiglio comunale", "title": "Seduta ordinaria",
             "start": "2021-03-15T17:00:00Z", "mode": "hybrid",

@@ -10,4 +10,5 @@ pub mod models;
 pub mod vad;
 pub mod wav;
 pub mod whisper;
+mod whisper_cpp;
 pub mod words;

@@ -13,6 +13,7 @@ use whisper_rs::{
 use crate::audio::{AudioDecoder, AudioError, SAMPLE_RATE_HZ};
 use crate::models::{Hparams, ModelError};
 use crate::vad::{Chunk, Chunker, SpeechEdges, VadSettings};
+use crate::whisper_cpp::quiet_logs;
 use crate::words::{self, ChunkWord, Token};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,23 +95,6 @@ pub struct Model {
     ctx: WhisperContext,
     pub name: String,
     pub hparams: Hparams,
-}
-
-/// Routes whisper.cpp's and ggml's log lines through `tracing` instead of standard error.
-pub fn quiet_logs() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(whisper_rs::install_logging_hooks);
-}
-
-/// Loads a model file once to prove that whisper.cpp accepts it.
-pub fn check_loads(path: &Path) -> Result<(), ModelError> {
-    quiet_logs();
-    let path_str = path
-        .to_str()
-        .ok_or_else(|| ModelError::Load(path.to_path_buf()))?;
-    WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
-        .map(drop)
-        .map_err(|_| ModelError::Load(path.to_path_buf()))
 }
 
 fn dtw_preset(hp: &Hparams) -> Option<DtwModelPreset> {

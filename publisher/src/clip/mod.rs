@@ -124,7 +124,7 @@ pub struct ClipResult {
 /// stops the cut with [`ClipError::Cancelled`]).
 pub type GoOn<'a> = &'a dyn Fn(u64) -> bool;
 
-/// Cuts `spec` out of `input` into `output` (written as `output.part`, then renamed).
+/// Cuts `spec` out of `input` into `output` (written under a [`session::PartFile`], then renamed).
 pub fn cut(
     input: &Path,
     output: &Path,
@@ -133,25 +133,18 @@ pub fn cut(
 ) -> Result<ClipResult, ClipError> {
     ffmpeg::init().map_err(ff("initialising"))?;
     ffmpeg::log::set_level(ffmpeg::log::Level::Error);
-    let part = session::part_path(output);
-    let result = match (spec.preset.mode, spec.accurate) {
-        (presets::Mode::Copy, false) => copy::copy(input, &part, spec, go_on),
-        (presets::Mode::Copy, true) => smart::smart(input, &part, spec, go_on),
-        (presets::Mode::Encode, _) => encode::encode(input, &part, spec, go_on),
-    };
-    let (mode, start_ms, duration_ms) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = std::fs::remove_file(&part);
-            return Err(e);
-        }
-    };
+    let part = session::PartFile::new(output);
+    let (mode, start_ms, duration_ms) = match (spec.preset.mode, spec.accurate) {
+        (presets::Mode::Copy, false) => copy::copy(input, part.path(), spec, go_on),
+        (presets::Mode::Copy, true) => smart::smart(input, part.path(), spec, go_on),
+        (presets::Mode::Encode, _) => encode::encode(input, part.path(), spec, go_on),
+    }?;
     let io = |source| ClipError::Io {
         path: output.display().to_string(),
         source,
     };
-    let bytes = std::fs::metadata(&part).map_err(io)?.len();
-    std::fs::rename(&part, output).map_err(io)?;
+    let bytes = std::fs::metadata(part.path()).map_err(io)?.len();
+    part.commit().map_err(io)?;
     Ok(ClipResult {
         mode,
         start_ms,

@@ -6,7 +6,6 @@ use ffmpeg::{codec, encoder, format, frame, media, Dictionary, Packet};
 use ffmpeg_next as ffmpeg;
 
 use super::{ff, from_ms, open, seek, ClipError};
-use session::part_path;
 
 /// A JPEG of the frame shown at `at_ms`, `width` pixels wide, written atomically.
 pub fn poster(input: &Path, at_ms: u64, width: u32, output: &Path) -> Result<(), ClipError> {
@@ -89,11 +88,8 @@ pub fn poster(input: &Path, at_ms: u64, width: u32, output: &Path) -> Result<(),
         .receive_packet(&mut packet)
         .map_err(ff("encoding the poster"))?;
     let data = packet.data().unwrap_or_default();
-    let part = part_path(output);
-    let io = |source| ClipError::Io {
+    session::write_atomic(output, data).map_err(|source| ClipError::Io {
         path: output.display().to_string(),
         source,
-    };
-    std::fs::write(&part, data).map_err(io)?;
-    std::fs::rename(&part, output).map_err(io)
+    })
 }

@@ -133,10 +133,8 @@ impl ModelStore {
 
     fn save(&self, manifest: &Manifest) -> Result<(), ModelError> {
         let path = self.manifest_path();
-        let part = self.dir.join(".manifest.json.part");
         let text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
-        fs::write(&part, text).map_err(io(&part))?;
-        fs::rename(&part, &path).map_err(io(&path))
+        session::write_atomic(&path, text.as_bytes()).map_err(io(&path))
     }
 
     pub fn list(&self) -> Result<Vec<ModelEntry>, ModelError> {
@@ -185,6 +183,7 @@ impl ModelStore {
             return Err(ModelError::BadName(name.to_owned()));
         }
         fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        session::remove_stale_parts(&self.dir);
         let free = free_bytes(&self.dir)?;
         if free < needed_bytes + (64 << 20) {
             return Err(ModelError::NoSpace {
@@ -206,24 +205,16 @@ impl ModelStore {
     ) -> Result<ModelEntry, ModelError> {
         let file = format!("{name}.bin");
         let path = self.dir.join(&file);
-        let part = self.dir.join(format!(".{file}.part"));
-        let result = (|| {
-            let out = fs::File::create(&part).map_err(io(&part))?;
-            let mut writer = HashingWriter::new(BufWriter::new(out));
-            let hparams = write(&mut writer)?;
-            let (sha256, size_bytes, out) = writer.finish().map_err(io(&part))?;
-            out.sync_all().map_err(io(&part))?;
-            crate::whisper::check_loads(&part)?;
-            Ok((hparams, sha256, size_bytes))
-        })();
-        let (hparams, sha256, size_bytes) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = fs::remove_file(&part);
-                return Err(e);
-            }
-        };
-        fs::rename(&part, &path).map_err(io(&path))?;
+        let part = session::PartFile::new(&path);
+        let out = fs::File::create(part.path()).map_err(io(part.path()))?;
+        let mut writer = HashingWriter::new(BufWriter::new(out));
+        let hparams = write(&mut writer)?;
+        let (sha256, size_bytes, out) = writer.finish().map_err(io(part.path()))?;
+        out.sync_all().map_err(io(part.path()))?;
+        if !crate::whisper_cpp::loads(part.path()) {
+            return Err(ModelError::Load(part.path().to_path_buf()));
+        }
+        part.commit().map_err(io(&path))?;
         let entry = ModelEntry {
             name: name.to_owned(),
             file,
