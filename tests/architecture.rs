@@ -630,34 +630,54 @@ fn sources_under(dir: &str) -> Vec<(PathBuf, Source)> {
         .collect()
 }
 
-/// Names `commands::` anywhere, or `commands` in a `use crate::{...}` group.
-#[test]
-fn serve_never_imports_commands() {
+/// The places under `dir` that name the root's module `module`: `module::` anywhere, or `module`
+/// in a `use crate::{...}` group.
+fn places_naming(dir: &str, module: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for (file, source) in sources_under("src/serve") {
+    for (file, source) in sources_under(dir) {
         let toks = tokens(&source.code);
         for (k, (line, tok)) in toks.iter().enumerate() {
             let path_start = toks.get(k + 1).is_some_and(|(_, t)| t == "::");
-            if tok == "commands" && path_start {
+            if tok == module && path_start {
                 found.push(format!("{}:{line}", file.display()));
             }
         }
-        let module = module_path(&workspace().join("src"), &workspace().join(&file));
-        let (named, _) = named_paths(&module, &source);
+        let module_of_file = module_path(&workspace().join("src"), &workspace().join(&file));
+        let (named, _) = named_paths(&module_of_file, &source);
         for name in named {
             let from_crate = name.segments.first().is_some_and(|s| s == "crate");
             let place = format!("{}:{}", file.display(), name.line);
             if from_crate
-                && name.segments.get(1).is_some_and(|s| s == "commands")
+                && name.segments.get(1).is_some_and(|s| s == module)
                 && !found.contains(&place)
             {
                 found.push(place);
             }
         }
     }
+    found
+}
+
+#[test]
+fn serve_never_imports_commands() {
+    let found = places_naming("src/serve", "commands");
     assert!(
         found.is_empty(),
         "the server names the command line (commands::) at:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The application layer stands below both front ends.
+#[test]
+fn ops_never_imports_commands_or_serve() {
+    let found: Vec<String> = ["commands", "serve"]
+        .iter()
+        .flat_map(|m| places_naming("src/ops", m))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "the operations name the command line or the server at:\n{}",
         found.join("\n")
     );
 }
