@@ -406,7 +406,7 @@ fn named_paths(module: &ModPath, source: &Source) -> (Vec<Named>, BTreeMap<Strin
             }
             "crate" | "super" | "self"
                 if toks.get(i + 1).is_some_and(|(_, t)| t == "::")
-                    && !(i > 0 && toks[i - 1].1 == "$" || i > 0 && toks[i - 1].1 == "::") =>
+                    && (i == 0 || !matches!(toks[i - 1].1.as_str(), "$" | "::")) =>
             {
                 let mut paths = Vec::new();
                 let end = expand(&toks, i, &[], &mut paths);
