@@ -34,31 +34,6 @@ pub mod serve;
 #[error("{0}")]
 pub struct BadInput(pub String);
 
-/// Whether one cause of an error is the caller's doing (a library error of the bad-input kind).
-pub(crate) fn is_bad_input(cause: &(dyn std::error::Error + 'static)) -> bool {
-    cause.is::<BadInput>()
-        || cause.is::<session::DocumentError>()
-        || cause.is::<session::BadSessionId>()
-        || cause
-            .downcast_ref::<transcriber::models::ModelError>()
-            .is_some_and(transcriber::models::ModelError::is_bad_input)
-        || cause
-            .downcast_ref::<transcriber::audio::AudioError>()
-            .is_some_and(transcriber::audio::AudioError::is_bad_input)
-        || cause
-            .downcast_ref::<transcriber::whisper::TranscribeError>()
-            .is_some_and(transcriber::whisper::TranscribeError::is_bad_input)
-        || cause.is::<transcriber::align::CorrectionError>()
-        || cause.is::<presets::PresetError>()
-        || cause
-            .downcast_ref::<pipeline::PipelineError>()
-            .is_some_and(pipeline::PipelineError::is_bad_input)
-        || cause.is::<publisher::request::RequestError>()
-        || cause
-            .downcast_ref::<publisher::clip::ClipError>()
-            .is_some_and(publisher::clip::ClipError::is_bad_input)
-}
-
 /// The process exit code for an error, from its kind: 2 for bad input, an unknown id or a
 /// conflict, 130 when cancelled, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

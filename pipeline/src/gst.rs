@@ -1,6 +1,7 @@
 //! What every pipeline shares: the crate's error type and the GStreamer helpers that make elements,
 //! link chains and read bus errors.
 
+use session::ErrorKind;
 use std::path::Path;
 
 use gstreamer as gst;
@@ -41,12 +42,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// Whether the input (a broken or unreadable file) is at fault rather than the system.
-    pub fn is_bad_input(&self) -> bool {
+    /// A broken or unreadable input is the caller's; GStreamer, the disk or a stall, the system's.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            PipelineError::Element { .. } | PipelineError::NothingRecorded(_) => true,
-            PipelineError::Segment { reason, .. } => reason.is_bad_input(),
-            _ => false,
+            PipelineError::Element { .. } | PipelineError::NothingRecorded(_) => {
+                ErrorKind::BadInput
+            }
+            PipelineError::Segment { reason, .. } => reason.kind(),
+            PipelineError::Cancelled => ErrorKind::Cancelled,
+            _ => ErrorKind::Internal,
         }
     }
 }

@@ -200,6 +200,17 @@ pub enum PresetError {
     },
 }
 
+impl PresetError {
+    /// An unknown or broken preset is the caller's; a file that cannot be read, the system's.
+    pub fn kind(&self) -> session::ErrorKind {
+        match self {
+            PresetError::Unknown { .. } => session::ErrorKind::NotFound,
+            PresetError::Io { .. } => session::ErrorKind::Internal,
+            _ => session::ErrorKind::BadInput,
+        }
+    }
+}
+
 fn join(problems: &[Problem]) -> String {
     problems
         .iter()

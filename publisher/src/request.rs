@@ -353,6 +353,13 @@ pub fn detail(session: &Session, p: &Person) -> String {
     }
 }
 
+impl RequestError {
+    /// A request that does not fit the session, its timeline or its recording is the caller's.
+    pub fn kind(&self) -> session::ErrorKind {
+        session::ErrorKind::BadInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

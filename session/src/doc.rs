@@ -97,6 +97,13 @@ pub fn to_toml<T: Serialize>(value: &T) -> Result<String, toml::ser::Error> {
     toml::to_string_pretty(value)
 }
 
+impl DocumentError {
+    /// A document that cannot be read or is invalid is the caller's.
+    pub fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::BadInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,13 @@ impl<'de> Deserialize<'de> for SessionId {
     }
 }
 
+impl BadSessionId {
+    /// A bad id is the caller's.
+    pub fn kind(&self) -> crate::ErrorKind {
+        crate::ErrorKind::BadInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

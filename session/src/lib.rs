@@ -10,6 +10,7 @@
 //! ```
 
 pub mod doc;
+pub mod error;
 pub mod files;
 pub mod id;
 pub mod model;
@@ -20,6 +21,7 @@ pub mod transcript;
 pub mod validate;
 
 pub use doc::{from_json, parse, to_json, DocumentError, Format};
+pub use error::ErrorKind;
 pub use files::{hex, part_path, part_writer, remove_stale_parts, write_atomic, PartFile};
 pub use id::{BadSessionId, SessionId, MAX_SESSION_ID_LEN};
 pub use model::{

@@ -8,8 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use session::{
-    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, Person, Session, SessionId, SessionMs,
-    Source,
+    AgendaItem, AgendaMarker, ClosedRange, ErrorKind, FloorEvent, Person, Session, SessionId,
+    SessionMs, Source,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
@@ -65,19 +65,20 @@ pub enum CatalogueError {
 }
 
 impl CatalogueError {
-    /// Whether the error is the caller's (an unknown or duplicate id) rather than the system's.
-    pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
+    /// An unknown id is not found; a taken one, or a closed part open already, a conflict; a
+    /// step asked for too early, the caller's; the database failing, the system's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CatalogueError::NotFound(_) => ErrorKind::NotFound,
             CatalogueError::AlreadyExists(_)
-                | CatalogueError::NotFound(_)
-                | CatalogueError::BeforeStart { .. }
-                | CatalogueError::NoTranscript(_)
-                | CatalogueError::NotAligned(_)
-                | CatalogueError::Conflict(_)
-                | CatalogueError::ClosedPart(_)
-                | CatalogueError::PublicToken
-        )
+            | CatalogueError::Conflict(_)
+            | CatalogueError::ClosedPart(_) => ErrorKind::Conflict,
+            CatalogueError::BeforeStart { .. }
+            | CatalogueError::NoTranscript(_)
+            | CatalogueError::NotAligned(_)
+            | CatalogueError::PublicToken => ErrorKind::BadInput,
+            _ => ErrorKind::Internal,
+        }
     }
 }
 

@@ -18,6 +18,15 @@ pub enum DeleteError {
     },
 }
 
+impl DeleteError {
+    pub fn kind(&self) -> super::ErrorKind {
+        match self {
+            DeleteError::Catalogue(e) => e.kind(),
+            DeleteError::Folder { .. } => super::ErrorKind::Internal,
+        }
+    }
+}
+
 /// What a delete removed.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeleteReport {

@@ -61,6 +61,14 @@ pub enum ImportError {
 }
 
 impl ImportError {
+    pub fn kind(&self) -> super::ErrorKind {
+        match self {
+            ImportError::Document(e) => e.kind(),
+            ImportError::Catalogue(e) => e.kind(),
+            ImportError::Folder { .. } => super::ErrorKind::Internal,
+        }
+    }
+
     /// Each problem with its field path, for a caller that shows them one by one.
     pub fn problems(&self) -> Vec<Problem> {
         match self {

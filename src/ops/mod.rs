@@ -26,74 +26,63 @@ pub fn load_presets(config: &Config) -> Result<PresetSet, presets::PresetError> 
     PresetSet::load(&config.presets_dir())
 }
 
-/// What kind of failure an error is: the exit code and the HTTP status both come from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The caller's input is wrong (a refused document, an option out of range).
-    BadInput,
-    /// What the caller named does not exist.
-    NotFound,
-    /// The request clashes with the state (an id taken, a closed part open already).
-    Conflict,
-    /// Ctrl-C, SIGTERM or a job's cancel stopped the work.
-    Cancelled,
-    /// A failure of the system.
-    Internal,
-}
+pub use session::ErrorKind;
 
-impl CatalogueError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            CatalogueError::NotFound(_) => ErrorKind::NotFound,
-            CatalogueError::AlreadyExists(_)
-            | CatalogueError::Conflict(_)
-            | CatalogueError::ClosedPart(_) => ErrorKind::Conflict,
-            e if e.is_bad_input() => ErrorKind::BadInput,
-            _ => ErrorKind::Internal,
-        }
-    }
-}
-
-impl import::ImportError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            import::ImportError::Document(_) => ErrorKind::BadInput,
-            import::ImportError::Catalogue(e) => e.kind(),
-            import::ImportError::Folder { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-impl delete::DeleteError {
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            delete::DeleteError::Catalogue(e) => e.kind(),
-            delete::DeleteError::Folder { .. } => ErrorKind::Internal,
-        }
-    }
-}
-
-/// The kind of the first cause in `err`'s chain that has one; `Internal` when none does.
+/// The kind of the first cause in `err`'s chain that reports one; `Internal` when none does.
 pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<CatalogueError>() {
-            return e.kind();
-        }
-        if let Some(e) = cause.downcast_ref::<import::ImportError>() {
-            return e.kind();
-        }
-        if let Some(e) = cause.downcast_ref::<delete::DeleteError>() {
-            return e.kind();
-        }
-        if let Some(e) = cause.downcast_ref::<evidence::EvidenceError>() {
-            return e.kind();
-        }
-        if cause.is::<crate::cancel::Cancelled>() {
-            return ErrorKind::Cancelled;
-        }
-        if crate::is_bad_input(cause) {
-            return ErrorKind::BadInput;
-        }
+    err.chain()
+        .find_map(kind_of_cause)
+        .unwrap_or(ErrorKind::Internal)
+}
+
+/// The kind `cause` reports, when it is one of the workspace's errors.
+fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    macro_rules! reported {
+        ($($error:ty),* $(,)?) => {
+            $(if let Some(e) = cause.downcast_ref::<$error>() {
+                return Some(e.kind());
+            })*
+        };
     }
-    ErrorKind::Internal
+    reported!(
+        CatalogueError,
+        import::ImportError,
+        delete::DeleteError,
+        evidence::EvidenceError,
+        session::DocumentError,
+        session::BadSessionId,
+        presets::PresetError,
+        transcriber::models::ModelError,
+        transcriber::audio::AudioError,
+        transcriber::whisper::TranscribeError,
+        transcriber::align::CorrectionError,
+        pipeline::PipelineError,
+        publisher::request::RequestError,
+        publisher::clip::ClipError,
+    );
+    if cause.is::<crate::BadInput>() {
+        return Some(ErrorKind::BadInput);
+    }
+    cause
+        .is::<crate::cancel::Cancelled>()
+        .then_some(ErrorKind::Cancelled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_comes_from_the_first_cause_that_reports_one() {
+        let unknown = presets::PresetSet::builtin().get("nope").unwrap_err();
+        let err = anyhow::Error::new(unknown).context("cutting item 2");
+        assert_eq!(kind_of(&err), ErrorKind::NotFound);
+        let cancelled = anyhow::Error::new(crate::cancel::Cancelled).context("publishing");
+        assert_eq!(kind_of(&cancelled), ErrorKind::Cancelled);
+        let taken = anyhow::Error::new(CatalogueError::AlreadyExists("s1".into()));
+        assert_eq!(kind_of(&taken), ErrorKind::Conflict);
+        let bad = anyhow::Error::new(crate::BadInput("--beam 9".into()));
+        assert_eq!(kind_of(&bad), ErrorKind::BadInput);
+        assert_eq!(kind_of(&anyhow::anyhow!("disk on fire")), ErrorKind::Internal);
+    }
 }

@@ -8,6 +8,7 @@
 //! seeks ([`probe_extent`]), not by decoding the whole file, so the check costs well under a
 //! second even on a long session.
 
+use session::ErrorKind;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,9 +86,12 @@ pub enum AudioError {
 }
 
 impl AudioError {
-    /// Whether the input is at fault (exit code 2) rather than the system.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, AudioError::Gst(_))
+    /// A missing, broken or cut input is the caller's; GStreamer failing, the system's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AudioError::Gst(_) => ErrorKind::Internal,
+            _ => ErrorKind::BadInput,
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! tokens into words with session times. Inference runs on the caller's thread; the caller keeps
 //! it off any streaming thread.
 
+use session::ErrorKind;
 use std::path::Path;
 
 use session::{Segment, SessionMs, Transcript, Word};
@@ -33,12 +34,15 @@ pub enum TranscribeError {
 }
 
 impl TranscribeError {
-    pub fn is_bad_input(&self) -> bool {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            TranscribeError::Audio(e) => e.is_bad_input(),
-            TranscribeError::Model(e) => e.is_bad_input(),
-            TranscribeError::EnglishOnly { .. } | TranscribeError::UnknownLanguage(_) => true,
-            TranscribeError::Whisper(_) | TranscribeError::Cancelled => false,
+            TranscribeError::Audio(e) => e.kind(),
+            TranscribeError::Model(e) => e.kind(),
+            TranscribeError::EnglishOnly { .. } | TranscribeError::UnknownLanguage(_) => {
+                ErrorKind::BadInput
+            }
+            TranscribeError::Cancelled => ErrorKind::Cancelled,
+            TranscribeError::Whisper(_) => ErrorKind::Internal,
         }
     }
 }

@@ -10,6 +10,7 @@ mod movtext;
 mod poster;
 mod smart;
 
+use session::ErrorKind;
 use std::path::Path;
 
 use ffmpeg::{format, Dictionary, Rational};
@@ -68,15 +69,17 @@ pub fn seconds(ms: u64) -> String {
 }
 
 impl ClipError {
-    /// Whether the request or the recording is at fault rather than the system.
-    pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
+    /// A request or recording that cannot be cut is the caller's; FFmpeg or the disk failing,
+    /// the system's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
             ClipError::Open { .. }
-                | ClipError::NoStream { .. }
-                | ClipError::Empty { .. }
-                | ClipError::Truncated { .. }
-        )
+            | ClipError::NoStream { .. }
+            | ClipError::Empty { .. }
+            | ClipError::Truncated { .. } => ErrorKind::BadInput,
+            ClipError::Cancelled => ErrorKind::Cancelled,
+            _ => ErrorKind::Internal,
+        }
     }
 }
 

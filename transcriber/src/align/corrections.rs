@@ -313,6 +313,13 @@ fn stale(what: &str, needed: usize, have: usize) -> CorrectionError {
     CorrectionError::Stale(format!("needs {needed} {what}, the timeline has {have}"))
 }
 
+impl CorrectionError {
+    /// A correction that does not fit the timeline is the caller's.
+    pub fn kind(&self) -> session::ErrorKind {
+        session::ErrorKind::BadInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::ItemSpan;

@@ -6,6 +6,7 @@ pub mod ggml;
 mod install;
 mod mel;
 
+use session::ErrorKind;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -52,18 +53,20 @@ pub enum ModelError {
 }
 
 impl ModelError {
-    /// Whether the error is about what the user asked for or gave (exit code 2).
-    pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
+    /// A model that is not installed or that cannot be read is the caller's; pip, the disk or
+    /// whisper.cpp failing, the system's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ModelError::NotInstalled { .. } | ModelError::PackageNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             ModelError::Truncated(_)
-                | ModelError::Corrupt(_)
-                | ModelError::UnknownFormat(_)
-                | ModelError::Unsupported(_)
-                | ModelError::NotInstalled { .. }
-                | ModelError::BadName(_)
-                | ModelError::PackageNotFound { .. }
-        )
+            | ModelError::Corrupt(_)
+            | ModelError::UnknownFormat(_)
+            | ModelError::Unsupported(_)
+            | ModelError::BadName(_) => ErrorKind::BadInput,
+            _ => ErrorKind::Internal,
+        }
     }
 }
 
