@@ -1,18 +1,39 @@
-//! `aula serve` runs its handlers and job workers on one catalogue: twenty clip jobs through the
-//! API leave `aula_catalogue_pools_opened` at 1.
+//! Jobs through `aula serve`, each test on a session and a server of its own: the handlers and job
+//! workers run on one catalogue (twenty clip jobs leave `aula_catalogue_pools_opened` at 1), and a
+//! job's log carries the warnings the command line prints.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::serve::{http, start_server};
-use common::Aula;
+use common::{stderr, Aula};
 
 /// The metric's value in a `/metrics` body.
 fn metric(body: &str, name: &str) -> u64 {
     body.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// Waits until job `id` is done (at most five minutes) and returns it; a failed job fails the test.
+fn wait_done(port: u16, token: &str, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (status, answer) = http(port, "GET", &format!("/api/v1/jobs/{id}"), Some(token), "");
+        assert_eq!(status, 200, "{answer}");
+        let state: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        match state["state"].as_str().unwrap() {
+            "done" => return state,
+            "failed" | "cancelled" => panic!("job {id} ended {state}"),
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} did not finish: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -71,33 +92,91 @@ fn twenty_jobs_share_the_one_catalogue_of_the_server() {
         })
         .collect();
 
-    let deadline = Instant::now() + Duration::from_secs(300);
     for job in &jobs {
-        loop {
-            let (status, answer) = http(
-                port,
-                "GET",
-                &format!("/api/v1/jobs/{job}"),
-                Some(&press),
-                "",
-            );
-            assert_eq!(status, 200, "{answer}");
-            let state: serde_json::Value = serde_json::from_str(&answer).unwrap();
-            match state["state"].as_str().unwrap() {
-                "done" => break,
-                "failed" | "cancelled" => panic!("job {job} ended {state}"),
-                _ => {}
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {job} did not finish: {state}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_done(port, &press, job);
     }
 
     let (status, body) = http(port, "GET", "/metrics", None, "");
     assert_eq!(status, 200, "{body}");
     assert_eq!(metric(&body, "aula_jobs{state=\"done\"}"), 20, "{body}");
     assert_eq!(metric(&body, "aula_catalogue_pools_opened"), 1, "{body}");
+}
+
+#[test]
+fn a_clip_job_logs_the_warnings_aula_clip_prints() {
+    let aula = Aula::new();
+    let dir = aula.path().join("sample");
+    aula.ok(&[
+        "sample",
+        "create",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+        "--seconds",
+        "30",
+        "--items",
+        "1",
+        "--speakers",
+        "2",
+        "--seed",
+        "12",
+        "--closed",
+        "15-25",
+    ]);
+    let id = aula
+        .ok(&[
+            "session",
+            "import",
+            dir.join("session.json").to_str().unwrap(),
+        ])
+        .trim()
+        .to_owned();
+    // 10-20 s runs into the closed part (15-25 s): it is trimmed, with a warning.
+    let out = aula.run(&[
+        "clip",
+        &id,
+        "--from",
+        "10",
+        "--to",
+        "20",
+        "--preset",
+        "audio-mp3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        printed.iter().any(|w| w.contains("closed-session range")),
+        "{printed:?}"
+    );
+
+    let press = aula
+        .ok(&["token", "create", "--role", "press"])
+        .trim()
+        .to_owned();
+    let server = start_server(&aula.path().join("data"), None);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        &format!("/api/v1/sessions/{id}/clips"),
+        Some(&press),
+        r#"{"from": 10000, "to": 20000, "preset": "audio-mp3"}"#,
+    );
+    assert_eq!(status, 202, "{body}");
+    let job = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = wait_done(server.port, &press, &job);
+    let logged: Vec<String> = done["log"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(logged, printed, "{done}");
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::serve::{fixture, http, start_server};
-use common::stderr;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -403,63 +402,4 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-#[test]
-fn a_clip_job_logs_the_warnings_aula_clip_prints() {
-    let f = fixture();
-    // 35-45 s runs into the closed part (40-52 s): it is trimmed, with a warning.
-    let out = f.aula.run(&[
-        "clip",
-        &f.id,
-        "--from",
-        "35",
-        "--to",
-        "45",
-        "--preset",
-        "audio-mp3",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let printed: Vec<String> = stderr(&out)
-        .lines()
-        .filter(|l| l.starts_with("warning: "))
-        .map(str::to_owned)
-        .collect();
-    assert!(
-        printed.iter().any(|w| w.contains("closed-session range")),
-        "{printed:?}"
-    );
-
-    let server = start_server(&f.home(), None);
-    let (status, body) = http(
-        server.port,
-        "POST",
-        &format!("/api/v1/sessions/{}/clips", f.id),
-        Some(&f.press),
-        r#"{"from": 35000, "to": 45000, "preset": "audio-mp3"}"#,
-    );
-    assert!(status == 202 || status == 200, "{status}: {body}");
-    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let done = loop {
-        let state = job_state(server.port, &f.press, &id);
-        match state["state"].as_str().unwrap() {
-            "done" => break state,
-            "failed" | "cancelled" => panic!("the job ended {state}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "the job did not finish: {state}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let logged: Vec<String> = done["log"]
-        .as_str()
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("warning: "))
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(logged, printed, "{done}");
 }

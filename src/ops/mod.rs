@@ -83,6 +83,9 @@ mod tests {
         assert_eq!(kind_of(&taken), ErrorKind::Conflict);
         let bad = anyhow::Error::new(crate::BadInput("--beam 9".into()));
         assert_eq!(kind_of(&bad), ErrorKind::BadInput);
-        assert_eq!(kind_of(&anyhow::anyhow!("disk on fire")), ErrorKind::Internal);
+        assert_eq!(
+            kind_of(&anyhow::anyhow!("disk on fire")),
+            ErrorKind::Internal
+        );
     }
 }
