@@ -1,6 +1,6 @@
 //! aula: the video pipeline for city council sessions. This crate is the `aula` binary's library:
-//! the catalogue, configuration, the generated sample sessions and the command implementations that
-//! wire the `session` model to the media crates.
+//! the catalogue, configuration and the command implementations that wire the `session` model to
+//! the media crates and the `sample` test bed.
 
 pub mod cancel;
 pub mod catalogue;
@@ -10,8 +10,6 @@ pub mod fsutil;
 pub mod media;
 pub mod ops;
 pub mod progress;
-pub mod sample;
-pub mod score;
 pub mod search;
 pub mod serve;
 

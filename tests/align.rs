@@ -6,9 +6,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use aula::sample::Truth;
-use aula::score::{attribution, item_start_errors};
 use common::{model, read_json, stderr, Aula};
+use sample::score::{attribution, item_start_errors};
+use sample::Truth;
 use session::Transcript;
 use transcriber::align::Timeline;
 

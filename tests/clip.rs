@@ -407,7 +407,7 @@ fn closed_session_parts_never_leave() {
         "--closed",
         "25-37",
     ]);
-    let truth: aula::sample::Truth =
+    let truth: sample::Truth =
         serde_json::from_value(common::read_json(dir.join("truth.json"))).unwrap();
     let closed = &truth.closed[0];
     let camera = dir.join("camera.mp4");

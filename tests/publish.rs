@@ -40,8 +40,7 @@ fn press_kit_of_a_session_with_a_closed_part() {
         "--closed",
         "40-52",
     ]);
-    let truth: aula::sample::Truth =
-        serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
+    let truth: sample::Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
     let closed = &truth.closed[0];
     // An agenda title that would make a hostile file name or page.
     let hostile = "../../etc/passwd <script>alert(1)</script> \"; rm -rf ~";

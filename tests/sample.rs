@@ -3,8 +3,8 @@
 
 mod common;
 
-use aula::sample::Truth;
 use common::{decode, read_json, Aula};
+use sample::Truth;
 use session::{FloorEvent, MicAction, Session};
 
 const JITTER_MS: u64 = 300;

@@ -5,9 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use aula::sample::Truth;
-use aula::score::{score, Score};
 use common::{model, read_json, stderr, Aula};
+use sample::score::{score, Score};
+use sample::Truth;
 use session::Transcript;
 
 /// Creates a sample session, imports it and transcribes it with `aula session transcribe`.

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
+use sample::{script::Lang, SampleError, SampleOptions};
 use session::Mode;
 
 use super::print_json;
-use crate::cancel::Cancel;
+use crate::cancel::{Cancel, Cancelled};
 use crate::config::absolute;
-use crate::sample::{self, script::Lang, SampleOptions};
+use crate::BadInput;
 
 #[derive(Debug, Subcommand)]
 pub enum SampleCommand {
@@ -95,8 +96,15 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
         },
     };
     let dir = absolute(&args.dir)?;
-    let summary =
-        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &cancel)).await??;
+    let created =
+        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &|| cancel.is_cancelled()))
+            .await?;
+    let summary = match created {
+        Ok(summary) => summary,
+        Err(SampleError::Cancelled) => return Err(Cancelled.into()),
+        Err(e) if e.is_bad_input() => return Err(BadInput(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         print_json(&summary)
     } else {
