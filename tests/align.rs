@@ -167,21 +167,25 @@ fn english_session_speakers() {
     assert_speakers(&aula, s, None);
 }
 
-/// Corrections with the markers and the floor events in, as after the speakers' test.
-#[test]
-fn english_session_corrections_are_kept_with_their_history() {
+/// A copy of the English session with the clerk's markers and the floor events in, as after the
+/// items' and the speakers' tests.
+fn english_session_with_evidence() -> (Aula, &'static Sample) {
     let (aula, s) = english_session();
     add_evidence(&aula, s, "--agenda-markers", "agenda_markers.json");
     add_evidence(&aula, s, "--floor-events", "floor_events.json");
+    (aula, s)
+}
+
+#[test]
+fn english_session_corrections_are_kept_with_their_history() {
+    let (aula, s) = english_session_with_evidence();
     corrections_are_kept_with_their_history(&aula, s);
 }
 
 /// Bad evidence in place of the markers and the floor events.
 #[test]
 fn english_session_bad_evidence_is_warned_about_and_aligned_anyway() {
-    let (aula, s) = english_session();
-    add_evidence(&aula, s, "--agenda-markers", "agenda_markers.json");
-    add_evidence(&aula, s, "--floor-events", "floor_events.json");
+    let (aula, s) = english_session_with_evidence();
     bad_evidence_is_warned_about_and_aligned_anyway(&aula, s);
 }
 

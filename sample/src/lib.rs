@@ -10,7 +10,8 @@
 //! let cast = script::cast(Lang::En, 3, false, &mut rng);
 //! let agenda = script::agenda(Lang::En, 2, &cast, &mut rng);
 //! let speak = |line: &script::Line| Ok(line.text.len() as u64 * 70);
-//! let layout = script::lay_out(Lang::En, &cast, &agenda, 120_000, Pacing::default(), &mut rng, speak)?;
+//! let pacing = Pacing::default();
+//! let layout = script::lay_out(Lang::En, &cast, &agenda, 120_000, pacing, &mut rng, speak)?;
 //! let truth = sample::Truth::from_layout(&layout, &cast);
 //! assert_eq!(truth.items.len(), 2);
 //! assert_eq!(truth.utterances[0].person, cast[0].person.id, "the chair opens");
