@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use aula::cancel::Cancel;
-use aula::sample::{create, script::Lang, SampleOptions};
+use sample::{create, script::Lang, SampleOptions};
 use session::Mode;
 
 fn main() {
@@ -26,7 +25,7 @@ fn main() {
         closed_ms: None,
     };
     let started = Instant::now();
-    let summary = create(dir.path(), &opts, &Cancel::default()).expect("sample create");
+    let summary = create(dir.path(), &opts, &|| false).expect("sample create");
     let wall_s = started.elapsed().as_secs_f64();
     println!(
         "sample_create: {seconds} s hybrid session ({} utterances, 1280x720 + 640x360 video) in {wall_s:.1} s wall, {:.1}x faster than real time",

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use aula::sample::Truth;
-use aula::score::score;
+use sample::score::score;
+use sample::Truth;
 
 struct Measured {
     wall_s: f64,

@@ -23,8 +23,6 @@ pub mod fsutil;
 pub mod media;
 pub mod ops;
 pub mod progress;
-pub mod sample;
-pub mod score;
 pub mod search;
 pub mod serve;
 

@@ -5,10 +5,11 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use aula::sample::Truth;
-use aula::score::{attribution, item_start_errors};
-use common::{model, read_json, stderr, Aula};
+use common::{read_json, stderr, Aula, Evidence, Spec};
+use sample::score::{attribution, item_start_errors};
+use sample::Truth;
 use session::Transcript;
 use transcriber::align::Timeline;
 
@@ -19,26 +20,34 @@ struct Sample {
 }
 
 /// Generates a session, imports it without any evidence and transcribes it (which aligns it).
-fn transcribed(aula: &Aula, model_name: &str, sample_args: &[&str]) -> Sample {
-    let dir = aula.path().join("sample");
-    let mut args = vec!["sample", "create", dir.to_str().unwrap()];
-    args.extend_from_slice(sample_args);
-    aula.ok(&args);
-    let session = dir.join("session.json");
-    let id = aula
-        .ok(&["session", "import", session.to_str().unwrap()])
-        .trim()
-        .to_owned();
-    let model = model(model_name);
-    aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        model.to_str().unwrap(),
-    ]);
-    let truth: Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
-    Sample { dir, id, truth }
+fn transcribed(aula: &Aula, model_name: &str, spec: &Spec) -> Sample {
+    let sample = aula.sample(spec);
+    let id = aula.imported(&sample, Evidence::None);
+    aula.transcribed(&id, model_name);
+    Sample {
+        truth: sample.truth(),
+        dir: sample.dir,
+        id,
+    }
+}
+
+/// The English session of the tests below, transcribed once: each test changes a copy of it.
+fn english_session() -> (Aula, &'static Sample) {
+    static TRANSCRIBED: OnceLock<(Aula, Sample)> = OnceLock::new();
+    let (aula, s) = TRANSCRIBED.get_or_init(|| {
+        let aula = Aula::new();
+        let spec = Spec {
+            lang: "en",
+            seconds: 150,
+            items: 3,
+            speakers: 3,
+            seed: 21,
+            ..Spec::default()
+        };
+        let s = transcribed(&aula, "tiny.en", &spec);
+        (aula, s)
+    });
+    (aula.copy(), s)
 }
 
 fn timeline(aula: &Aula, id: &str) -> Timeline {
@@ -145,51 +154,54 @@ fn assert_items(aula: &Aula, s: &Sample) {
 }
 
 #[test]
-fn english_session_speakers_and_items() {
-    let aula = Aula::new();
-    let s = transcribed(
-        &aula,
-        "tiny.en",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "150",
-            "--items",
-            "3",
-            "--speakers",
-            "3",
-            "--seed",
-            "21",
-        ],
-    );
-    assert_items(&aula, &s);
-    assert_speakers(&aula, &s, None);
-    corrections_are_kept_with_their_history(&aula, &s);
-    bad_evidence_is_warned_about_and_aligned_anyway(&aula, &s);
+fn english_session_items() {
+    let (aula, s) = english_session();
+    assert_items(&aula, s);
+}
+
+/// Speakers with the clerk's markers already in, as after the items' test.
+#[test]
+fn english_session_speakers() {
+    let (aula, s) = english_session();
+    add_evidence(&aula, s, "--agenda-markers", "agenda_markers.json");
+    assert_speakers(&aula, s, None);
+}
+
+/// A copy of the English session with the clerk's markers and the floor events in, as after the
+/// items' and the speakers' tests.
+fn english_session_with_evidence() -> (Aula, &'static Sample) {
+    let (aula, s) = english_session();
+    add_evidence(&aula, s, "--agenda-markers", "agenda_markers.json");
+    add_evidence(&aula, s, "--floor-events", "floor_events.json");
+    (aula, s)
+}
+
+#[test]
+fn english_session_corrections_are_kept_with_their_history() {
+    let (aula, s) = english_session_with_evidence();
+    corrections_are_kept_with_their_history(&aula, s);
+}
+
+/// Bad evidence in place of the markers and the floor events.
+#[test]
+fn english_session_bad_evidence_is_warned_about_and_aligned_anyway() {
+    let (aula, s) = english_session_with_evidence();
+    bad_evidence_is_warned_about_and_aligned_anyway(&aula, s);
 }
 
 #[test]
 fn italian_hybrid_session_speakers_and_items() {
     let aula = Aula::new();
-    let s = transcribed(
-        &aula,
-        "base",
-        &[
-            "--lang",
-            "it",
-            "--seconds",
-            "150",
-            "--items",
-            "3",
-            "--speakers",
-            "3",
-            "--mode",
-            "hybrid",
-            "--seed",
-            "4",
-        ],
-    );
+    let spec = Spec {
+        lang: "it",
+        seconds: 150,
+        items: 3,
+        speakers: 3,
+        mode: "hybrid",
+        seed: 4,
+        ..Spec::default()
+    };
+    let s = transcribed(&aula, "base", &spec);
     let session: session::Session =
         serde_json::from_value(read_json(s.dir.join("session.json"))).unwrap();
     let remote = session.roster.iter().find(|p| p.seat.is_none()).unwrap();
@@ -433,23 +445,16 @@ fn alignment_needs_a_transcript_and_the_timeline_an_alignment() {
 #[test]
 fn microphone_channels_name_the_speakers() {
     let aula = Aula::new();
-    let s = transcribed(
-        &aula,
-        "tiny.en",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "60",
-            "--items",
-            "1",
-            "--speakers",
-            "2",
-            "--seed",
-            "5",
-            "--mic-channels",
-        ],
-    );
+    let spec = Spec {
+        lang: "en",
+        seconds: 60,
+        items: 1,
+        speakers: 2,
+        seed: 5,
+        mic_channels: true,
+        ..Spec::default()
+    };
+    let s = transcribed(&aula, "tiny.en", &spec);
     let session: session::Session =
         serde_json::from_value(read_json(s.dir.join("session.json"))).unwrap();
     let room = session.sources.iter().find(|x| x.id == "room").unwrap();

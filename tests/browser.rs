@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::serve::{fixture, http, start_server, Server};
-use common::{model, read_json, Aula};
+use common::{read_json, Aula, Evidence, Spec};
 
 /// chromedriver on a free port, stopped with the test.
 struct Driver {
@@ -354,23 +354,15 @@ fn markup_session() -> &'static MarkupSession {
     static SESSION: OnceLock<MarkupSession> = OnceLock::new();
     SESSION.get_or_init(|| {
         let aula = Aula::new();
-        let dir = aula.path().join("sample");
-        aula.ok(&[
-            "sample",
-            "create",
-            dir.to_str().unwrap(),
-            "--lang",
-            "en",
-            "--seconds",
-            "30",
-            "--items",
-            "2",
-            "--speakers",
-            "2",
-            "--seed",
-            "11",
-        ]);
-        let document = dir.join("session.json");
+        let sample = aula.sample(&Spec {
+            lang: "en",
+            seconds: 30,
+            items: 2,
+            speakers: 2,
+            seed: 11,
+            ..Spec::default()
+        });
+        let document = sample.document();
         let mut session = read_json(&document);
         session["title"] = markup("title").into();
         session["body"] = markup("body").into();
@@ -394,32 +386,8 @@ fn markup_session() -> &'static MarkupSession {
             }
         }
         std::fs::write(&document, session.to_string()).unwrap();
-        let id = aula
-            .ok(&[
-                "session",
-                "import",
-                document.to_str().unwrap(),
-                "--floor-events",
-                dir.join("floor_events.json").to_str().unwrap(),
-            ])
-            .trim()
-            .to_owned();
-        let markers = dir.join("agenda_markers.json");
-        aula.ok(&[
-            "session",
-            "evidence",
-            &id,
-            "--agenda-markers",
-            markers.to_str().unwrap(),
-        ]);
-        let model = model("tiny.en");
-        aula.ok(&[
-            "session",
-            "transcribe",
-            &id,
-            "--model",
-            model.to_str().unwrap(),
-        ]);
+        let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+        aula.transcribed(&id, "tiny.en");
         aula.ok(&["publish", &id, "--presets", "web-720p"]);
         MarkupSession {
             aula,

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{model, stderr, Aula};
+use common::{stderr, Aula, Evidence, Spec};
 use publisher::probe;
 use session::Timeline;
 
@@ -19,49 +19,20 @@ struct Sample {
 
 /// A 60-second English session with two items, aligned with floor events and the clerk's markers.
 fn aligned(aula: &Aula) -> Sample {
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "60",
-        "--items",
-        "2",
-        "--speakers",
-        "2",
-        "--seed",
-        "3",
-    ]);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-            "--floor-events",
-            dir.join("floor_events.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
-    let markers = dir.join("agenda_markers.json");
-    aula.ok(&[
-        "session",
-        "evidence",
-        &id,
-        "--agenda-markers",
-        markers.to_str().unwrap(),
-    ]);
-    let model = model("tiny.en");
-    aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        model.to_str().unwrap(),
-    ]);
-    Sample { dir, id }
+    let sample = aula.sample(&Spec {
+        lang: "en",
+        seconds: 60,
+        items: 2,
+        speakers: 2,
+        seed: 3,
+        ..Spec::default()
+    });
+    let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+    aula.transcribed(&id, "tiny.en");
+    Sample {
+        dir: sample.dir,
+        id,
+    }
 }
 
 fn clip(aula: &Aula, args: &[&str]) -> serde_json::Value {
@@ -389,51 +360,28 @@ fn bad_requests_are_refused(aula: &Aula, s: &Sample) {
 #[test]
 fn closed_session_parts_never_leave() {
     let aula = Aula::new();
-    let dir = aula.path().join("closed");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "60",
-        "--items",
-        "1",
-        "--speakers",
-        "2",
-        "--seed",
-        "9",
-        "--closed",
-        "25-37",
-    ]);
-    let truth: aula::sample::Truth =
-        serde_json::from_value(common::read_json(dir.join("truth.json"))).unwrap();
+    let sample = aula.sample_in(
+        "closed",
+        &Spec {
+            lang: "en",
+            seconds: 60,
+            items: 1,
+            speakers: 2,
+            seed: 9,
+            closed: Some((25, 37)),
+            ..Spec::default()
+        },
+    );
+    let truth = sample.truth();
     let closed = &truth.closed[0];
-    let camera = dir.join("camera.mp4");
+    let camera = sample.file("camera.mp4");
     // The marker is really there in the recording.
     let source = common::decode(&camera);
     let tone_window = (closed.tone_ms.0 .0 / 100 + 3) as usize;
     assert!(common::tone_share(&source.audio, closed.tone_hz)[tone_window] > 0.5);
 
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-            "--floor-events",
-            dir.join("floor_events.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
-    let model = model("tiny.en");
-    aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        model.to_str().unwrap(),
-    ]);
+    let id = aula.imported(&sample, Evidence::FloorEvents);
+    aula.transcribed(&id, "tiny.en");
     let timeline: Timeline =
         serde_json::from_str(&aula.ok(&["session", "timeline", &id, "--json"])).unwrap();
     let word = closed.word.to_lowercase();

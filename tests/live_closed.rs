@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::serve::{http, start_server};
-use common::{decode, model, read_json, stderr, tone_share, Aula, RATE_HZ};
+use common::{decode, model, read_json, stderr, tone_share, Aula, Evidence, Spec, RATE_HZ};
 
 /// The media playlist's segments, in order.
 fn listed(playlist: &Path) -> Vec<PathBuf> {
@@ -66,24 +66,17 @@ fn segment_number(file: &Path) -> u64 {
 #[test]
 fn a_closed_part_declared_live_never_reaches_the_public_stream() {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "36",
-        "--items",
-        "1",
-        "--speakers",
-        "2",
-        "--seed",
-        "11",
-        "--closed",
-        "14-22",
-    ]);
+    let dir = aula
+        .sample(&Spec {
+            lang: "en",
+            seconds: 36,
+            items: 1,
+            speakers: 2,
+            seed: 11,
+            closed: Some((14, 22)),
+            ..Spec::default()
+        })
+        .dir;
     let truth = read_json(dir.join("truth.json"));
     let word = truth["closed"][0]["word"].as_str().unwrap().to_lowercase();
     let tone_hz = truth["closed"][0]["tone_hz"].as_f64().unwrap() as f32;
@@ -92,10 +85,7 @@ fn a_closed_part_declared_live_never_reaches_the_public_stream() {
     let mut doc = read_json(&doc_path);
     doc["closed_ranges"] = serde_json::json!([]);
     std::fs::write(&doc_path, doc.to_string()).unwrap();
-    let id = aula
-        .ok(&["session", "import", doc_path.to_str().unwrap()])
-        .trim()
-        .to_owned();
+    let id = aula.import(&doc_path, Evidence::None);
     let admin = aula
         .ok(&["token", "create", "--role", "admin"])
         .trim()

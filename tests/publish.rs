@@ -7,7 +7,7 @@ mod common;
 use std::io::Read;
 use std::path::Path;
 
-use common::{model, read_json, stderr, Aula};
+use common::{read_json, stderr, Aula, Evidence, Spec};
 use sha2::{Digest, Sha256};
 
 fn hex(bytes: &[u8]) -> String {
@@ -22,59 +22,26 @@ fn publish(aula: &Aula, id: &str) -> serde_json::Value {
 #[test]
 fn press_kit_of_a_session_with_a_closed_part() {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "60",
-        "--items",
-        "2",
-        "--speakers",
-        "2",
-        "--seed",
-        "3",
-        "--closed",
-        "40-52",
-    ]);
-    let truth: aula::sample::Truth =
-        serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
+    let sample = aula.sample(&Spec {
+        lang: "en",
+        seconds: 60,
+        items: 2,
+        speakers: 2,
+        seed: 3,
+        closed: Some((40, 52)),
+        ..Spec::default()
+    });
+    let dir = &sample.dir;
+    let truth = sample.truth();
     let closed = &truth.closed[0];
     // An agenda title that would make a hostile file name or page.
     let hostile = "../../etc/passwd <script>alert(1)</script> \"; rm -rf ~";
     let mut document = read_json(dir.join("session.json"));
     document["agenda"][0]["title"] = serde_json::Value::String(hostile.to_owned());
     std::fs::write(dir.join("session.json"), document.to_string()).unwrap();
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-            "--floor-events",
-            dir.join("floor_events.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
     // The clerk's markers place the items (the hostile title was never spoken).
-    let markers = dir.join("agenda_markers.json");
-    aula.ok(&[
-        "session",
-        "evidence",
-        &id,
-        "--agenda-markers",
-        markers.to_str().unwrap(),
-    ]);
-    let model = model("tiny.en");
-    aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        model.to_str().unwrap(),
-    ]);
+    let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+    aula.transcribed(&id, "tiny.en");
 
     let first = publish(&aula, &id);
     let clips = first["clips"].as_u64().unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{read_json, stderr, Aula};
+use common::{read_json, stderr, Aula, Evidence, Spec};
 use publisher::probe;
 
 const FRAME_MS: i64 = 40;
@@ -12,32 +12,17 @@ const FRAME_MS: i64 = 40;
 #[test]
 fn file_sources_are_recorded_in_segments_and_joined() {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "it",
-        "--seconds",
-        "32",
-        "--items",
-        "1",
-        "--speakers",
-        "2",
-        "--mode",
-        "hybrid",
-        "--seed",
-        "2",
-    ]);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
+    let sample = aula.sample(&Spec {
+        lang: "it",
+        seconds: 32,
+        items: 1,
+        speakers: 2,
+        mode: "hybrid",
+        seed: 2,
+        ..Spec::default()
+    });
+    let id = aula.imported(&sample, Evidence::None);
+    let dir = sample.dir;
     let out = aula.run(&["record", "finalize", &id]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
@@ -228,30 +213,15 @@ fn check_live(live: &std::path::Path, input: &std::path::Path) {
 #[test]
 fn a_killed_recorder_loses_at_most_one_segment() {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "24",
-        "--items",
-        "1",
-        "--speakers",
-        "1",
-        "--seed",
-        "4",
-    ]);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
+    let sample = aula.sample(&Spec {
+        lang: "en",
+        seconds: 24,
+        items: 1,
+        speakers: 1,
+        seed: 4,
+        ..Spec::default()
+    });
+    let id = aula.imported(&sample, Evidence::None);
     let mut child = aula
         .command(&["record", &id, "--realtime", "--segment-seconds", "4"])
         .spawn()
@@ -294,22 +264,16 @@ fn a_killed_recorder_loses_at_most_one_segment() {
 #[test]
 fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "20",
-        "--items",
-        "1",
-        "--speakers",
-        "1",
-        "--seed",
-        "6",
-    ]);
+    let dir = aula
+        .sample(&Spec {
+            lang: "en",
+            seconds: 20,
+            items: 1,
+            speakers: 1,
+            seed: 6,
+            ..Spec::default()
+        })
+        .dir;
     // The council's camera arrives as a stream; the session began 20 s ago.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -329,10 +293,7 @@ fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
     doc_obj.remove("agenda_markers");
     let doc_path = dir.join("stream-session.json");
     std::fs::write(&doc_path, doc.to_string()).unwrap();
-    let id = aula
-        .ok(&["session", "import", doc_path.to_str().unwrap()])
-        .trim()
-        .to_owned();
+    let id = aula.import(&doc_path, Evidence::None);
 
     let mut recorder = aula
         .command(&["record", &id, "--duration", "26", "--segment-seconds", "4"])
@@ -370,14 +331,7 @@ fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
     );
 
     // The words are where they were said in the session.
-    let printed = aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        common::model("tiny.en").to_str().unwrap(),
-    ]);
-    let transcript = read_json(printed.trim());
+    let transcript = read_json(aula.transcribed(&id, "tiny.en"));
     let truth = read_json(dir.join("truth.json"));
     let at = |v: &serde_json::Value, pointer: &str| {
         v.pointer(pointer)

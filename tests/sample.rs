@@ -3,19 +3,11 @@
 
 mod common;
 
-use aula::sample::Truth;
-use common::{decode, read_json, Aula};
+use common::{decode, read_json, Aula, Evidence, Spec};
+use sample::Truth;
 use session::{FloorEvent, MicAction, Session};
 
 const JITTER_MS: u64 = 300;
-
-fn create(aula: &Aula, dir: &str, extra: &[&str]) -> std::path::PathBuf {
-    let path = aula.path().join(dir);
-    let mut args = vec!["sample", "create", path.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    aula.ok(&args);
-    path
-}
 
 /// Speech is loud inside every utterance and the track is quiet between them.
 fn assert_speech_where_truth_says(audio: &common::Decoded, spans: &[(u64, u64)], end_ms: u64) {
@@ -47,24 +39,20 @@ fn assert_speech_where_truth_says(audio: &common::Decoded, spans: &[(u64, u64)],
 #[test]
 fn hybrid_english_session_matches_its_truth() {
     let aula = Aula::new();
-    let dir = create(
-        &aula,
-        "hybrid",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "45",
-            "--items",
-            "2",
-            "--speakers",
-            "3",
-            "--mode",
+    let dir = aula
+        .sample_in(
             "hybrid",
-            "--seed",
-            "4",
-        ],
-    );
+            &Spec {
+                lang: "en",
+                seconds: 45,
+                items: 2,
+                speakers: 3,
+                mode: "hybrid",
+                seed: 4,
+                ..Spec::default()
+            },
+        )
+        .dir;
     let truth: Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
     let session: Session = serde_json::from_value(read_json(dir.join("session.json"))).unwrap();
     assert!(session.validate().is_empty(), "{:?}", session.validate());
@@ -153,24 +141,24 @@ fn hybrid_english_session_matches_its_truth() {
     );
 
     // The document imports as it is, with its floor events.
-    let imported = aula.ok(&[
-        "session",
-        "import",
-        dir.join("session.json").to_str().unwrap(),
-        "--floor-events",
-        dir.join("floor_events.json").to_str().unwrap(),
-    ]);
-    assert_eq!(imported.trim(), session.id.as_str());
+    let imported = aula.import(&dir.join("session.json"), Evidence::FloorEvents);
+    assert_eq!(imported, session.id.as_str());
 }
 
 #[test]
 fn italian_session_announces_items_in_italian() {
     let aula = Aula::new();
-    let dir = create(
-        &aula,
-        "it",
-        &["--seconds", "30", "--items", "1", "--speakers", "2"],
-    );
+    let dir = aula
+        .sample_in(
+            "it",
+            &Spec {
+                seconds: 30,
+                items: 1,
+                speakers: 2,
+                ..Spec::default()
+            },
+        )
+        .dir;
     let truth: Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
     assert!(truth.utterances.iter().any(|u| u
         .text
@@ -188,18 +176,15 @@ fn italian_session_announces_items_in_italian() {
 #[test]
 fn same_seed_same_session() {
     let aula = Aula::new();
-    let args = [
-        "--lang",
-        "en",
-        "--seconds",
-        "20",
-        "--items",
-        "1",
-        "--seed",
-        "11",
-    ];
-    let a = create(&aula, "a", &args);
-    let b = create(&aula, "b", &args);
+    let spec = Spec {
+        lang: "en",
+        seconds: 20,
+        items: 1,
+        seed: 11,
+        ..Spec::default()
+    };
+    let a = aula.sample_in("a", &spec).dir;
+    let b = aula.sample_in("b", &spec).dir;
     for file in [
         "session.json",
         "floor_events.json",
@@ -212,20 +197,7 @@ fn same_seed_same_session() {
             "{file} differs"
         );
     }
-    let other = create(
-        &aula,
-        "c",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "20",
-            "--items",
-            "1",
-            "--seed",
-            "12",
-        ],
-    );
+    let other = aula.sample_in("c", &Spec { seed: 12, ..spec }).dir;
     assert_ne!(
         std::fs::read(a.join("truth.json")).unwrap(),
         std::fs::read(other.join("truth.json")).unwrap()

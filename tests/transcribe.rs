@@ -5,39 +5,18 @@ mod common;
 
 use std::path::Path;
 
-use aula::sample::Truth;
-use aula::score::{score, Score};
-use common::{model, read_json, stderr, Aula};
+use common::{model, read_json, stderr, Aula, Evidence, Spec};
+use sample::score::{score, Score};
+use sample::Truth;
 use session::Transcript;
 
 /// Creates a sample session, imports it and transcribes it with `aula session transcribe`.
-fn transcribe_sample(
-    aula: &Aula,
-    model_name: &str,
-    sample_args: &[&str],
-) -> (Truth, Transcript, Score) {
-    let dir = aula.path().join("sample");
-    let mut args = vec!["sample", "create", dir.to_str().unwrap()];
-    args.extend_from_slice(sample_args);
-    aula.ok(&args);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
-    let model = model(model_name);
-    let printed = aula.ok(&[
-        "session",
-        "transcribe",
-        &id,
-        "--model",
-        model.to_str().unwrap(),
-    ]);
-    let transcript: Transcript = serde_json::from_value(read_json(printed.trim())).unwrap();
-    let truth: Truth = serde_json::from_value(read_json(dir.join("truth.json"))).unwrap();
+fn transcribe_sample(aula: &Aula, model_name: &str, spec: &Spec) -> (Truth, Transcript, Score) {
+    let sample = aula.sample(spec);
+    let id = aula.imported(&sample, Evidence::None);
+    let printed = aula.transcribed(&id, model_name);
+    let transcript: Transcript = serde_json::from_value(read_json(printed)).unwrap();
+    let truth = sample.truth();
     let s = score(&truth, &transcript, 300);
     (truth, transcript, s)
 }
@@ -67,16 +46,13 @@ fn english_session_is_transcribed_with_few_errors_and_accurate_word_times() {
     let (truth, transcript, s) = transcribe_sample(
         &aula,
         "tiny.en",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "90",
-            "--items",
-            "2",
-            "--seed",
-            "8",
-        ],
+        &Spec {
+            lang: "en",
+            seconds: 90,
+            items: 2,
+            seed: 8,
+            ..Spec::default()
+        },
     );
     assert!(s.wer <= 0.10, "word error rate {:.3}", s.wer);
     assert_timing(&s);
@@ -117,20 +93,15 @@ fn silence_and_music_get_no_words() {
     let (truth, _, s) = transcribe_sample(
         &aula,
         "tiny.en",
-        &[
-            "--lang",
-            "en",
-            "--seconds",
-            "120",
-            "--items",
-            "2",
-            "--seed",
-            "3",
-            "--silence-percent",
-            "70",
-            "--music-seconds",
-            "20",
-        ],
+        &Spec {
+            lang: "en",
+            seconds: 120,
+            items: 2,
+            seed: 3,
+            silence_percent: Some(70),
+            music_seconds: 20,
+            ..Spec::default()
+        },
     );
     let speech_ms: u64 = truth
         .utterances
@@ -156,16 +127,13 @@ fn italian_session_with_the_multilingual_base_model() {
     let (_, transcript, s) = transcribe_sample(
         &aula,
         "base",
-        &[
-            "--lang",
-            "it",
-            "--seconds",
-            "60",
-            "--items",
-            "1",
-            "--seed",
-            "5",
-        ],
+        &Spec {
+            lang: "it",
+            seconds: 60,
+            items: 1,
+            seed: 5,
+            ..Spec::default()
+        },
     );
     assert_eq!(transcript.language, "it");
     // espeak-ng's Italian is hard for base (27% measured): the bound is looser than for English.
@@ -379,20 +347,18 @@ fn model_import_refuses_truncated_and_wrong_files_and_converts_a_good_one() {
 #[test]
 fn formats_and_interruption_keep_outputs_whole() {
     let aula = Aula::new();
-    let dir = aula.path().join("s");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "40",
-        "--items",
-        "1",
-        "--seed",
-        "9",
-    ]);
+    let dir = aula
+        .sample_in(
+            "s",
+            &Spec {
+                lang: "en",
+                seconds: 40,
+                items: 1,
+                seed: 9,
+                ..Spec::default()
+            },
+        )
+        .dir;
     let tiny = model("tiny.en");
     let media = dir.join("camera.mp4");
     let (media, tiny) = (media.to_str().unwrap(), tiny.to_str().unwrap());
@@ -423,18 +389,16 @@ fn formats_and_interruption_keep_outputs_whole() {
     // Ctrl-C during a transcription: exit 130, the earlier output is untouched, no partial file.
     let out_path = aula.path().join("out.json");
     std::fs::write(&out_path, "{\"good\": true}").unwrap();
-    let long = aula.path().join("long");
-    aula.ok(&[
-        "sample",
-        "create",
-        long.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "300",
-        "--items",
-        "3",
-    ]);
+    let long = aula
+        .sample_in(
+            "long",
+            &Spec {
+                lang: "en",
+                seconds: 300,
+                ..Spec::default()
+            },
+        )
+        .dir;
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
         .args([
             "transcribe",

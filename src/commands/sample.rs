@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
+use sample::{script::Lang, SampleOptions};
 use session::Mode;
 
 use super::print_json;
 use crate::cancel::Cancel;
 use crate::config::absolute;
-use crate::sample::{self, script::Lang, SampleOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum SampleCommand {
@@ -95,8 +95,10 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
         },
     };
     let dir = absolute(&args.dir)?;
-    let summary =
-        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &cancel)).await??;
+    let created =
+        tokio::task::spawn_blocking(move || sample::create(&dir, &opts, &|| cancel.is_cancelled()))
+            .await?;
+    let summary = created?;
     if args.json {
         print_json(&summary)
     } else {

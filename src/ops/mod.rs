@@ -59,6 +59,7 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
         pipeline::PipelineError,
         publisher::request::RequestError,
         publisher::clip::ClipError,
+        sample::SampleError,
     );
     if cause.is::<crate::BadInput>() {
         return Some(ErrorKind::BadInput);

@@ -1,4 +1,5 @@
-//! Helpers shared by the end-to-end tests: run the real `aula` binary, decode media with GStreamer.
+//! Helpers shared by the end-to-end tests: run the real `aula` binary (generate, import and
+//! transcribe sample sessions with it), decode media with GStreamer.
 
 #![allow(dead_code)]
 
@@ -53,6 +54,175 @@ impl Aula {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).expect("UTF-8 output")
+    }
+}
+
+/// What to ask `aula sample create` for; [`Default`] is the command's own defaults.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub lang: &'static str,
+    pub seconds: u64,
+    pub items: u32,
+    pub speakers: u32,
+    pub mode: &'static str,
+    pub seed: u64,
+    /// A closed part, in seconds.
+    pub closed: Option<(u64, u64)>,
+    pub mic_channels: bool,
+    pub silence_percent: Option<u64>,
+    pub music_seconds: u64,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            lang: "it",
+            seconds: 120,
+            items: 3,
+            speakers: 3,
+            mode: "in_person",
+            seed: 1,
+            closed: None,
+            mic_channels: false,
+            silence_percent: None,
+            music_seconds: 0,
+        }
+    }
+}
+
+impl Spec {
+    fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = [
+            ("--lang", self.lang.to_owned()),
+            ("--seconds", self.seconds.to_string()),
+            ("--items", self.items.to_string()),
+            ("--speakers", self.speakers.to_string()),
+            ("--mode", self.mode.to_owned()),
+            ("--seed", self.seed.to_string()),
+            ("--music-seconds", self.music_seconds.to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value])
+        .collect();
+        if let Some((from, to)) = self.closed {
+            args.extend(["--closed".to_owned(), format!("{from}-{to}")]);
+        }
+        if let Some(percent) = self.silence_percent {
+            args.extend(["--silence-percent".to_owned(), percent.to_string()]);
+        }
+        if self.mic_channels {
+            args.push("--mic-channels".to_owned());
+        }
+        args
+    }
+}
+
+/// A generated session's folder.
+pub struct Sample {
+    pub dir: PathBuf,
+}
+
+impl Sample {
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn document(&self) -> PathBuf {
+        self.file("session.json")
+    }
+
+    pub fn truth(&self) -> sample::Truth {
+        serde_json::from_value(read_json(self.file("truth.json"))).unwrap()
+    }
+}
+
+/// The evidence imported with a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    None,
+    /// The sample's floor events, with the document.
+    FloorEvents,
+    /// The floor events with the document, then the clerk's agenda markers.
+    FloorEventsAndMarkers,
+}
+
+impl Aula {
+    /// `aula sample create` of `spec` into the folder `name` of the scratch directory.
+    pub fn sample_in(&self, name: &str, spec: &Spec) -> Sample {
+        let dir = self.path().join(name);
+        let mut args = vec!["sample", "create", dir.to_str().unwrap()];
+        let spec_args = spec.args();
+        args.extend(spec_args.iter().map(String::as_str));
+        self.ok(&args);
+        Sample { dir }
+    }
+
+    /// `aula sample create` of `spec` into the folder `sample` of the scratch directory.
+    pub fn sample(&self, spec: &Spec) -> Sample {
+        self.sample_in("sample", spec)
+    }
+
+    /// Imports a session document (the sample's floor events and markers from beside it, as
+    /// `evidence` says); its id.
+    pub fn import(&self, document: &Path, evidence: Evidence) -> String {
+        let beside = |name: &str| document.with_file_name(name);
+        let floor_events = beside("floor_events.json");
+        let mut args = vec!["session", "import", document.to_str().unwrap()];
+        if evidence != Evidence::None {
+            args.extend(["--floor-events", floor_events.to_str().unwrap()]);
+        }
+        let id = self.ok(&args).trim().to_owned();
+        if evidence == Evidence::FloorEventsAndMarkers {
+            let markers = beside("agenda_markers.json");
+            self.ok(&[
+                "session",
+                "evidence",
+                &id,
+                "--agenda-markers",
+                markers.to_str().unwrap(),
+            ]);
+        }
+        id
+    }
+
+    /// Imports a generated session with `evidence`; its id.
+    pub fn imported(&self, sample: &Sample, evidence: Evidence) -> String {
+        self.import(&sample.document(), evidence)
+    }
+
+    /// `aula session transcribe` of an imported session with the test model `model_name` (which
+    /// also aligns it); the transcript's path it prints.
+    pub fn transcribed(&self, id: &str, model_name: &str) -> PathBuf {
+        let model = model(model_name);
+        let printed = self.ok(&[
+            "session",
+            "transcribe",
+            id,
+            "--model",
+            model.to_str().unwrap(),
+        ]);
+        PathBuf::from(printed.trim())
+    }
+
+    /// A new scratch directory whose data directory is a copy of this one's (generated media stay
+    /// where they are): for tests that each change a session set up once.
+    pub fn copy(&self) -> Aula {
+        let copy = Aula::new();
+        copy_dir(&self.path().join("data"), &copy.path().join("data"));
+        copy
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{model, read_json, Aula};
+use super::{Aula, Evidence, Spec};
 
 pub struct Fixture {
     pub aula: Aula,
@@ -22,52 +22,18 @@ pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let aula = Aula::new();
-        let dir = aula.path().join("sample");
-        aula.ok(&[
-            "sample",
-            "create",
-            dir.to_str().unwrap(),
-            "--lang",
-            "en",
-            "--seconds",
-            "60",
-            "--items",
-            "2",
-            "--speakers",
-            "2",
-            "--seed",
-            "7",
-            "--closed",
-            "40-52",
-        ]);
-        let truth = read_json(dir.join("truth.json"));
-        let closed_word = truth["closed"][0]["word"].as_str().unwrap().to_lowercase();
-        let id = aula
-            .ok(&[
-                "session",
-                "import",
-                dir.join("session.json").to_str().unwrap(),
-                "--floor-events",
-                dir.join("floor_events.json").to_str().unwrap(),
-            ])
-            .trim()
-            .to_owned();
-        let markers = dir.join("agenda_markers.json");
-        aula.ok(&[
-            "session",
-            "evidence",
-            &id,
-            "--agenda-markers",
-            markers.to_str().unwrap(),
-        ]);
-        let model = model("tiny.en");
-        aula.ok(&[
-            "session",
-            "transcribe",
-            &id,
-            "--model",
-            model.to_str().unwrap(),
-        ]);
+        let sample = aula.sample(&Spec {
+            lang: "en",
+            seconds: 60,
+            items: 2,
+            speakers: 2,
+            seed: 7,
+            closed: Some((40, 52)),
+            ..Spec::default()
+        });
+        let closed_word = sample.truth().closed[0].word.to_lowercase();
+        let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+        aula.transcribed(&id, "tiny.en");
         aula.ok(&["publish", &id, "--presets", "web-720p"]);
         let admin = aula
             .ok(&["token", "create", "--role", "admin"])

@@ -1,27 +1,84 @@
-//! `aula sample create`: generated council sessions with known truth, the test bed for every stage.
+//! Generated council sessions with known truth, the test bed for every stage (`aula sample create`),
+//! and the scoring of transcripts, speakers and item starts against that truth ([`score`]).
 //!
-//! A chair opens the session and announces each agenda item in words, councillors speak on the items
-//! with silences between turns (espeak-ng voices), a 720p camera file shows who speaks and the running
-//! time, floor events carry the conference system's jitter, the clerk's agenda markers mark each
-//! item, and `truth.json` says who said what when.
+//! ```
+//! use sample::script::{self, Lang, Pacing, Rng};
+//!
+//! // Seed 7's script: a chair and three councillors on two items in two minutes, timed with a
+//! // stand-in for espeak-ng (70 ms a character) instead of rendered speech.
+//! let mut rng = Rng::new(7);
+//! let cast = script::cast(Lang::En, 3, false, &mut rng);
+//! let agenda = script::agenda(Lang::En, 2, &cast, &mut rng);
+//! let speak = |line: &script::Line| Ok(line.text.len() as u64 * 70);
+//! let pacing = Pacing::default();
+//! let layout = script::lay_out(Lang::En, &cast, &agenda, 120_000, pacing, &mut rng, speak)?;
+//! let truth = sample::Truth::from_layout(&layout, &cast);
+//! assert_eq!(truth.items.len(), 2);
+//! assert_eq!(truth.utterances[0].person, cast[0].person.id, "the chair opens");
+//! assert!(truth.utterances.iter().all(|u| u.end_ms.0 <= 120_000));
+//! # Ok::<(), script::LayoutError>(())
+//! ```
+//!
+//! [`create`] renders the whole session: a chair opens it and announces each agenda item in words,
+//! councillors speak on the items with silences between turns (espeak-ng voices), a 720p camera file
+//! shows who speaks and the running time, floor events carry the conference system's jitter, the
+//! clerk's agenda markers mark each item, and `truth.json` says who said what when.
 
 pub mod render;
+pub mod score;
 pub mod script;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use session::{
-    AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionId, SessionMs, Source, SourceKind,
+    part_path, AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionId, SessionMs, Source,
+    SourceKind,
 };
 
-use crate::cancel::Cancel;
-use crate::fsutil::write_atomic;
-use crate::BadInput;
-use script::{CastMember, Lang, Layout, Rng};
+use render::RenderError;
+use script::{CastMember, Lang, Layout, LayoutError, Rng};
+
+/// Why a sample session was not generated.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// An option out of range.
+    #[error("{0}")]
+    BadOption(String),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("encoding {name}: {error}")]
+    Encode { name: String, error: RenderError },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl SampleError {
+    /// Options out of range, or too short for the agenda, are the caller's; a cancel is one;
+    /// espeak-ng, GStreamer or the disk failing, the system's.
+    pub fn kind(&self) -> session::ErrorKind {
+        match self {
+            SampleError::BadOption(_) | SampleError::Layout(LayoutError::TooShort { .. }) => {
+                session::ErrorKind::BadInput
+            }
+            SampleError::Cancelled => session::ErrorKind::Cancelled,
+            _ => session::ErrorKind::Internal,
+        }
+    }
+
+    fn io(path: &Path, what: &str, e: std::io::Error) -> SampleError {
+        SampleError::Io {
+            path: path.display().to_string(),
+            message: format!("{what}: {e}"),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SampleOptions {
@@ -45,8 +102,14 @@ pub struct SampleOptions {
 pub const MARKER_TONE_HZ: f32 = 1000.0;
 
 impl SampleOptions {
-    fn validate(&self) -> Result<(), BadInput> {
-        let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(BadInput(what)) };
+    fn validate(&self) -> Result<(), SampleError> {
+        let check = |ok: bool, what: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(SampleError::BadOption(what))
+            }
+        };
         check(
             (20..=4 * 3600).contains(&self.seconds),
             format!(
@@ -164,9 +227,15 @@ pub struct SampleSummary {
     pub files: Vec<String>,
 }
 
-pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<SampleSummary> {
+/// Writes the session's document, media, floor events, agenda markers and truth into `dir`;
+/// `cancelled` is polled between lines and while encoding.
+pub fn create(
+    dir: &Path,
+    opts: &SampleOptions,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<SampleSummary, SampleError> {
     opts.validate()?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| SampleError::io(dir, "creating", e))?;
     let mut rng = Rng::new(opts.seed);
     let hybrid = opts.mode == Mode::Hybrid;
     let cast = script::cast(opts.lang, opts.speakers, hybrid, &mut rng);
@@ -183,13 +252,15 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         opts.pacing,
         &mut rng,
         |line| {
-            cancel.check().map_err(|e| e.to_string())?;
+            if cancelled() {
+                return Err("cancelled".into());
+            }
             let key = (line.speaker, line.text.clone());
             if let Some(samples) = speech.get(&key) {
                 return Ok(render::samples_to_ms(samples.len()));
             }
             let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
-                .map_err(|e| format!("{e:#}"))?;
+                .map_err(|e| e.to_string())?;
             let ms = render::samples_to_ms(samples.len());
             speech.insert(key, samples);
             Ok(ms)
@@ -197,8 +268,8 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
     );
     let _ = std::fs::remove_file(&scratch);
     let mut layout = layout.map_err(|e| match e {
-        script::LayoutError::TooShort { .. } => anyhow::Error::new(BadInput(e.to_string())),
-        script::LayoutError::Synth(_) => anyhow::Error::new(e),
+        LayoutError::Synth(_) if cancelled() => SampleError::Cancelled,
+        e => SampleError::Layout(e),
     })?;
     let closed = match opts.closed_ms {
         Some((from, to)) => {
@@ -237,7 +308,7 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
         + Duration::days((opts.seed % 365) as i64);
     let mut session = session_document(opts, &cast, agenda, start);
     let floor_events = floor_events(&layout, &cast, start, opts);
-    let mut truth = truth(&layout, &cast);
+    let mut truth = Truth::from_layout(&layout, &cast);
     if let Some(c) = &closed {
         session.closed_ranges.push(session::ClosedRange {
             start_ms: c.start_ms,
@@ -288,7 +359,7 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
             .collect(),
         idle: session.title.clone(),
     };
-    encode(dir, "camera.mp4", &room, &spec, captions, cancel)?;
+    encode(dir, "camera.mp4", &room, &spec, captions, cancelled)?;
     files.push("camera.mp4".to_owned());
     for (index, mut track) in remote_tracks {
         let member = &cast[index];
@@ -314,7 +385,7 @@ pub fn create(dir: &Path, opts: &SampleOptions, cancel: &Cancel) -> Result<Sampl
             height: 360,
             duration_ms,
         };
-        encode(dir, &name, &track, &spec, captions, cancel)?;
+        encode(dir, &name, &track, &spec, captions, cancelled)?;
         files.push(name);
     }
 
@@ -370,7 +441,7 @@ fn write_mic_channels(
     cast: &[CastMember],
     speech: &HashMap<(usize, String), Vec<f32>>,
     seed: u64,
-) -> Result<()> {
+) -> Result<(), SampleError> {
     let len = render::ms_to_samples(layout.duration_ms);
     let seated: Vec<usize> = (0..cast.len())
         .filter(|&i| cast[i].person.seat.is_some())
@@ -387,15 +458,21 @@ fn write_mic_channels(
         render::add_room_tone(track, seed ^ (0x00c0_ffee + channel as u64));
     }
     let path = dir.join(MIC_FILE);
-    let part = crate::fsutil::part_path(&path);
+    let part = part_path(&path);
     let refs: Vec<&[f32]> = tracks.iter().map(Vec::as_slice).collect();
-    let written = render::write_multichannel_wav(&part, &refs).and_then(|()| {
-        std::fs::rename(&part, &path).with_context(|| format!("renaming to {}", path.display()))
-    });
+    let written = render::write_multichannel_wav(&part, &refs)
+        .map_err(SampleError::from)
+        .and_then(|()| {
+            std::fs::rename(&part, &path).map_err(|e| SampleError::io(&path, "renaming into", e))
+        });
     if written.is_err() {
         let _ = std::fs::remove_file(&part);
     }
     written
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SampleError> {
+    session::write_atomic(path, bytes).map_err(|e| SampleError::io(path, "writing", e))
 }
 
 fn encode(
@@ -404,13 +481,19 @@ fn encode(
     track: &[f32],
     spec: &render::VideoSpec,
     captions: render::Captions,
-    cancel: &Cancel,
-) -> Result<()> {
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(), SampleError> {
     let wav = dir.join(format!(".{name}.wav.part"));
     let result = render::write_wav(&wav, track)
-        .and_then(|()| render::encode_mp4(&dir.join(name), &wav, spec, captions, cancel));
+        .and_then(|()| render::encode_mp4(&dir.join(name), &wav, spec, captions, cancelled));
     let _ = std::fs::remove_file(&wav);
-    result.with_context(|| format!("encoding {name}"))
+    result.map_err(|error| match error {
+        RenderError::Cancelled => SampleError::Cancelled,
+        error => SampleError::Encode {
+            name: name.to_owned(),
+            error,
+        },
+    })
 }
 
 fn caption(member: &CastMember) -> String {
@@ -529,34 +612,37 @@ fn agenda_markers(layout: &Layout, start: DateTime<Utc>) -> Vec<AgendaMarker> {
         .collect()
 }
 
-fn truth(layout: &Layout, cast: &[CastMember]) -> Truth {
-    Truth {
-        duration_ms: SessionMs(layout.duration_ms),
-        utterances: layout
-            .utterances
-            .iter()
-            .map(|u| TruthUtterance {
-                person: cast[u.speaker].person.id.clone(),
-                item: u.item,
-                start_ms: u.start_ms,
-                end_ms: u.end_ms,
-                text: u.text.clone(),
-            })
-            .collect(),
-        items: layout
-            .items
-            .iter()
-            .map(|i| TruthItem {
-                number: i.number,
-                start_ms: i.start_ms,
-                end_ms: i.end_ms,
-            })
-            .collect(),
-        music: layout
-            .music
-            .iter()
-            .map(|&(start_ms, end_ms)| TruthSpan { start_ms, end_ms })
-            .collect(),
-        closed: Vec::new(),
+impl Truth {
+    /// The truth of a laid-out script (without closed parts, which [`create`] adds).
+    pub fn from_layout(layout: &Layout, cast: &[CastMember]) -> Truth {
+        Truth {
+            duration_ms: SessionMs(layout.duration_ms),
+            utterances: layout
+                .utterances
+                .iter()
+                .map(|u| TruthUtterance {
+                    person: cast[u.speaker].person.id.clone(),
+                    item: u.item,
+                    start_ms: u.start_ms,
+                    end_ms: u.end_ms,
+                    text: u.text.clone(),
+                })
+                .collect(),
+            items: layout
+                .items
+                .iter()
+                .map(|i| TruthItem {
+                    number: i.number,
+                    start_ms: i.start_ms,
+                    end_ms: i.end_ms,
+                })
+                .collect(),
+            music: layout
+                .music
+                .iter()
+                .map(|&(start_ms, end_ms)| TruthSpan { start_ms, end_ms })
+                .collect(),
+            closed: Vec::new(),
+        }
     }
 }

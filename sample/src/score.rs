@@ -7,7 +7,7 @@ use serde::Serialize;
 use session::Transcript;
 use transcriber::align::{ItemSpan, TimelineWord};
 
-use crate::sample::Truth;
+use crate::Truth;
 
 const NUMBERS: [(&str, &str); 34] = [
     ("zero", "0"),
@@ -267,7 +267,7 @@ impl Attribution {
 pub fn attribution(truth: &Truth, words: &[TimelineWord]) -> Attribution {
     let mut out = Attribution::default();
     for w in words {
-        let overlap = |u: &&crate::sample::TruthUtterance| {
+        let overlap = |u: &&crate::TruthUtterance| {
             let inter = w.end_ms.0.min(u.end_ms.0) as i64 - w.start_ms.0.max(u.start_ms.0) as i64;
             let inside = u.start_ms <= w.start_ms && w.start_ms <= u.end_ms;
             (inter, inside)

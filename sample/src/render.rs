@@ -6,20 +6,55 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use session::part_path;
 
 use super::script::CastMember;
-use crate::cancel::Cancel;
-use crate::fsutil::part_path;
 
 pub const SPEECH_RATE_HZ: u32 = 22_050;
 const TRIM_THRESHOLD: f32 = 0.01;
 
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("running espeak-ng (install it with scripts/setup): {0}")]
+    NoEspeak(String),
+    #[error("espeak-ng failed with voice {voice}: {stderr}")]
+    Espeak { voice: String, stderr: String },
+    #[error("espeak-ng wrote {0}, expected 16-bit mono at {SPEECH_RATE_HZ} Hz")]
+    SpeechFormat(String),
+    #[error("{path}: {message}")]
+    Wav { path: String, message: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("path is not UTF-8: {0}")]
+    NotUtf8(String),
+    #[error("GStreamer: {0}")]
+    Gst(String),
+    #[error("GStreamer error from {element}: {message} ({debug})")]
+    Element {
+        element: String,
+        message: String,
+        debug: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn wav_error(path: &Path, what: &str, e: hound::Error) -> RenderError {
+    RenderError::Wav {
+        path: path.display().to_string(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+fn gst_error(what: &str) -> impl FnOnce(gst::glib::Error) -> RenderError + '_ {
+    move |e| RenderError::Gst(format!("{what}: {e}"))
+}
+
 /// Speaks `text` with the member's voice; returns the speech with leading and trailing silence
 /// trimmed, so that its first and last samples are the utterance's true edges.
-pub fn speak(member: &CastMember, text: &str, scratch: &Path) -> Result<Vec<f32>> {
+pub fn speak(member: &CastMember, text: &str, scratch: &Path) -> Result<Vec<f32>, RenderError> {
     let output = Command::new("espeak-ng")
         .arg("-v")
         .arg(&member.voice)
@@ -31,24 +66,24 @@ pub fn speak(member: &CastMember, text: &str, scratch: &Path) -> Result<Vec<f32>
         .arg(scratch)
         .arg(text)
         .output()
-        .context("running espeak-ng (install it with scripts/setup)")?;
+        .map_err(|e| RenderError::NoEspeak(e.to_string()))?;
     if !output.status.success() {
-        bail!(
-            "espeak-ng failed with voice {}: {}",
-            member.voice,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        return Err(RenderError::Espeak {
+            voice: member.voice.clone(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
     }
-    let mut reader = hound::WavReader::open(scratch).context("reading espeak-ng output")?;
+    let mut reader = hound::WavReader::open(scratch)
+        .map_err(|e| wav_error(scratch, "reading espeak-ng output", e))?;
     let spec = reader.spec();
     if spec.sample_rate != SPEECH_RATE_HZ || spec.channels != 1 || spec.bits_per_sample != 16 {
-        bail!("espeak-ng wrote {spec:?}, expected 16-bit mono at {SPEECH_RATE_HZ} Hz");
+        return Err(RenderError::SpeechFormat(format!("{spec:?}")));
     }
     let samples = reader
         .samples::<i16>()
         .map(|s| s.map(|v| f32::from(v) / 32768.0))
         .collect::<Result<Vec<_>, _>>()
-        .context("decoding espeak-ng output")?;
+        .map_err(|e| wav_error(scratch, "decoding espeak-ng output", e))?;
     let first = samples.iter().position(|s| s.abs() > TRIM_THRESHOLD);
     let last = samples.iter().rposition(|s| s.abs() > TRIM_THRESHOLD);
     Ok(match (first, last) {
@@ -128,28 +163,31 @@ pub fn add_room_tone(track: &mut [f32], seed: u64) {
     }
 }
 
-pub fn write_wav(path: &Path, track: &[f32]) -> Result<()> {
+pub fn write_wav(path: &Path, track: &[f32]) -> Result<(), RenderError> {
     write_multichannel_wav(path, &[track])
 }
 
 /// A WAV with one channel per track (all of the same length), interleaved.
-pub fn write_multichannel_wav(path: &Path, tracks: &[&[f32]]) -> Result<()> {
+pub fn write_multichannel_wav(path: &Path, tracks: &[&[f32]]) -> Result<(), RenderError> {
     let spec = hound::WavSpec {
         channels: tracks.len() as u16,
         sample_rate: SPEECH_RATE_HZ,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut writer =
+        hound::WavWriter::create(path, spec).map_err(|e| wav_error(path, "creating", e))?;
     let len = tracks.iter().map(|t| t.len()).min().unwrap_or(0);
     for n in 0..len {
         for track in tracks {
-            writer.write_sample((track[n].clamp(-1.0, 1.0) * 32767.0) as i16)?;
+            writer
+                .write_sample((track[n].clamp(-1.0, 1.0) * 32767.0) as i16)
+                .map_err(|e| wav_error(path, "writing", e))?;
         }
     }
-    writer.finalize()?;
-    Ok(())
+    writer
+        .finalize()
+        .map_err(|e| wav_error(path, "finishing", e))
 }
 
 /// What the picture shows at a given session time.
@@ -183,9 +221,9 @@ pub fn encode_mp4(
     wav: &Path,
     spec: &VideoSpec,
     captions: Captions,
-    cancel: &Cancel,
-) -> Result<()> {
-    gst::init().context("initialising GStreamer")?;
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(), RenderError> {
+    gst::init().map_err(gst_error("initialising GStreamer"))?;
     let frames = spec.duration_ms * FPS / 1000;
     let font_px = spec.height / 18;
     let description = format!(
@@ -204,13 +242,15 @@ pub fn encode_mp4(
         h = spec.height,
     );
     let pipeline = gst::parse::launch(&description)
-        .context("building the encoding pipeline (are the GStreamer plugins installed? run scripts/setup)")?
+        .map_err(gst_error(
+            "building the encoding pipeline (are the GStreamer plugins installed? run scripts/setup)",
+        ))?
         .downcast::<gst::Pipeline>()
-        .map_err(|_| anyhow::anyhow!("the encoding description is not a pipeline"))?;
+        .map_err(|_| RenderError::Gst("the encoding description is not a pipeline".into()))?;
     let element = |name: &str| {
         pipeline
             .by_name(name)
-            .with_context(|| format!("pipeline element {name} missing"))
+            .ok_or_else(|| RenderError::Gst(format!("pipeline element {name} missing")))
     };
     let part = part_path(out);
     element("sink")?.set_property("location", path_str(&part)?);
@@ -220,7 +260,7 @@ pub fn encode_mp4(
     let captions = Arc::new(captions);
     let src_pad = element("vsrc")?
         .static_pad("src")
-        .context("videotestsrc has no src pad")?;
+        .ok_or_else(|| RenderError::Gst("videotestsrc has no src pad".into()))?;
     let label_weak = label.downgrade();
     src_pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let (Some(buffer), Some(label)) = (info.buffer(), label_weak.upgrade()) {
@@ -230,13 +270,15 @@ pub fn encode_mp4(
         }
         gst::PadProbeReturn::Ok
     });
-    let result = run_to_eos(&pipeline, out, spec.duration_ms, cancel);
+    let result = run_to_eos(&pipeline, out, spec.duration_ms, cancelled);
     pipeline
         .set_state(gst::State::Null)
-        .context("stopping the encoding pipeline")?;
+        .map_err(|e| RenderError::Gst(format!("stopping the encoding pipeline: {e}")))?;
     match result {
-        Ok(()) => std::fs::rename(&part, out)
-            .with_context(|| format!("moving {} into place", out.display())),
+        Ok(()) => std::fs::rename(&part, out).map_err(|e| RenderError::Io {
+            path: out.display().to_string(),
+            message: format!("moving into place: {e}"),
+        }),
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             Err(e)
@@ -248,18 +290,22 @@ fn run_to_eos(
     pipeline: &gst::Pipeline,
     out: &Path,
     duration_ms: u64,
-    cancel: &Cancel,
-) -> Result<()> {
-    let bus = pipeline.bus().context("pipeline without a bus")?;
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(), RenderError> {
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| RenderError::Gst("pipeline without a bus".into()))?;
     pipeline
         .set_state(gst::State::Playing)
-        .context("starting the encoding pipeline")?;
+        .map_err(|e| RenderError::Gst(format!("starting the encoding pipeline: {e}")))?;
     let name = out
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut last_report = std::time::Instant::now();
     loop {
-        cancel.check()?;
+        if cancelled() {
+            return Err(RenderError::Cancelled);
+        }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
             if last_report.elapsed() >= Duration::from_secs(5) {
                 last_report = std::time::Instant::now();
@@ -272,19 +318,21 @@ fn run_to_eos(
         };
         match msg.view() {
             gst::MessageView::Eos(_) => return Ok(()),
-            gst::MessageView::Error(err) => bail!(
-                "GStreamer error from {}: {} ({})",
-                err.src()
-                    .map_or_else(|| "pipeline".into(), |s| s.path_string().to_string()),
-                err.error(),
-                err.debug().map_or_else(String::new, |d| d.to_string()),
-            ),
+            gst::MessageView::Error(err) => {
+                return Err(RenderError::Element {
+                    element: err
+                        .src()
+                        .map_or_else(|| "pipeline".into(), |s| s.path_string().to_string()),
+                    message: err.error().to_string(),
+                    debug: err.debug().map_or_else(String::new, |d| d.to_string()),
+                })
+            }
             _ => {}
         }
     }
 }
 
-fn path_str(path: &Path) -> Result<&str> {
+fn path_str(path: &Path) -> Result<&str, RenderError> {
     path.to_str()
-        .with_context(|| format!("path is not UTF-8: {}", path.display()))
+        .ok_or_else(|| RenderError::NotUtf8(path.display().to_string()))
 }
