@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{Aula, Evidence, Spec};
@@ -110,7 +110,32 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|pid| *pid != self.child.id());
     }
+}
+
+/// The servers this test process started and has not stopped: a server kept in a static is never
+/// dropped, so they are killed when the process exits (else one outlives the tests, holding their
+/// output open).
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+extern "C" fn kill_running_servers() {
+    if let Ok(running) = RUNNING.lock() {
+        for pid in running.iter() {
+            // SAFETY: kill(2) on a child this process started; nothing is dereferenced.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+}
+
+fn kill_at_exit(pid: u32) {
+    static REGISTER: Once = Once::new();
+    // SAFETY: atexit(3) with a function that only reads a static and calls kill(2).
+    REGISTER.call_once(|| unsafe {
+        libc::atexit(kill_running_servers);
+    });
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
 }
 
 /// Starts `aula serve` on a free port and waits until /healthz answers.
@@ -135,6 +160,7 @@ pub fn start_server(home: &Path, port: Option<u16>) -> Server {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    kill_at_exit(child.id());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
