@@ -14,7 +14,7 @@ use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::ops::align::AlignReport;
 use crate::ops::correct::{self, CorrectionRequest};
-use crate::ops::evidence;
+use crate::ops::evidence::{self, Checks};
 use crate::BadInput;
 
 /// A correction, as typed on the command line.
@@ -210,9 +210,12 @@ pub async fn evidence(
         None => Vec::new(),
     };
     let catalogue = open_catalogue(config).await?;
-    let report = evidence::add(&catalogue, id, &events, &markers).await?;
+    let report = evidence::add(&catalogue, id, &events, &markers, Checks::Warn).await?;
     if json {
         return print_json(&report);
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
     }
     println!(
         "session {id}: {} floor event(s), {} agenda marker(s); \

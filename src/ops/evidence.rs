@@ -35,11 +35,22 @@ impl EvidenceError {
     }
 }
 
-/// How many of each were stored.
+/// What to do with evidence that does not fit the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checks {
+    /// Refuse it all (what arrives over the network).
+    Refuse,
+    /// Store it with a warning for each problem: the alignment skips what does not fit (the
+    /// operator's own export of the conference system, read as it is).
+    Warn,
+}
+
+/// How many of each the session now has, and the problems let through.
 #[derive(Debug, Serialize)]
 pub struct EvidenceReport {
     pub floor_events: usize,
     pub agenda_markers: usize,
+    pub warnings: Vec<String>,
 }
 
 /// Checks the evidence against the session, then adds it to the session's.
@@ -48,16 +59,18 @@ pub async fn add(
     id: &SessionId,
     events: &[FloorEvent],
     markers: &[AgendaMarker],
+    checks: Checks,
 ) -> Result<EvidenceReport, EvidenceError> {
     let session = catalogue.get(id).await?.session;
     let problems = check(&session, events, markers);
-    if !problems.is_empty() {
+    if checks == Checks::Refuse && !problems.is_empty() {
         return Err(EvidenceError::Refused { problems });
     }
     let (floor_events, agenda_markers) = catalogue.add_evidence(id, events, markers).await?;
     Ok(EvidenceReport {
         floor_events,
         agenda_markers,
+        warnings: problems.iter().map(ToString::to_string).collect(),
     })
 }
 

@@ -18,7 +18,7 @@ use super::AppState;
 use crate::catalogue::ClipRecord;
 use crate::ops::clip::ClipRequest;
 use crate::ops::correct::CorrectionRequest;
-use crate::ops::evidence;
+use crate::ops::evidence::{self, Checks};
 use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::ops::publish::PublishRequest;
 use crate::ops::report::Period;
@@ -391,7 +391,7 @@ pub async fn post_floor_events(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let events: Vec<FloorEvent> = parse_json(&body)?;
-    evidence::add(&state.catalogue, &id, &events, &[]).await?;
+    evidence::add(&state.catalogue, &id, &events, &[], Checks::Refuse).await?;
     Ok(Json(json!({ "added": events.len() })))
 }
 
@@ -407,7 +407,7 @@ pub async fn post_agenda_markers(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let markers: Vec<AgendaMarker> = parse_json(&body)?;
-    evidence::add(&state.catalogue, &id, &[], &markers).await?;
+    evidence::add(&state.catalogue, &id, &[], &markers, Checks::Refuse).await?;
     Ok(Json(json!({ "added": markers.len() })))
 }
 
