@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::serve::{http, start_server};
-use common::{stderr, Aula};
+use common::{stderr, Aula, Evidence, Spec};
 
 /// The metric's value in a `/metrics` body.
 fn metric(body: &str, name: &str) -> u64 {
@@ -36,38 +36,31 @@ fn wait_done(port: u16, token: &str, id: &str) -> serde_json::Value {
     }
 }
 
-#[test]
-fn twenty_jobs_share_the_one_catalogue_of_the_server() {
-    // A session of its own (not the other tests' fixture): no other kind of job is queued in it.
+/// A 30 s English session of its own with `seed` (and a closed part), imported into a fresh data
+/// directory with a press token: the scratch directory, the session's id and the token.
+fn own_session(seed: u64, closed: Option<(u64, u64)>) -> (Aula, String, String) {
     let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "30",
-        "--items",
-        "1",
-        "--speakers",
-        "2",
-        "--seed",
-        "11",
-    ]);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
+    let spec = Spec {
+        lang: "en",
+        seconds: 30,
+        items: 1,
+        speakers: 2,
+        seed,
+        closed,
+        ..Spec::default()
+    };
+    let id = aula.imported(&aula.sample(&spec), Evidence::None);
     let press = aula
         .ok(&["token", "create", "--role", "press"])
         .trim()
         .to_owned();
+    (aula, id, press)
+}
+
+#[test]
+fn twenty_jobs_share_the_one_catalogue_of_the_server() {
+    // A session of its own (not the other tests' fixture): no other kind of job is queued in it.
+    let (aula, id, press) = own_session(11, None);
     let server = start_server(&aula.path().join("data"), None);
     let port = server.port;
 
@@ -104,33 +97,7 @@ fn twenty_jobs_share_the_one_catalogue_of_the_server() {
 
 #[test]
 fn a_clip_job_logs_the_warnings_aula_clip_prints() {
-    let aula = Aula::new();
-    let dir = aula.path().join("sample");
-    aula.ok(&[
-        "sample",
-        "create",
-        dir.to_str().unwrap(),
-        "--lang",
-        "en",
-        "--seconds",
-        "30",
-        "--items",
-        "1",
-        "--speakers",
-        "2",
-        "--seed",
-        "12",
-        "--closed",
-        "15-25",
-    ]);
-    let id = aula
-        .ok(&[
-            "session",
-            "import",
-            dir.join("session.json").to_str().unwrap(),
-        ])
-        .trim()
-        .to_owned();
+    let (aula, id, press) = own_session(12, Some((15, 25)));
     // 10-20 s runs into the closed part (15-25 s): it is trimmed, with a warning.
     let out = aula.run(&[
         "clip",
@@ -153,10 +120,6 @@ fn a_clip_job_logs_the_warnings_aula_clip_prints() {
         "{printed:?}"
     );
 
-    let press = aula
-        .ok(&["token", "create", "--role", "press"])
-        .trim()
-        .to_owned();
     let server = start_server(&aula.path().join("data"), None);
     let (status, body) = http(
         server.port,
