@@ -68,6 +68,43 @@ impl RecordingIndex {
         session::write_atomic(&dir.join(Self::FILE), text.as_bytes())
     }
 
+    /// Adds a segment the writer closed and saves the index; a segment with no duration or no
+    /// track (its writer closed before any frame reached it) is removed instead and `false`
+    /// returned: a reader never sees a segment that does not play.
+    pub fn add(&mut self, dir: &Path, segment: Segment) -> std::io::Result<bool> {
+        let path = dir.join(&segment.file);
+        if segment.end_ms <= segment.start_ms || !holds_tracks(&path)? {
+            tracing::warn!(
+                "{}: closed with no media ({}..{} ms); removed",
+                path.display(),
+                segment.start_ms,
+                segment.end_ms
+            );
+            std::fs::remove_file(&path)?;
+            return Ok(false);
+        }
+        self.segments.push(segment);
+        self.save(dir)?;
+        Ok(true)
+    }
+
+    /// The number the next segment file gets: one past the highest indexed, so that a writer
+    /// opened again never overwrites a segment of the index.
+    pub fn next_file_number(&self) -> u32 {
+        self.segments
+            .iter()
+            .filter_map(|s| {
+                s.file
+                    .strip_prefix("segment-")?
+                    .strip_suffix(".mp4")?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .map(|n| n + 1)
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn duration_ms(&self) -> u64 {
         self.segments
             .iter()
@@ -113,6 +150,45 @@ impl RecordingIndex {
             .map(|w| (w[0].end_ms, w[1].start_ms))
             .collect()
     }
+}
+
+/// Whether the MP4 file at `path` has a track: its `moov` box holds a `trak` box. The boxes are
+/// walked by their headers; nothing else is read.
+fn holds_tracks(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut at = 0u64;
+    let mut end = len;
+    let mut in_moov = false;
+    while at + 8 <= end {
+        file.seek(SeekFrom::Start(at))?;
+        let mut header = [0u8; 16];
+        file.read_exact(&mut header[..8])?;
+        let mut size = u64::from(u32::from_be_bytes(header[..4].try_into().expect("4 bytes")));
+        let kind: [u8; 4] = header[4..8].try_into().expect("4 bytes");
+        let mut header_len = 8;
+        if size == 1 && at + 16 <= end {
+            file.read_exact(&mut header[8..16])?;
+            size = u64::from_be_bytes(header[8..16].try_into().expect("8 bytes"));
+            header_len = 16;
+        } else if size == 0 {
+            size = end - at;
+        }
+        if size < header_len || at + size > end {
+            return Ok(false);
+        }
+        match (in_moov, &kind) {
+            (false, b"moov") => {
+                in_moov = true;
+                end = at + size;
+                at += header_len;
+            }
+            (true, b"trak") => return Ok(true),
+            _ => at += size,
+        }
+    }
+    Ok(false)
 }
 
 /// Follows a `splitmuxsink`'s messages and turns each closed fragment into a segment with its
@@ -215,6 +291,62 @@ mod tests {
         assert!(replaced.segments.is_empty());
         assert!(!dir.join("segment-0.mp4").exists() && !dir.join("index.json").exists());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An MP4 box: its size, its type and what it holds.
+    fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
+    #[test]
+    fn a_segment_closed_before_any_frame_is_removed_and_its_number_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = RecordingIndex::begin(dir.path(), "bridge", false).unwrap();
+        let ftyp = mp4_box(b"ftyp", b"isom\0\0\0\0");
+        let trak = mp4_box(b"trak", &mp4_box(b"tkhd", &[0; 84]));
+        let playable = [
+            ftyp.clone(),
+            mp4_box(b"mdat", &[1; 64]),
+            mp4_box(b"moov", &[mp4_box(b"mvhd", &[0; 100]), trak].concat()),
+        ]
+        .concat();
+        let empty = [ftyp, mp4_box(b"moov", &mp4_box(b"mvhd", &[0; 100]))].concat();
+        std::fs::write(dir.path().join("segment-00000.mp4"), &empty).unwrap();
+        std::fs::write(dir.path().join("segment-00001.mp4"), &playable).unwrap();
+        std::fs::write(dir.path().join("segment-00002.mp4"), &playable[..40]).unwrap();
+        let seg = |n: u32, start_ms: u64, end_ms: u64| Segment {
+            file: format!("segment-{n:05}.mp4"),
+            start_ms,
+            end_ms,
+        };
+
+        assert!(
+            !index.add(dir.path(), seg(0, 0, 2_000)).unwrap(),
+            "no track"
+        );
+        assert!(index.add(dir.path(), seg(1, 2_000, 4_000)).unwrap());
+        assert!(
+            !index.add(dir.path(), seg(2, 4_000, 6_000)).unwrap(),
+            "cut short"
+        );
+        assert!(!dir.path().join("segment-00000.mp4").exists());
+        assert!(!dir.path().join("segment-00002.mp4").exists());
+        let saved = RecordingIndex::load(dir.path()).unwrap();
+        assert_eq!(saved.segments, vec![seg(1, 2_000, 4_000)]);
+        assert_eq!(saved.next_file_number(), 2, "one past the highest indexed");
+    }
+
+    #[test]
+    fn a_segment_with_no_duration_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = RecordingIndex::begin(dir.path(), "cam1", false).unwrap();
+        std::fs::write(dir.path().join("segment-7.mp4"), b"any").unwrap();
+        assert!(!index.add(dir.path(), segment(7, 7)).unwrap());
+        assert!(index.segments.is_empty() && !dir.path().join("segment-7.mp4").exists());
+        assert_eq!(index.next_file_number(), 0);
     }
 
     fn segment(start_ms: u64, end_ms: u64) -> Segment {

@@ -82,7 +82,7 @@ pub fn supervise(
     let mut attempt = 0u32;
     let mut received = false;
     loop {
-        let conn = Connection::open(src, opts, &dir, index.segments.len(), outputs.as_ref())?;
+        let conn = Connection::open(src, opts, &dir, index.next_file_number(), outputs.as_ref())?;
         let offset_ms = if network {
             clock.now_ms()
         } else {
@@ -173,7 +173,7 @@ impl Connection {
         src: &SourceInput,
         opts: &IngestOptions,
         dir: &Path,
-        first_segment: usize,
+        first_segment: u32,
         outputs: Option<&DecodedOutputs>,
     ) -> Result<Connection, PipelineError> {
         let pipeline = gst::Pipeline::with_name(&format!("ingest-{}", src.id));
@@ -346,8 +346,7 @@ impl Connection {
                             on_live(at_ms + offset_ms);
                         }
                         Some(Fragment::Closed(segment)) => {
-                            index.segments.push(segment);
-                            if let Err(e) = index.save(dir) {
+                            if let Err(e) = index.add(dir, segment) {
                                 break Outcome::Failed(io_error(dir, e));
                             }
                         }

@@ -221,7 +221,7 @@ impl Program {
                 pipeline.add(&sink).map_err(gst_error)?;
                 let index =
                     RecordingIndex::begin(dir, "program", resume).map_err(|e| io_error(dir, e))?;
-                sink.set_property("start-index", index.segments.len() as i32);
+                sink.set_property("start-index", index.next_file_number() as i32);
                 Some((sink, SegmentTracker::default(), index, 0))
             }
             None => None,
@@ -380,9 +380,8 @@ impl Program {
             return Ok(());
         };
         if let Some(Fragment::Closed(segment)) = tracker.on_message(s, *offset_ms, false) {
-            index.segments.push(segment);
             let dir = self.opts.record_dir.as_ref().expect("recording dir");
-            index.save(dir).map_err(|e| io_error(dir, e))?;
+            index.add(dir, segment).map_err(|e| io_error(dir, e))?;
         }
         Ok(())
     }
