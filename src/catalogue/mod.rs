@@ -17,12 +17,14 @@ use sqlx::{AnyPool, Row};
 
 mod clips;
 mod jobs;
+mod progress;
 mod search;
 mod timeline;
 mod tokens;
 
 pub use clips::ClipRecord;
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
+pub use progress::Progress;
 pub use timeline::{NewRevision, Revision, StoredTimeline};
 pub use tokens::Role;
 

@@ -3,6 +3,7 @@
 //! draws progress or knows about clap or HTTP.
 
 pub mod align;
+pub mod board;
 pub mod clip;
 pub mod correct;
 pub mod delete;

@@ -230,6 +230,12 @@ pub async fn finalize(
     Ok(done)
 }
 
+/// Whether the session streams live now: its live playlist exists and has not ended.
+pub fn is_live(config: &Config, id: &SessionId) -> bool {
+    std::fs::read_to_string(config.live_media_playlist(id))
+        .is_ok_and(|media| !media.contains("#EXT-X-ENDLIST"))
+}
+
 /// Each source's segments, recorded length and joined file.
 pub async fn status(
     config: &Config,

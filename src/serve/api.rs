@@ -32,7 +32,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
     paths(
         list_sessions, import_session, get_session, transcript, timeline, interventions,
         list_clips, request_clip, request_publish, request_transcribe, request_align,
-        list_jobs, get_job, cancel_job, post_floor_events, post_agenda_markers, post_correction,
+        list_jobs, get_job, cancel_job, retry_job, post_floor_events, post_agenda_markers, post_correction,
         post_closed, list_presets, report, search_transcripts
     ),
     components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, CorrectionRequest)),
@@ -264,13 +264,17 @@ async fn submit(
     params: Value,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     stored(state, id).await?;
-    let Submitted { job, joined } = state.jobs.submit(kind, id, params, caller).await?;
+    Ok(accepted(state.jobs.submit(kind, id, params, caller).await?))
+}
+
+/// A job submitted: 202 when made now, 200 when an identical one was joined.
+fn accepted(Submitted { job, joined }: Submitted) -> (StatusCode, Json<Job>) {
     let status = if joined {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(job)))
+    (status, Json(job))
 }
 
 /// A request body (a JSON object) with the session's id, read as `T`.
@@ -376,6 +380,18 @@ pub async fn cancel_job(
 ) -> ApiResult<Job> {
     caller.require(Role::Press)?;
     Ok(Json(state.jobs.cancel(&id, &caller).await?))
+}
+
+/// Runs a failed or cancelled job again as a new job of the caller's (the role its kind needs).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", params(("id" = String, Path)),
+    responses((status = 202, body = Job), (status = 200, body = Job), (status = 401), (status = 403),
+        (status = 404), (status = 409), (status = 429)))]
+pub async fn retry_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    Ok(accepted(state.jobs.retry(&id, &caller).await?))
 }
 
 /// Floor events from the conference system during a live session (admin):

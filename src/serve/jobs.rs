@@ -18,6 +18,14 @@ use crate::ops;
 
 pub use crate::catalogue::{Job, JobKind, JobState};
 
+/// The role a caller needs to ask for a job of `kind`.
+pub fn role_for(kind: JobKind) -> Role {
+    match kind {
+        JobKind::Clip | JobKind::Publish => Role::Press,
+        JobKind::Transcribe | JobKind::Align => Role::Admin,
+    }
+}
+
 /// The jobs table and the workers' wake-up and cancel switches.
 #[derive(Clone)]
 pub struct Jobs {
@@ -134,6 +142,24 @@ impl Jobs {
             }
         }
         self.get(id).await
+    }
+
+    /// Runs a failed or cancelled job again: a new job of the same kind, session and parameters,
+    /// the caller's, if the caller may ask for that kind.
+    pub async fn retry(&self, id: &str, caller: &Caller) -> Result<Submitted, ApiError> {
+        let job = self.get(id).await?;
+        caller.require(role_for(job.kind))?;
+        if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!(
+                    "job {id} is {}: only a failed or cancelled job is run again",
+                    job.state.as_str()
+                ),
+            ));
+        }
+        self.submit(job.kind, &job.session, job.params, caller)
+            .await
     }
 
     /// Jobs left running by a process that died are queued again.

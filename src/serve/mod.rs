@@ -3,10 +3,12 @@
 //! and press pages, `/healthz` and Prometheus `/metrics`; stops gracefully on SIGTERM.
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod jobs;
 pub mod pages;
+pub mod workspace;
 
 use std::net::SocketAddr;
 use std::path::{Component, Path as FsPath, PathBuf};
@@ -67,21 +69,15 @@ pub struct AppState {
     pub catalogue: Catalogue,
     pub jobs: Jobs,
     pub metrics: Arc<Metrics>,
-    /// The folder of the pages' scripts and styles (and web/vendor from npm).
-    pub web_dir: PathBuf,
 }
 
 impl AppState {
     pub fn new(config: Config, catalogue: Catalogue, max_queued_jobs: usize) -> AppState {
-        let web_dir = std::env::var_os("AULA_WEB_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("web"));
         AppState {
             config: Arc::new(config),
             jobs: Jobs::new(catalogue.clone(), max_queued_jobs),
             catalogue,
             metrics: Arc::default(),
-            web_dir,
         }
     }
 
@@ -92,8 +88,8 @@ impl AppState {
     /// The live multivariant playlist's address while the session is live (an EVENT playlist not
     /// yet ended), else none.
     pub fn live_playlist(&self, id: &SessionId) -> Option<String> {
-        let media = std::fs::read_to_string(self.config.live_media_playlist(id)).ok()?;
-        (!media.contains("#EXT-X-ENDLIST")).then(|| format!("/files/{id}/live/index.m3u8"))
+        crate::ops::record::is_live(&self.config, id)
+            .then(|| format!("/files/{id}/live/index.m3u8"))
     }
 }
 
@@ -126,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .route("/jobs", get(api::list_jobs))
         .route("/jobs/{id}", get(api::get_job))
         .route("/jobs/{id}/cancel", post(api::cancel_job))
+        .route("/jobs/{id}/retry", post(api::retry_job))
         .route("/presets", get(api::list_presets))
         .route("/report", get(api::report))
         .route("/search", get(api::search_transcripts));

@@ -12,7 +12,6 @@
 use std::sync::LazyLock;
 
 use axum::extract::{Path, Query, State};
-use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -33,25 +32,24 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}", get(session_page))
         .route("/search", get(search_page))
         .route("/press", get(press_page))
-        .route("/static/app.js", get(app_js))
-        .route("/static/style.css", get(style_css))
-        .route("/static/hls.min.js", get(hls_js))
+        .merge(super::workspace::routes())
+        .route("/static/{name}", get(super::assets::asset))
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
-    lang: Option<String>,
+    pub lang: Option<String>,
     q: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Lang {
+pub enum Lang {
     It,
     En,
 }
 
 impl Lang {
-    fn of(q: &PageQuery) -> Lang {
+    pub fn of(q: &PageQuery) -> Lang {
         if q.lang.as_deref() == Some("en") {
             Lang::En
         } else {
@@ -67,7 +65,7 @@ impl Lang {
     }
 
     /// What links within the site append to keep the language.
-    fn query(self) -> &'static str {
+    pub fn query(self) -> &'static str {
         match self {
             Lang::It => "",
             Lang::En => "?lang=en",
@@ -94,6 +92,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../web/templates/session.html"),
         ),
         ("press.html", include_str!("../../web/templates/press.html")),
+        ("board.html", include_str!("../../web/templates/board.html")),
     ] {
         // Invariant: the embedded templates parse (the unit test below renders each one).
         env.add_template(name, source)
@@ -145,7 +144,7 @@ fn translate(state: &TemplateState, it: String, en: String) -> String {
 }
 
 /// Renders the page template `name` with `page` (any serializable view) and the language.
-fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, ApiError> {
+pub fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, ApiError> {
     let html = TEMPLATES
         .get_template(name)
         .and_then(|t| {
@@ -372,37 +371,6 @@ async fn press_page(
     )
 }
 
-async fn app_js() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("../../web/app.js"),
-    )
-        .into_response()
-}
-
-async fn style_css() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        include_str!("../../web/style.css"),
-    )
-        .into_response()
-}
-
-/// hls.js, installed from npm by scripts/setup into web/vendor (not committed).
-async fn hls_js(State(state): State<AppState>) -> Response {
-    let path = state
-        .web_dir
-        .join("vendor/node_modules/hls.js/dist/hls.min.js");
-    match std::fs::read(&path) {
-        Ok(js) => ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], js).into_response(),
-        Err(_) => (
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-            "/* hls.js is not installed (scripts/setup): live HLS plays only where the browser can */",
-        )
-            .into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,6 +408,10 @@ mod tests {
         ] {
             for (name, page) in [
                 ("home.html", json!({ "sessions": [], "live": [] })),
+                (
+                    "board.html",
+                    json!({ "sessions": [], "stage_names": {}, "kind_names": {}, "csrf": "" }),
+                ),
                 ("search.html", json!({ "query": "", "hits": [] })),
                 (
                     "press.html",

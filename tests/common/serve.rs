@@ -73,6 +73,21 @@ impl Fixture {
 
 /// A blocking HTTP/1.1 request to 127.0.0.1:port; returns the status and the body.
 pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let text = http_raw(port, method, path, token, body);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The same request; the whole response as received (status line, headers, body).
+pub fn http_raw(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -88,17 +103,7 @@ pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str
     .unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    String::from_utf8_lossy(&response).into_owned()
 }
 
 pub struct Server {

@@ -1,0 +1,141 @@
+//! The workspace of the press office, the clerk and the presidency's staff: the sessions board
+//! (every session's stage, clips and failed jobs, with a retry), rendered on the server.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use serde_json::json;
+
+use super::auth::{Caller, Role};
+use super::error::ApiError;
+use super::pages::{render, segment, Lang, PageQuery};
+use super::AppState;
+use crate::catalogue::JobKind;
+use crate::ops::board::{self, Failure, Stage};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/workspace", get(board_page))
+        .route("/workspace/jobs/{id}/retry", post(retry))
+}
+
+/// A signed-out visitor is sent to sign in and brought back; a signed-in one below `role` is
+/// refused.
+fn admit(caller: &Caller, role: Role, back: &str) -> Result<(), Response> {
+    if caller.role == Role::Public {
+        let to = format!("/signin?next={}", segment(back));
+        return Err(Redirect::to(&to).into_response());
+    }
+    caller.require(role).map_err(IntoResponse::into_response)
+}
+
+#[derive(Serialize)]
+struct BoardLine {
+    id: String,
+    title: String,
+    body: String,
+    date: String,
+    stage: Stage,
+    clips: u64,
+    published_clips: u64,
+    failures: Vec<Failure>,
+}
+
+fn stage_name(stage: Stage, lang: Lang) -> &'static str {
+    let (it, en) = match stage {
+        Stage::Scheduled => ("in programma", "scheduled"),
+        Stage::Live => ("in diretta", "live"),
+        Stage::Recorded => ("registrata", "recorded"),
+        Stage::Transcribed => ("trascritta", "transcribed"),
+        Stage::Aligned => ("attribuita", "aligned"),
+        Stage::Published => ("pubblicata", "published"),
+    };
+    if lang == Lang::En {
+        en
+    } else {
+        it
+    }
+}
+
+fn kind_name(kind: JobKind, lang: Lang) -> &'static str {
+    let (it, en) = match kind {
+        JobKind::Clip => ("clip", "clip"),
+        JobKind::Publish => ("pubblicazione", "publishing"),
+        JobKind::Transcribe => ("trascrizione", "transcription"),
+        JobKind::Align => ("attribuzione", "alignment"),
+    };
+    if lang == Lang::En {
+        en
+    } else {
+        it
+    }
+}
+
+async fn board_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::of(&q);
+    if let Err(refused) = admit(&caller, Role::Press, "/workspace") {
+        return Ok(refused);
+    }
+    let rows = board::board(&state.catalogue, &state.config).await?;
+    let sessions: Vec<_> = rows
+        .into_iter()
+        .map(|r| BoardLine {
+            id: r.id.to_string(),
+            title: r.title,
+            body: r.body,
+            date: r.start.format("%Y-%m-%d %H:%M").to_string(),
+            stage: r.stage,
+            clips: r.clips,
+            published_clips: r.published_clips,
+            failures: r.failures,
+        })
+        .collect();
+    let stages = [
+        Stage::Scheduled,
+        Stage::Live,
+        Stage::Recorded,
+        Stage::Transcribed,
+        Stage::Aligned,
+        Stage::Published,
+    ];
+    let stage_names: serde_json::Map<_, _> = stages
+        .iter()
+        .map(|s| (stage_key(*s), json!(stage_name(*s, lang))))
+        .collect();
+    let kind_names: serde_json::Map<_, _> = JobKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_owned(), json!(kind_name(*k, lang))))
+        .collect();
+    let html: Html<String> = render(
+        "board.html",
+        lang,
+        json!({ "sessions": sessions, "stage_names": stage_names, "kind_names": kind_names }),
+    )?;
+    Ok(html.into_response())
+}
+
+fn stage_key(stage: Stage) -> String {
+    serde_json::to_value(stage)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The board's "retry" button: the failed job runs again; back to the board.
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    state.jobs.retry(&id, &caller).await?;
+    let back = format!("/workspace{}", Lang::of(&q).query());
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response())
+}
