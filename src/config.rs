@@ -108,6 +108,11 @@ impl Config {
     }
 
     /// The media playlist of the live stream's top rendition, which tells whether it is still live.
+    /// Each source's state during a recording (the live control room reads it).
+    pub fn live_sources(&self, id: &SessionId) -> PathBuf {
+        self.recordings_dir(id).join("sources.json")
+    }
+
     pub fn live_media_playlist(&self, id: &SessionId) -> PathBuf {
         self.live_dir(id).join("720p").join("index.m3u8")
     }

@@ -16,10 +16,21 @@ pub enum JobKind {
     Publish,
     Transcribe,
     Align,
+    /// A live session's recording, from its start until it is stopped, then joined.
+    Record,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
+        JobKind::Clip,
+        JobKind::Publish,
+        JobKind::Transcribe,
+        JobKind::Align,
+        JobKind::Record,
+    ];
+
+    /// The kinds the heavy workers run (one at a time per core); recordings have their own.
+    pub const HEAVY: [JobKind; 4] = [
         JobKind::Clip,
         JobKind::Publish,
         JobKind::Transcribe,
@@ -32,6 +43,7 @@ impl JobKind {
             JobKind::Publish => "publish",
             JobKind::Transcribe => "transcribe",
             JobKind::Align => "align",
+            JobKind::Record => "record",
         }
     }
 
@@ -239,6 +251,20 @@ impl Catalogue {
         row.as_ref().map(job_from).transpose()
     }
 
+    /// The session's newest job of `kind`, in any state.
+    pub async fn latest_job(&self, session: &str, kind: JobKind) -> Result<Option<Job>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE session_id = $1 AND kind = $2 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(session)
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(job_from).transpose()
+    }
+
     /// The newest `limit` jobs, of one owner or (none) of everyone.
     pub async fn jobs(&self, owner: Option<&str>, limit: u32) -> Result<Vec<Job>> {
         let rows = match owner {
@@ -294,15 +320,21 @@ impl Catalogue {
         Ok(done.rows_affected())
     }
 
-    /// Takes the oldest queued job, if any, and marks it running: the update only takes a job
-    /// still queued, so two workers never take one.
-    pub async fn claim_job(&self) -> Result<Option<Job>> {
+    /// Takes the oldest queued job of one of `kinds`, if any, and marks it running: the update
+    /// only takes a job still queued, so two workers never take one.
+    pub async fn claim_job(&self, kinds: &[JobKind]) -> Result<Option<Job>> {
+        let placeholders: Vec<_> = (1..=kinds.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND kind IN ({}) \
+             ORDER BY created_at, id LIMIT 1",
+            placeholders.join(", ")
+        );
         loop {
-            let row = sqlx::query(
-                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, id LIMIT 1",
-            )
-            .fetch_optional(&self.pool)
-            .await?;
+            let row = kinds
+                .iter()
+                .fold(sqlx::query(&sql), |q, k| q.bind(k.as_str()))
+                .fetch_optional(&self.pool)
+                .await?;
             let Some(row) = row else { return Ok(None) };
             let id: String = column(&row, "jobs", "id")?;
             let taken = sqlx::query(
@@ -450,7 +482,7 @@ mod tests {
                 let catalogue = catalogue.clone();
                 tokio::spawn(async move {
                     let mut taken = Vec::new();
-                    while let Some(job) = catalogue.claim_job().await.unwrap() {
+                    while let Some(job) = catalogue.claim_job(&JobKind::ALL).await.unwrap() {
                         assert_eq!((job.state, job.attempts), (JobState::Running, 1));
                         taken.push(job.id);
                     }
@@ -481,8 +513,8 @@ mod tests {
                     .unwrap(),
             );
         }
-        let running = catalogue.claim_job().await.unwrap().unwrap();
-        let done = catalogue.claim_job().await.unwrap().unwrap();
+        let running = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
+        let done = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
         catalogue
             .finish_job(
                 &done.id,
@@ -499,8 +531,40 @@ mod tests {
         let done = catalogue.job(&done.id).await.unwrap().unwrap();
         assert_eq!((done.state, done.progress), (JobState::Done, 100));
         assert_eq!(done.outputs, serde_json::json!([1]));
-        let retaken = catalogue.claim_job().await.unwrap().unwrap();
+        let retaken = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
         assert_eq!((retaken.id, retaken.attempts), (running.id, 2));
+    }
+
+    #[tokio::test]
+    async fn a_recording_is_claimed_only_by_a_worker_that_takes_recordings() {
+        let (_dir, catalogue) = catalogue().await;
+        let record = NewJob {
+            kind: JobKind::Record,
+            ..new_job("r1", 0, "a")
+        };
+        queued(catalogue.submit_job(&record, 10).await.unwrap());
+        queued(
+            catalogue
+                .submit_job(&new_job("c1", 0, "a"), 10)
+                .await
+                .unwrap(),
+        );
+        let heavy = catalogue.claim_job(&JobKind::HEAVY).await.unwrap().unwrap();
+        assert_eq!(heavy.id, "c1");
+        assert!(catalogue
+            .claim_job(&JobKind::HEAVY)
+            .await
+            .unwrap()
+            .is_none());
+        let recorder = catalogue
+            .claim_job(&[JobKind::Record])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (recorder.id.as_str(), recorder.kind),
+            ("r1", JobKind::Record)
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod correct;
 pub mod delete;
 pub mod evidence;
 pub mod import;
+pub mod live;
 pub mod outputs;
 pub mod publish;
 pub mod record;

@@ -128,8 +128,10 @@ pub async fn record(
             }
         })
     });
+    let states_path = config.live_sources(id);
     let recorded = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
+        let mut states = Vec::new();
         let stop = || cancel.is_cancelled() || deadline.is_some_and(|d| Instant::now() >= d);
         pipeline::record(&sources, &opts, &stop, &mut |e| {
             tracing::info!(
@@ -140,6 +142,13 @@ pub async fn record(
                 e.detail
             );
             events.push(e.clone());
+            note_state(&mut states, e);
+            let written = serde_json::to_vec_pretty(&states)
+                .map_err(anyhow::Error::from)
+                .and_then(|json| write_atomic(&states_path, &json));
+            if let Err(e) = written {
+                tracing::warn!("the sources' states are not written: {e:#}");
+            }
         })
         .map(|report| (report, events))
     })
@@ -172,6 +181,51 @@ pub async fn record(
         events,
         live,
         shots,
+    })
+}
+
+/// Each source's state now, from its events: the last event of each source, a refused caller
+/// only noted (the source stays as it was).
+pub fn note_state(states: &mut Vec<SourceEvent>, event: &SourceEvent) {
+    let known = states.iter_mut().find(|s| s.source == event.source);
+    match (known, event.state) {
+        (Some(known), pipeline::SourceState::Refused) => {
+            known.detail = format!("refused: {}", event.detail);
+        }
+        (Some(known), _) => *known = event.clone(),
+        (None, _) => states.push(event.clone()),
+    }
+}
+
+/// What a recording run from the workspace made.
+#[derive(Debug, Serialize)]
+pub struct LiveReport {
+    pub sources: Vec<SourceStatus>,
+    pub joined: Vec<PathBuf>,
+    pub live: Vec<LiveRendition>,
+}
+
+/// The workspace's "start" and "stop": records the session with its live program until `stop`
+/// is raised, then joins what each source recorded.
+pub async fn run_live(
+    config: &Config,
+    catalogue: &Catalogue,
+    id: &SessionId,
+    stop: Cancel,
+) -> Result<LiveReport> {
+    let request = RecordRequest {
+        id: id.clone(),
+        duration: None,
+        segment_ms: 10_000,
+        realtime: true,
+        live: true,
+    };
+    let report = record(config, catalogue, &request, stop).await?;
+    let joined = finalize(config, catalogue, id, 30_000, &Cancel::default()).await?;
+    Ok(LiveReport {
+        sources: status(config, catalogue, id).await?,
+        joined,
+        live: report.live,
     })
 }
 
@@ -373,4 +427,46 @@ fn floor_turns(session: &Session) -> Vec<FloorTurn> {
         end_ms: t.end_ms,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use pipeline::SourceState;
+
+    use super::*;
+
+    fn event(source: &str, state: SourceState, at_ms: u64, detail: &str) -> SourceEvent {
+        SourceEvent {
+            source: source.into(),
+            state,
+            at_ms,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn each_source_shows_its_last_state_and_a_refused_caller_is_only_noted() {
+        let mut states = Vec::new();
+        for e in [
+            event("cam1", SourceState::Connecting, 0, "rtsp://cam1"),
+            event("remote", SourceState::Connecting, 0, "srt://:9000"),
+            event("cam1", SourceState::Live, 400, "recording"),
+            event("remote", SourceState::Refused, 900, "wrong passphrase"),
+            event("cam1", SourceState::Lost, 5_000, "nothing received for 2 s"),
+        ] {
+            note_state(&mut states, &e);
+        }
+        assert_eq!(
+            states,
+            vec![
+                event("cam1", SourceState::Lost, 5_000, "nothing received for 2 s"),
+                event(
+                    "remote",
+                    SourceState::Connecting,
+                    0,
+                    "refused: wrong passphrase"
+                ),
+            ]
+        );
+    }
 }

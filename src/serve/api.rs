@@ -33,9 +33,11 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         list_sessions, import_session, get_session, transcript, timeline, interventions,
         list_clips, request_clip, request_publish, request_transcribe, request_align,
         list_jobs, get_job, cancel_job, retry_job, post_floor_events, post_agenda_markers, post_correction,
-        post_closed, list_presets, report, search_transcripts
+        post_closed, list_presets, report, search_transcripts, super::control::recording,
+        super::control::start, super::control::stop, super::control::live_action
     ),
-    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, CorrectionRequest)),
+    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, CorrectionRequest,
+        crate::ops::live::LiveAction)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -18,11 +18,15 @@ use crate::ops;
 
 pub use crate::catalogue::{Job, JobKind, JobState};
 
+/// Sessions recorded at once: recordings run beside the heavy workers, not in their place, so
+/// clips are cut while a session is live.
+pub const RECORDERS: usize = 4;
+
 /// The role a caller needs to ask for a job of `kind`.
 pub fn role_for(kind: JobKind) -> Role {
     match kind {
         JobKind::Clip | JobKind::Publish => Role::Press,
-        JobKind::Transcribe | JobKind::Align => Role::Admin,
+        JobKind::Transcribe | JobKind::Align | JobKind::Record => Role::Admin,
     }
 }
 
@@ -162,14 +166,65 @@ impl Jobs {
             .await
     }
 
+    /// The session's recording: its newest record job, in any state.
+    pub async fn recording(&self, session: &str) -> Result<Option<Job>, ApiError> {
+        Ok(self.catalogue.latest_job(session, JobKind::Record).await?)
+    }
+
+    /// Starts recording the session live, unless a recording of it is queued or running (409).
+    pub async fn start_recording(&self, session: &str, caller: &Caller) -> Result<Job, ApiError> {
+        if let Some(job) = self.recording(session).await? {
+            if matches!(job.state, JobState::Queued | JobState::Running) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    format!(
+                        "session {session} is being recorded already (job {})",
+                        job.id
+                    ),
+                ));
+            }
+        }
+        Ok(self
+            .submit(JobKind::Record, session, serde_json::json!({}), caller)
+            .await?
+            .job)
+    }
+
+    /// Stops the session's recording, whoever started it: its sources close their segments and
+    /// the recording is joined (409 when none is running).
+    pub async fn stop_recording(&self, session: &str) -> Result<Job, ApiError> {
+        let job = self
+            .recording(session)
+            .await?
+            .filter(|j| matches!(j.state, JobState::Queued | JobState::Running))
+            .ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    format!("session {session} is not being recorded"),
+                )
+            })?;
+        if job.state == JobState::Queued {
+            self.finish(
+                &job.id,
+                JobState::Cancelled,
+                "stopped before it started",
+                None,
+            )
+            .await?;
+        } else if let Some(c) = self.running.lock().expect("running lock").get(&job.id) {
+            c.cancel();
+        }
+        self.get(&job.id).await
+    }
+
     /// Jobs left running by a process that died are queued again.
     pub async fn recover(&self) -> Result<u64, ApiError> {
         Ok(self.catalogue.recover_jobs().await?)
     }
 
-    /// Takes the oldest queued job, if any (two workers never take one).
-    async fn claim(&self) -> Result<Option<Job>, ApiError> {
-        Ok(self.catalogue.claim_job().await?)
+    /// Takes the oldest queued job of `kinds`, if any (two workers never take one).
+    async fn claim(&self, kinds: &[JobKind]) -> Result<Option<Job>, ApiError> {
+        Ok(self.catalogue.claim_job(kinds).await?)
     }
 
     /// A running job's progress, in percent.
@@ -192,24 +247,28 @@ impl Jobs {
             .await?)
     }
 
-    /// Runs `workers` workers until `stop`; a job interrupted by `stop` stays resumable.
+    /// Runs `workers` heavy workers and [`RECORDERS`] recorders until `stop`; a job interrupted
+    /// by `stop` stays resumable.
     pub fn start_workers(
         &self,
         config: Config,
         workers: usize,
         stop: Cancel,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        (0..workers)
-            .map(|_| {
+        let heavy = (0..workers).map(|_| &JobKind::HEAVY[..]);
+        let recorders = (0..RECORDERS).map(|_| &[JobKind::Record][..]);
+        heavy
+            .chain(recorders)
+            .map(|kinds| {
                 let (jobs, config, stop) = (self.clone(), config.clone(), stop.clone());
-                tokio::spawn(async move { jobs.work(config, stop).await })
+                tokio::spawn(async move { jobs.work(config, stop, kinds).await })
             })
             .collect()
     }
 
-    async fn work(self, config: Config, stop: Cancel) {
+    async fn work(self, config: Config, stop: Cancel, kinds: &'static [JobKind]) {
         while !stop.is_cancelled() {
-            let job = match self.claim().await {
+            let job = match self.claim(kinds).await {
                 Ok(Some(job)) => job,
                 Ok(None) => {
                     let _ =
@@ -343,6 +402,13 @@ async fn run_job(
             Ok(Outcome {
                 outputs: serde_json::json!({ "transcribed": job.session }),
                 warnings: report.align.warnings,
+            })
+        }
+        JobKind::Record => {
+            let report = ops::record::run_live(config, catalogue, &session, cancel).await?;
+            Ok(Outcome {
+                outputs: serde_json::to_value(&report)?,
+                warnings: Vec::new(),
             })
         }
         JobKind::Align => {

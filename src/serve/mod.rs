@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod control;
 pub mod error;
 pub mod jobs;
 pub mod pages;
@@ -119,6 +120,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/sessions/{id}/corrections", post(api::post_correction))
         .route("/sessions/{id}/closed", post(api::post_closed))
+        .route("/sessions/{id}/recording", get(control::recording))
+        .route("/sessions/{id}/recording/start", post(control::start))
+        .route("/sessions/{id}/recording/stop", post(control::stop))
+        .route("/sessions/{id}/live-actions", post(control::live_action))
         .route("/jobs", get(api::list_jobs))
         .route("/jobs/{id}", get(api::get_job))
         .route("/jobs/{id}/cancel", post(api::cancel_job))

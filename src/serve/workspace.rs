@@ -66,6 +66,7 @@ fn kind_name(kind: JobKind, lang: Lang) -> &'static str {
         JobKind::Publish => ("pubblicazione", "publishing"),
         JobKind::Transcribe => ("trascrizione", "transcription"),
         JobKind::Align => ("attribuzione", "alignment"),
+        JobKind::Record => ("registrazione", "recording"),
     };
     if lang == Lang::En {
         en

@@ -1,0 +1,164 @@
+//! The clerk's one-click actions during a live session, at the server's session time now: an
+//! agenda item starts, a closed part starts or ends, someone has the floor. The running program
+//! reads them from the catalogue (within a quarter of a second, `record`).
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use session::{AgendaMarker, FloorEvent, MicAction, Session, SessionId, SessionMs};
+
+use super::evidence::{self, Checks};
+use crate::catalogue::Catalogue;
+use crate::BadInput;
+
+/// One action: `{"item_starts": 2}`, `"closed_starts"`, `"closed_ends"`,
+/// `{"has_the_floor": "rossi"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LiveAction {
+    ItemStarts(u32),
+    ClosedStarts,
+    ClosedEnds,
+    HasTheFloor(String),
+}
+
+/// What an action did, at which session time.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionReport {
+    pub at_ms: SessionMs,
+    pub action: LiveAction,
+}
+
+/// Takes `action` at `now` (the server's clock).
+pub async fn act(
+    catalogue: &Catalogue,
+    id: &SessionId,
+    action: &LiveAction,
+    now: DateTime<Utc>,
+) -> Result<ActionReport> {
+    let session = catalogue.get(id).await?.session;
+    let at_ms = session.clock().to_session(now).ok_or_else(|| {
+        BadInput(format!(
+            "session {id} starts at {}: it has not begun yet",
+            session.start
+        ))
+    })?;
+    match action {
+        LiveAction::ItemStarts(item) => {
+            let marker = AgendaMarker {
+                at: now,
+                item: *item,
+            };
+            evidence::add(catalogue, id, &[], &[marker], Checks::Refuse).await?;
+        }
+        LiveAction::HasTheFloor(person) => {
+            let events = floor_to(&session, person, now)?;
+            evidence::add(catalogue, id, &events, &[], Checks::Refuse).await?;
+        }
+        LiveAction::ClosedStarts => {
+            catalogue.open_closed(id, at_ms).await?;
+        }
+        LiveAction::ClosedEnds => {
+            catalogue.end_closed(id, at_ms).await?;
+        }
+    }
+    Ok(ActionReport {
+        at_ms,
+        action: action.clone(),
+    })
+}
+
+/// The floor events giving `person` the floor at `now`: every other microphone still on goes off,
+/// then theirs goes on (a manual turn overrides the conference system's).
+pub fn floor_to(
+    session: &Session,
+    person: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<FloorEvent>, BadInput> {
+    if session.person(person).is_none() {
+        return Err(BadInput(format!(
+            "{person:?} is not in the roster of session {}",
+            session.id
+        )));
+    }
+    let holder = |e: &FloorEvent| {
+        e.person.clone().or_else(|| {
+            let seat = e.seat?;
+            let p = session.roster.iter().find(|p| p.seat == Some(seat))?;
+            Some(p.id.clone())
+        })
+    };
+    let mut on: Vec<String> = Vec::new();
+    let mut events: Vec<_> = session.floor_events.iter().collect();
+    events.sort_by_key(|e| e.at);
+    for e in events {
+        let Some(who) = holder(e) else { continue };
+        on.retain(|p| *p != who);
+        if e.action == MicAction::MicOn {
+            on.push(who);
+        }
+    }
+    let off = on.into_iter().filter(|p| p != person).map(|p| FloorEvent {
+        at: now,
+        seat: None,
+        person: Some(p),
+        action: MicAction::MicOff,
+    });
+    Ok(off
+        .chain(std::iter::once(FloorEvent {
+            at: now,
+            seat: None,
+            person: Some(person.to_owned()),
+            action: MicAction::MicOn,
+        }))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::testing;
+
+    #[test]
+    fn the_floor_goes_to_one_person_and_every_other_microphone_goes_off() {
+        let mut session = testing::session();
+        let start = session.start;
+        let at = |s: i64| start + chrono::Duration::seconds(s);
+        let first = session.roster[0].clone();
+        let second = session.roster[1].clone();
+        session.floor_events = vec![
+            FloorEvent {
+                at: at(10),
+                seat: first.seat,
+                person: first.seat.is_none().then(|| first.id.clone()),
+                action: MicAction::MicOn,
+            },
+            FloorEvent {
+                at: at(20),
+                seat: None,
+                person: Some(second.id.clone()),
+                action: MicAction::MicOn,
+            },
+            FloorEvent {
+                at: at(30),
+                seat: None,
+                person: Some(second.id.clone()),
+                action: MicAction::MicOff,
+            },
+        ];
+        let events = floor_to(&session, &second.id, at(40)).unwrap();
+        let view: Vec<_> = events
+            .iter()
+            .map(|e| (e.person.clone().unwrap(), e.action))
+            .collect();
+        assert_eq!(
+            view,
+            vec![
+                (first.id.clone(), MicAction::MicOff),
+                (second.id.clone(), MicAction::MicOn)
+            ]
+        );
+        let refused = floor_to(&session, "nobody", at(40)).unwrap_err();
+        assert!(refused.0.contains("\"nobody\""), "{}", refused.0);
+    }
+}
