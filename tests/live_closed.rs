@@ -7,56 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::live::{is_slate, listed};
 use common::serve::{http, start_server};
 use common::{decode, model, read_json, stderr, tone_share, Aula, Evidence, Spec, RATE_HZ};
-
-/// The media playlist's segments, in order.
-fn listed(playlist: &Path) -> Vec<PathBuf> {
-    let text = std::fs::read(playlist).unwrap();
-    let m3u8_rs::Playlist::MediaPlaylist(media) = m3u8_rs::parse_playlist_res(&text).unwrap()
-    else {
-        panic!("{} is not a media playlist", playlist.display());
-    };
-    assert!(media.end_list, "{} did not end", playlist.display());
-    let dir = playlist.parent().unwrap();
-    media.segments.iter().map(|s| dir.join(&s.uri)).collect()
-}
-
-/// Whether a segment's first picture is the closed-session slate: dark red (mean luma about 55,
-/// red difference well above grey's 128) with only the caption's letters brighter.
-fn is_slate(file: &Path) -> bool {
-    use gstreamer as gst;
-    use gstreamer::prelude::*;
-    use gstreamer_app as gst_app;
-    gst::init().unwrap();
-    let p = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=I420,width=64,height=36 \
-         ! appsink name=v sync=false",
-        file.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = p
-        .by_name("v")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let sample = sink
-        .try_pull_preroll(gst::ClockTime::from_seconds(30))
-        .unwrap_or_else(|| panic!("{} has no picture", file.display()));
-    let map = sample.buffer().unwrap().map_readable().unwrap();
-    let (luma, chroma) = (64 * 36, 32 * 18);
-    let mean = |bytes: &[u8]| bytes.iter().map(|b| f64::from(*b)).sum::<f64>() / bytes.len() as f64;
-    let (y, cr) = (
-        mean(&map[..luma]),
-        mean(&map[luma + chroma..luma + 2 * chroma]),
-    );
-    drop(map);
-    p.set_state(gst::State::Null).unwrap();
-    (30.0..90.0).contains(&y) && cr > 140.0
-}
 
 fn segment_number(file: &Path) -> u64 {
     let stem = file.file_stem().unwrap().to_string_lossy();

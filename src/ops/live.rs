@@ -114,6 +114,79 @@ pub fn floor_to(
         .collect())
 }
 
+/// One line of the control room's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub at_ms: SessionMs,
+    /// `item`, `floor`, `closed_start`, `closed_end`.
+    pub kind: &'static str,
+    /// The item's number and title, or the person's name and whether the microphone went on.
+    pub detail: String,
+}
+
+/// What the session's evidence says happened, in time order: agenda markers, floor events, the
+/// starts and ends of closed parts.
+pub fn event_log(session: &Session) -> Vec<LogLine> {
+    let clock = session.clock();
+    let at = |t| clock.to_session(t).unwrap_or(SessionMs(0));
+    let mut log: Vec<LogLine> = session
+        .agenda_markers
+        .iter()
+        .map(|m| LogLine {
+            at_ms: at(m.at),
+            kind: "item",
+            detail: session
+                .agenda
+                .iter()
+                .find(|i| i.number == m.item)
+                .map_or_else(
+                    || m.item.to_string(),
+                    |i| format!("{}. {}", i.number, i.title),
+                ),
+        })
+        .collect();
+    for e in &session.floor_events {
+        let person = e
+            .person
+            .as_deref()
+            .and_then(|p| session.person(p))
+            .or_else(|| {
+                let seat = e.seat?;
+                session.roster.iter().find(|p| p.seat == Some(seat))
+            });
+        let who = person.map_or_else(
+            || e.seat.map_or_else(String::new, |s| format!("seat {s}")),
+            |p| p.name.clone(),
+        );
+        let mic = match e.action {
+            MicAction::MicOn => "on",
+            MicAction::MicOff => "off",
+        };
+        log.push(LogLine {
+            at_ms: at(e.at),
+            kind: "floor",
+            detail: format!("{who}: {mic}"),
+        });
+    }
+    for r in &session.closed_ranges {
+        let (start, end) = r.bounds();
+        log.push(LogLine {
+            at_ms: start,
+            kind: "closed_start",
+            detail: String::new(),
+        });
+        if !r.is_open() {
+            log.push(LogLine {
+                at_ms: end,
+                kind: "closed_end",
+                detail: String::new(),
+            });
+        }
+    }
+    log.sort_by_key(|l| l.at_ms);
+    log
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +233,37 @@ mod tests {
         );
         let refused = floor_to(&session, "nobody", at(40)).unwrap_err();
         assert!(refused.0.contains("\"nobody\""), "{}", refused.0);
+    }
+
+    #[test]
+    fn the_log_lists_markers_turns_and_closed_parts_in_time_order() {
+        let mut session = testing::session();
+        let start = session.start;
+        let at = |s: i64| start + chrono::Duration::seconds(s);
+        let rossi = session.roster[1].clone();
+        session.agenda_markers = vec![AgendaMarker {
+            at: at(30),
+            item: session.agenda[0].number,
+        }];
+        session.floor_events = floor_to(&session, &rossi.id, at(10)).unwrap();
+        session.closed_ranges = vec![session::ClosedRange {
+            start_ms: SessionMs(20_000),
+            end_ms: session::ClosedRange::OPEN_END,
+            reason: None,
+        }];
+        let log = event_log(&session);
+        let view: Vec<_> = log.iter().map(|l| (l.at_ms.0, l.kind)).collect();
+        assert_eq!(
+            view,
+            vec![
+                (10_000, "floor"),
+                (20_000, "closed_start"),
+                (30_000, "item")
+            ]
+        );
+        assert_eq!(log[0].detail, format!("{}: on", rossi.name));
+        assert!(log[2]
+            .detail
+            .starts_with(&format!("{}. ", session.agenda[0].number)));
     }
 }

@@ -15,7 +15,7 @@ use super::jobs::{role_for, Job, JobKind};
 use super::AppState;
 use crate::ops::live::LiveAction;
 
-/// The recording's job, each source's state (`connecting`, `live`, `lost`, `ended`, with the
+/// The recording's job, the log of markers, turns and closed parts, each source's state (`connecting`, `live`, `lost`, `ended`, with the
 /// detail: the gap after a reconnection, a refused caller) and the live playlist (clerk).
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/recording", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 401), (status = 403), (status = 404)))]
@@ -25,7 +25,7 @@ pub async fn recording(
     Path(id): Path<SessionId>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(role_for(JobKind::Record))?;
-    state.catalogue.get(&id).await?;
+    let session = state.catalogue.get(&id).await?.session;
     let job = state.jobs.recording(&id).await?;
     let sources: Value = std::fs::read(state.config.live_sources(&id))
         .ok()
@@ -35,6 +35,7 @@ pub async fn recording(
         "job": job,
         "sources": sources,
         "live": state.live_playlist(&id),
+        "log": crate::ops::live::event_log(&session),
     })))
 }
 

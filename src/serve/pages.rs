@@ -93,6 +93,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ),
         ("press.html", include_str!("../../web/templates/press.html")),
         ("board.html", include_str!("../../web/templates/board.html")),
+        (
+            "control.html",
+            include_str!("../../web/templates/control.html"),
+        ),
     ] {
         // Invariant: the embedded templates parse (the unit test below renders each one).
         env.add_template(name, source)
@@ -408,6 +412,11 @@ mod tests {
         ] {
             for (name, page) in [
                 ("home.html", json!({ "sessions": [], "live": [] })),
+                (
+                    "control.html",
+                    json!({ "id": "s1", "title": "T", "agenda": [{"number": 1, "title": "A"}],
+                        "roster": [{"id": "p", "name": "P"}], "text": {} }),
+                ),
                 (
                     "board.html",
                     json!({ "sessions": [], "stage_names": {}, "kind_names": {}, "csrf": "" }),

@@ -1,5 +1,6 @@
 //! The workspace of the press office, the clerk and the presidency's staff: the sessions board
-//! (every session's stage, clips and failed jobs, with a retry), rendered on the server.
+//! (every session's stage, clips and failed jobs, with a retry) and a session's live control
+//! room, rendered on the server.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -8,9 +9,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::json;
+use session::SessionId;
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
+use super::jobs::role_for;
 use super::pages::{render, segment, Lang, PageQuery};
 use super::AppState;
 use crate::catalogue::JobKind;
@@ -20,6 +23,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/workspace", get(board_page))
         .route("/workspace/jobs/{id}/retry", post(retry))
+        .route("/workspace/sessions/{id}/live", get(control_page))
 }
 
 /// A signed-out visitor is sent to sign in and brought back; a signed-in one below `role` is
@@ -127,6 +131,64 @@ fn stage_key(stage: Stage) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// The live control room of a session (clerk): start and stop, sources, program, actions, log.
+async fn control_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::of(&q);
+    let back = format!("/workspace/sessions/{id}/live");
+    if let Err(refused) = admit(&caller, role_for(JobKind::Record), &back) {
+        return Ok(refused);
+    }
+    let session = state.catalogue.get(&id).await?.session;
+    let en = lang == Lang::En;
+    let pick = |it: &'static str, en_text: &'static str| if en { en_text } else { it };
+    let text = json!({
+        "stopped": pick("nessuna registrazione", "not recording"),
+        "failed": pick("Non riuscito:", "Failed:"),
+        "floor": pick("Ha la parola:", "Has the floor:"),
+        "states": {
+            "queued": pick("in avvio", "starting"),
+            "running": pick("in registrazione", "recording"),
+            "done": pick("registrata e unita", "recorded and joined"),
+            "failed": pick("non riuscita", "failed"),
+            "cancelled": pick("fermata prima di iniziare", "stopped before it began"),
+        },
+        "sources": {
+            "connecting": pick("in connessione", "connecting"),
+            "live": pick("in diretta", "live"),
+            "lost": pick("persa", "lost"),
+            "ended": pick("terminata", "ended"),
+            "refused": pick("rifiutata", "refused"),
+        },
+        "log": {
+            "item": pick("Punto:", "Item:"),
+            "floor": pick("Parola:", "Floor:"),
+            "closed_start": pick("Inizio seduta segreta", "Closed session starts"),
+            "closed_end": pick("Fine seduta segreta", "Closed session ends"),
+        },
+    });
+    let agenda: Vec<_> = session
+        .agenda
+        .iter()
+        .map(|i| json!({ "number": i.number, "title": i.title }))
+        .collect();
+    let roster: Vec<_> = session
+        .roster
+        .iter()
+        .map(|p| json!({ "id": p.id, "name": p.name }))
+        .collect();
+    let html = render(
+        "control.html",
+        lang,
+        json!({ "id": id, "title": session.title, "agenda": agenda, "roster": roster, "text": text }),
+    )?;
+    Ok(html.into_response())
 }
 
 /// The board's "retry" button: the failed job runs again; back to the board.
