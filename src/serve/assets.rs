@@ -15,6 +15,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/app.js"),
     ),
     (
+        "clips.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/clips.js"),
+    ),
+    (
         "control.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/control.js"),

@@ -93,6 +93,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ),
         ("press.html", include_str!("../../web/templates/press.html")),
         ("board.html", include_str!("../../web/templates/board.html")),
+        ("clips.html", include_str!("../../web/templates/clips.html")),
         (
             "control.html",
             include_str!("../../web/templates/control.html"),
@@ -416,6 +417,11 @@ mod tests {
                     "control.html",
                     json!({ "id": "s1", "title": "T", "agenda": [{"number": 1, "title": "A"}],
                         "roster": [{"id": "p", "name": "P"}], "text": {} }),
+                ),
+                (
+                    "clips.html",
+                    json!({ "id": "s1", "title": "T", "lines": [], "presets": ["web-720p"],
+                        "clips": [], "data": {} }),
                 ),
                 (
                     "board.html",

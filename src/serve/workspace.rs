@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/workspace", get(board_page))
         .route("/workspace/jobs/{id}/retry", post(retry))
         .route("/workspace/sessions/{id}/live", get(control_page))
+        .route("/workspace/sessions/{id}/clips", get(clips_page))
 }
 
 /// A signed-out visitor is sent to sign in and brought back; a signed-in one below `role` is
@@ -187,6 +188,92 @@ async fn control_page(
         "control.html",
         lang,
         json!({ "id": id, "title": session.title, "agenda": agenda, "roster": roster, "text": text }),
+    )?;
+    Ok(html.into_response())
+}
+
+/// The clip builder of a session (press): sentences picked in the transcript, presets and
+/// subtitles, the job's progress and the download; the session's clips.
+async fn clips_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, ApiError> {
+    let lang = Lang::of(&q);
+    let back = format!("/workspace/sessions/{id}/clips");
+    if let Err(refused) = admit(&caller, Role::Press, &back) {
+        return Ok(refused);
+    }
+    let session = state.catalogue.get(&id).await?.session;
+    let timeline = state
+        .catalogue
+        .timeline(&id)
+        .await
+        .map(|t| t.timeline)
+        .unwrap_or_default();
+    let name = |person: &Option<String>| {
+        person
+            .as_deref()
+            .and_then(|p| session.person(p))
+            .map_or_else(String::new, |p| p.name.clone())
+    };
+    let lines: Vec<_> = crate::search::public_lines(&session, &timeline)
+        .into_iter()
+        .map(|l| json!({ "start_ms": l.start_ms, "end_ms": l.end_ms, "speaker": name(&l.person), "text": l.text }))
+        .collect();
+    let closed: Vec<_> = session
+        .closed_ranges
+        .iter()
+        .map(|r| {
+            let (start, end) = r.bounds();
+            [start.0, end.0]
+        })
+        .collect();
+    let clips: Vec<_> = state
+        .catalogue
+        .clips(&id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "title": c.title,
+                "start_ms": c.start_ms.0,
+                "end_ms": c.end_ms.0,
+                "preset": c.preset,
+                "size": format!("{:.1} MB", c.bytes as f64 / 1_000_000.0),
+                "published": c.published_at.is_some(),
+                "url": format!("/files/{}/{}", segment(id.as_str()), super::pages::path(&c.path)),
+            })
+        })
+        .collect();
+    let presets: Vec<_> = state
+        .presets()?
+        .iter()
+        .filter(|p| !p.name.starts_with("live-"))
+        .map(|p| p.name.clone())
+        .collect();
+    let en = lang == Lang::En;
+    let pick = |it: &'static str, en_text: &'static str| if en { en_text } else { it };
+    let text = json!({
+        "nothing": pick("Nessuna selezione.", "Nothing selected."),
+        "closed": pick("La selezione tocca una parte in seduta segreta: non può diventare una clip.",
+            "The selection touches a closed part: it cannot become a clip."),
+        "failed": pick("Non riuscito:", "Failed:"),
+        "download": pick("Scarica", "Download"),
+        "states": {
+            "queued": pick("in coda", "queued"),
+            "running": pick("in lavorazione", "cutting"),
+            "done": pick("pronta", "ready"),
+            "failed": pick("non riuscita", "failed"),
+            "cancelled": pick("annullata", "cancelled"),
+        },
+    });
+    let data = json!({ "session": id, "lines": lines, "closed": closed, "text": text });
+    let html = render(
+        "clips.html",
+        lang,
+        json!({ "id": id, "title": session.title, "lines": lines, "presets": presets, "clips": clips, "data": data }),
     )?;
     Ok(html.into_response())
 }
