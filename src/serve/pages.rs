@@ -64,6 +64,14 @@ impl Lang {
         }
     }
 
+    /// The Italian or the English text, as the page's language says.
+    pub fn pick(self, it: &'static str, en: &'static str) -> &'static str {
+        match self {
+            Lang::It => it,
+            Lang::En => en,
+        }
+    }
+
     /// What links within the site append to keep the language.
     pub fn query(self) -> &'static str {
         match self {
@@ -363,17 +371,22 @@ async fn press_page(
         .iter()
         .map(|s| json!({ "id": s.id, "title": s.title }))
         .collect();
-    let presets: Vec<_> = state
-        .presets()?
-        .iter()
-        .filter(|p| !p.name.starts_with("live-"))
-        .map(|p| p.name.clone())
-        .collect();
+    let presets = clip_presets(&state)?;
     render(
         "press.html",
         Lang::of(&q),
         json!({ "sessions": sessions, "presets": presets }),
     )
+}
+
+/// The presets a clip can be asked in (the live renditions are not).
+pub fn clip_presets(state: &AppState) -> Result<Vec<String>, ApiError> {
+    Ok(state
+        .presets()?
+        .iter()
+        .filter(|p| !p.name.starts_with("live-"))
+        .map(|p| p.name.clone())
+        .collect())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use session::SessionId;
 use super::auth::{Caller, Role};
 use super::error::ApiError;
 use super::jobs::role_for;
-use super::pages::{render, segment, Lang, PageQuery};
+use super::pages::{clip_presets, render, segment, Lang, PageQuery};
 use super::AppState;
 use crate::catalogue::JobKind;
 use crate::ops::board::{self, Failure, Stage};
@@ -58,11 +58,7 @@ fn stage_name(stage: Stage, lang: Lang) -> &'static str {
         Stage::Aligned => ("attribuita", "aligned"),
         Stage::Published => ("pubblicata", "published"),
     };
-    if lang == Lang::En {
-        en
-    } else {
-        it
-    }
+    lang.pick(it, en)
 }
 
 fn kind_name(kind: JobKind, lang: Lang) -> &'static str {
@@ -73,11 +69,7 @@ fn kind_name(kind: JobKind, lang: Lang) -> &'static str {
         JobKind::Align => ("attribuzione", "alignment"),
         JobKind::Record => ("registrazione", "recording"),
     };
-    if lang == Lang::En {
-        en
-    } else {
-        it
-    }
+    lang.pick(it, en)
 }
 
 async fn board_page(
@@ -147,8 +139,7 @@ async fn control_page(
         return Ok(refused);
     }
     let session = state.catalogue.get(&id).await?.session;
-    let en = lang == Lang::En;
-    let pick = |it: &'static str, en_text: &'static str| if en { en_text } else { it };
+    let pick = |it, en| lang.pick(it, en);
     let text = json!({
         "stopped": pick("nessuna registrazione", "not recording"),
         "failed": pick("Non riuscito:", "Failed:"),
@@ -247,14 +238,8 @@ async fn clips_page(
             })
         })
         .collect();
-    let presets: Vec<_> = state
-        .presets()?
-        .iter()
-        .filter(|p| !p.name.starts_with("live-"))
-        .map(|p| p.name.clone())
-        .collect();
-    let en = lang == Lang::En;
-    let pick = |it: &'static str, en_text: &'static str| if en { en_text } else { it };
+    let presets = clip_presets(&state)?;
+    let pick = |it, en| lang.pick(it, en);
     let text = json!({
         "nothing": pick("Nessuna selezione.", "Nothing selected."),
         "closed": pick("La selezione tocca una parte in seduta segreta: non può diventare una clip.",
