@@ -45,14 +45,19 @@ pub struct PageQuery {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Lang {
+pub(super) enum Lang {
     It,
     En,
 }
 
 impl Lang {
     fn of(q: &PageQuery) -> Lang {
-        if q.lang.as_deref() == Some("en") {
+        Lang::parse(q.lang.as_deref())
+    }
+
+    /// The language a `lang` query parameter asks for: English for `en`, else Italian.
+    pub(super) fn parse(code: Option<&str>) -> Lang {
+        if code == Some("en") {
             Lang::En
         } else {
             Lang::It
@@ -67,7 +72,7 @@ impl Lang {
     }
 
     /// What links within the site append to keep the language.
-    fn query(self) -> &'static str {
+    pub(super) fn query(self) -> &'static str {
         match self {
             Lang::It => "",
             Lang::En => "?lang=en",
@@ -94,6 +99,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../web/templates/session.html"),
         ),
         ("press.html", include_str!("../../web/templates/press.html")),
+        (
+            "signin.html",
+            include_str!("../../web/templates/signin.html"),
+        ),
     ] {
         // Invariant: the embedded templates parse (the unit test below renders each one).
         env.add_template(name, source)
@@ -144,14 +153,20 @@ fn translate(state: &TemplateState, it: String, en: String) -> String {
     }
 }
 
-/// Renders the page template `name` with `page` (any serializable view) and the language.
-fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, ApiError> {
+/// Renders the page template `name` with `page` (any serializable view), the language and the
+/// user signed in for this request (its name and CSRF token in the page's header).
+pub(super) fn render(
+    name: &str,
+    lang: Lang,
+    page: impl Serialize,
+) -> Result<Html<String>, ApiError> {
     let html = TEMPLATES
         .get_template(name)
         .and_then(|t| {
             t.render(context! {
                 lang => lang.code(),
                 lang_query => lang.query(),
+                viewer => Serde(super::auth::viewer()),
                 ..Serde(&page)
             })
         })
