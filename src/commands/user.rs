@@ -16,12 +16,17 @@ use crate::ops::accounts::{self, CreateUser};
     after_help = "User names: 1 to 64 characters, lowercase letters a-z, digits, '.', '_' \
     or '-', starting with a letter or a digit. Passwords: at least 10 characters. Roles: clerk \
     (live control: agenda markers, closed parts, floor events), press (clips, publishing, report; \
-    live control too), admin (everything: corrections, closed parts' content, imports)."
+    live control too), admin (everything: corrections, closed parts' content, imports). Exit \
+    codes: 0 success, 1 failure, 2 bad input (a bad or taken name, a short password, an unknown \
+    user)."
 )]
 pub enum UserCommand {
-    /// Create a user; the password is asked on the terminal, or read from standard input.
+    /// Create a user; the password is asked twice on the terminal without echo, or read as the
+    /// first line of standard input when that is not a terminal.
     Create {
+        /// The name to sign in with (a-z, 0-9, '.', '_', '-').
         name: String,
+        /// clerk, press or admin.
         #[arg(long, value_enum)]
         role: Role,
     },
