@@ -457,6 +457,10 @@ mod tests {
                 ("home.html", json!({ "sessions": [], "live": [] })),
                 ("search.html", json!({ "query": "", "hits": [] })),
                 (
+                    "signin.html",
+                    json!({ "form_csrf": "t", "next": "", "name": "", "error": "wrong_password" }),
+                ),
+                (
                     "press.html",
                     json!({ "sessions": [], "presets": ["web-720p"] }),
                 ),
