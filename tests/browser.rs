@@ -8,41 +8,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::browser::{chromium, start_driver};
 use common::serve::{fixture, http, start_server, Server};
 use common::{read_json, Aula, Evidence, Spec};
-
-/// chromedriver on a free port, stopped with the test.
-struct Driver {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("chromedriver not found: run scripts/setup (chromium-driver)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Driver { child, port }
-}
 
 async fn js_f64(client: &fantoccini::Client, script: &str) -> f64 {
     client
@@ -68,26 +36,6 @@ async fn wait_for(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Headless Chromium through `driver`, saving downloads into `downloads`.
-async fn chromium(driver: &Driver, downloads: &Path) -> fantoccini::Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--mute-audio"],
-            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false },
-        }),
-    );
-    fantoccini::ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("connecting to chromedriver")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,8 +113,13 @@
   const progress = document.getElementById("progress");
   const outputs = document.getElementById("outputs");
 
+  // A signed-in user needs no token: the session cookie goes along, and requests that change
+  // something carry the session's CSRF token from the page's <meta name="csrf-token">.
+  const csrf = document.querySelector('meta[name="csrf-token"]');
+
   function authorization() {
-    return { Authorization: "Bearer " + token };
+    if (token) return { Authorization: "Bearer " + token };
+    return csrf ? { "x-csrf-token": csrf.content } : {};
   }
 
   // An unpublished file is fetched with the header and handed to the browser as a Blob.
@@ -141,7 +146,7 @@
       tokenInput.value = "";
       tokenInput.placeholder = form.dataset.kept;
     }
-    if (!token) {
+    if (!token && !csrf) {
       jobEl.textContent = form.dataset.missing;
       tokenInput.focus();
       return;

@@ -21,12 +21,14 @@ mod progress;
 mod search;
 mod timeline;
 mod tokens;
+mod users;
 
 pub use clips::ClipRecord;
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
 pub use progress::Progress;
 pub use timeline::{NewRevision, Revision, StoredTimeline};
 pub use tokens::Role;
+pub use users::{UserRecord, WebSessionRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -56,8 +58,14 @@ pub enum CatalogueError {
         column: &'static str,
         source: sqlx::Error,
     },
-    #[error("tokens are for press or admin (the public needs none), not public")]
+    #[error(
+        "tokens and accounts are for clerk, press or admin (the public needs none), not public"
+    )]
     PublicToken,
+    #[error("there is already a user {0:?}")]
+    UserExists(String),
+    #[error("no user {0:?} (see aula user list)")]
+    NoUser(String),
     #[error("catalogue holds a bad value in {table}.{column}: {value:?}")]
     Corrupt {
         table: &'static str,
@@ -71,8 +79,9 @@ impl CatalogueError {
     /// step asked for too early, the caller's; the database failing, the system's.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CatalogueError::NotFound(_) => ErrorKind::NotFound,
+            CatalogueError::NotFound(_) | CatalogueError::NoUser(_) => ErrorKind::NotFound,
             CatalogueError::AlreadyExists(_)
+            | CatalogueError::UserExists(_)
             | CatalogueError::Conflict(_)
             | CatalogueError::ClosedPart(_) => ErrorKind::Conflict,
             CatalogueError::BeforeStart { .. }

@@ -4,13 +4,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{column, Catalogue, CatalogueError, Result};
 
-/// Who is asking, from least to most allowed. Tokens are for press or admin; the public has none.
+/// Who is asking, from least to most allowed: the public, the clerk (live control: agenda
+/// markers, closed parts, floor events), the press office (clips, publishing, report; live control
+/// too) and admin (everything, corrections and closed content included). Tokens and accounts are
+/// for clerk, press or admin; the public has none.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Public,
+    Clerk,
     Press,
     Admin,
 }
@@ -19,18 +23,20 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Public => "public",
+            Role::Clerk => "clerk",
             Role::Press => "press",
             Role::Admin => "admin",
         }
     }
 
-    /// A token's role as stored: press or admin.
-    fn stored(text: String) -> Result<Role> {
+    /// A token's or a user's role as stored: clerk, press or admin.
+    pub(super) fn stored(table: &'static str, text: String) -> Result<Role> {
         match text.as_str() {
+            "clerk" => Ok(Role::Clerk),
             "press" => Ok(Role::Press),
             "admin" => Ok(Role::Admin),
             _ => Err(CatalogueError::Corrupt {
-                table: "tokens",
+                table,
                 column: "role",
                 value: text,
             }),
@@ -45,11 +51,11 @@ impl Catalogue {
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| Role::stored(column(&row, "tokens", "role")?))
+        row.map(|row| Role::stored("tokens", column(&row, "tokens", "role")?))
             .transpose()
     }
 
-    /// Stores a token's SHA-256 with its role (press or admin) and label.
+    /// Stores a token's SHA-256 with its role (clerk, press or admin) and label.
     pub async fn add_token(&self, hash: &str, role: Role, label: &str) -> Result<()> {
         if role == Role::Public {
             return Err(CatalogueError::PublicToken);

@@ -10,6 +10,7 @@ mod report;
 mod sample;
 mod session;
 mod transcribe;
+mod user;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -73,14 +74,18 @@ pub enum Command {
     Presets(presets::PresetsCommand),
     /// Serve the API, the public pages and the downloads, and run the jobs, until SIGTERM/Ctrl-C.
     Serve(crate::serve::ServeArgs),
-    /// Access tokens for `aula serve`.
+    /// Access tokens for `aula serve`'s scripts (sent in the Authorization header).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Accounts that sign in to `aula serve` in a browser: create, list, disable, passwd.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create a token for a role and print it (once: only its hash is kept).
+    /// Create a token for a role (clerk, press or admin) and print it (once: only its hash is
+    /// kept).
     Create {
         #[arg(long, value_enum)]
         role: crate::serve::auth::Role,
@@ -103,10 +108,11 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Report(args) => report::run(&config, args).await,
         Command::Record(cmd) => record::run(&config, cmd, cancel).await,
         Command::Serve(args) => crate::serve::run(config, args, cancel).await,
+        Command::User(cmd) => user::run(&config, cmd).await,
         Command::Token(TokenCommand::Create { role, label }) => {
             if role == crate::serve::auth::Role::Public {
                 return Err(crate::BadInput(
-                    "the public needs no token; use press or admin".into(),
+                    "the public needs no token; use clerk, press or admin".into(),
                 )
                 .into());
             }

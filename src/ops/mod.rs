@@ -2,6 +2,7 @@
 //! catalogue and the configuration, with plain requests in and reports out. Nothing here prints,
 //! draws progress or knows about clap or HTTP.
 
+pub mod accounts;
 pub mod align;
 pub mod board;
 pub mod clip;
@@ -48,6 +49,8 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
     }
     reported!(
         CatalogueError,
+        accounts::AccountError,
+        accounts::SignInRefused,
         import::ImportError,
         delete::DeleteError,
         evidence::EvidenceError,

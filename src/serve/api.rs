@@ -1,6 +1,9 @@
 //! The JSON API under `/api/v1`: sessions, their transcript, timeline, interventions and clips;
 //! jobs; floor events and agenda markers during a live session; corrections; presets, report and
 //! search. Public callers see only what is published and never a word of a closed range.
+//! Roles: live control (floor events, agenda markers, closed parts) needs clerk; clips,
+//! publishing, jobs and the report press; imports, transcription, alignment, corrections and the
+//! closed parts' content admin. A higher role may do what a lower one may.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -396,7 +399,7 @@ pub async fn retry_job(
     Ok(accepted(state.jobs.retry(&id, &caller).await?))
 }
 
-/// Floor events from the conference system during a live session (admin):
+/// Floor events from the conference system during a live session (clerk):
 /// `[{"at": "...", "seat": 12, "action": "mic_on"}]`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/floor-events", params(("id" = String, Path)),
     request_body = Object,
@@ -407,13 +410,13 @@ pub async fn post_floor_events(
     Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Clerk)?;
     let events: Vec<FloorEvent> = parse_json(&body)?;
     evidence::add(&state.catalogue, &id, &events, &[], Checks::Refuse).await?;
     Ok(Json(json!({ "added": events.len() })))
 }
 
-/// Agenda markers from the clerk's console (admin): `[{"at": "...", "item": 2}]`.
+/// Agenda markers from the clerk's console (clerk): `[{"at": "...", "item": 2}]`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/agenda-markers", params(("id" = String, Path)),
     request_body = Object,
     responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
@@ -423,7 +426,7 @@ pub async fn post_agenda_markers(
     Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Clerk)?;
     let markers: Vec<AgendaMarker> = parse_json(&body)?;
     evidence::add(&state.catalogue, &id, &[], &markers, Checks::Refuse).await?;
     Ok(Json(json!({ "added": markers.len() })))
@@ -447,7 +450,7 @@ pub async fn post_correction(
     Ok(Json(json!(revision)))
 }
 
-/// A closed part (seduta segreta) declared during the session (admin): `{"start": null}` or
+/// A closed part (seduta segreta) declared during the session (clerk): `{"start": null}` or
 /// `{"end": null}` at the current session time, or `{"start": MS}` / `{"end": MS}` at a session
 /// time. The live program cuts to the slate at once; everything public leaves the closed part out.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/closed", params(("id" = String, Path)),
@@ -460,7 +463,7 @@ pub async fn post_closed(
     Path(id): Path<SessionId>,
     body: Bytes,
 ) -> ApiResult<Value> {
-    caller.require(Role::Admin)?;
+    caller.require(Role::Clerk)?;
     let request: ClosedRequest = parse_json(&body)?;
     let session = stored(&state, &id).await?.session;
     let (ClosedRequest::Start(at) | ClosedRequest::End(at)) = request;

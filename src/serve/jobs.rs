@@ -26,7 +26,8 @@ pub const RECORDERS: usize = 4;
 pub fn role_for(kind: JobKind) -> Role {
     match kind {
         JobKind::Clip | JobKind::Publish => Role::Press,
-        JobKind::Transcribe | JobKind::Align | JobKind::Record => Role::Admin,
+        JobKind::Record => Role::Clerk,
+        JobKind::Transcribe | JobKind::Align => Role::Admin,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod jobs;
 pub mod pages;
+pub mod signin;
 pub mod workspace;
 
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub catalogue: Catalogue,
     pub jobs: Jobs,
     pub metrics: Arc<Metrics>,
+    /// Recent failed sign-ins per name, which slow the next attempts down.
+    pub throttle: Arc<crate::ops::accounts::Throttle>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             jobs: Jobs::new(catalogue.clone(), max_queued_jobs),
             catalogue,
             metrics: Arc::default(),
+            throttle: Arc::default(),
         }
     }
 
@@ -93,6 +97,9 @@ impl AppState {
             .then(|| format!("/files/{id}/live/index.m3u8"))
     }
 }
+
+/// The largest request body accepted.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// The whole application: API, files, pages, health and metrics.
 pub fn app(state: AppState) -> Router {
@@ -138,9 +145,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
+        .merge(signin::routes())
         .fallback(no_route)
-        .layer(DefaultBodyLimit::max(1024 * 1024))
-        .layer(middleware::from_fn_with_state(state.clone(), known_token))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(CatchPanicLayer::custom({
             let metrics = Arc::clone(&state.metrics);
             move |_: Box<dyn std::any::Any + Send>| {
@@ -171,7 +179,12 @@ async fn json_error(response: Response, id: &RequestId) -> Response {
         let body = serde_json::json!({ "error": "internal error", "request_id": id.0 });
         return (status, axum::Json(body)).into_response();
     }
-    if is_json {
+    // A page answering an error (the sign-in form's) stays a page.
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_json || is_html {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -228,23 +241,6 @@ async fn count(State(state): State<AppState>, mut request: Request, next: Next) 
         .bytes_served
         .fetch_add(bytes, Ordering::Relaxed);
     response
-}
-
-/// A request carrying a token that is not known is refused on every route (401), never taken
-/// for the public; the caller found is kept for the handlers, so a token is looked up once.
-async fn known_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
-    match <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
-        &mut parts, &state,
-    )
-    .await
-    {
-        Ok(caller) => {
-            parts.extensions.insert(caller);
-            next.run(Request::from_parts(parts, body)).await
-        }
-        Err(e) => e.into_response(),
-    }
 }
 
 /// The press feed of every published session (written by `aula publish`).
@@ -548,9 +544,12 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
             }
         }
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     for t in tasks {
         let _ = t.await;
     }

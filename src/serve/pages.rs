@@ -50,7 +50,12 @@ pub enum Lang {
 
 impl Lang {
     pub fn of(q: &PageQuery) -> Lang {
-        if q.lang.as_deref() == Some("en") {
+        Lang::parse(q.lang.as_deref())
+    }
+
+    /// The language a `lang` query parameter asks for: English for `en`, else Italian.
+    pub(super) fn parse(code: Option<&str>) -> Lang {
+        if code == Some("en") {
             Lang::En
         } else {
             Lang::It
@@ -106,6 +111,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "control.html",
             include_str!("../../web/templates/control.html"),
         ),
+        (
+            "signin.html",
+            include_str!("../../web/templates/signin.html"),
+        ),
     ] {
         // Invariant: the embedded templates parse (the unit test below renders each one).
         env.add_template(name, source)
@@ -156,7 +165,8 @@ fn translate(state: &TemplateState, it: String, en: String) -> String {
     }
 }
 
-/// Renders the page template `name` with `page` (any serializable view) and the language.
+/// Renders the page template `name` with `page` (any serializable view), the language and the
+/// user signed in for this request (its name and CSRF token in the page's header).
 pub fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<String>, ApiError> {
     let html = TEMPLATES
         .get_template(name)
@@ -164,6 +174,7 @@ pub fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<Strin
             t.render(context! {
                 lang => lang.code(),
                 lang_query => lang.query(),
+                viewer => Serde(super::auth::viewer()),
                 ..Serde(&page)
             })
         })
@@ -438,9 +449,13 @@ mod tests {
                 ),
                 (
                     "board.html",
-                    json!({ "sessions": [], "stage_names": {}, "kind_names": {}, "csrf": "" }),
+                    json!({ "sessions": [], "stage_names": {}, "kind_names": {} }),
                 ),
                 ("search.html", json!({ "query": "", "hits": [] })),
+                (
+                    "signin.html",
+                    json!({ "form_csrf": "t", "next": "", "name": "", "error": "wrong_password" }),
+                ),
                 (
                     "press.html",
                     json!({ "sessions": [], "presets": ["web-720p"] }),

@@ -78,7 +78,7 @@ async fn board_page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
-    if let Err(refused) = admit(&caller, Role::Press, "/workspace") {
+    if let Err(refused) = admit(&caller, Role::Clerk, "/workspace") {
         return Ok(refused);
     }
     let rows = board::board(&state.catalogue, &state.config).await?;
