@@ -16,14 +16,16 @@ pub enum JobKind {
     Publish,
     Transcribe,
     Align,
+    Deliver,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Clip,
         JobKind::Publish,
         JobKind::Transcribe,
         JobKind::Align,
+        JobKind::Deliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +34,7 @@ impl JobKind {
             JobKind::Publish => "publish",
             JobKind::Transcribe => "transcribe",
             JobKind::Align => "align",
+            JobKind::Deliver => "deliver",
         }
     }
 

@@ -16,12 +16,14 @@ use sqlx::AnyConnection;
 use sqlx::{AnyPool, Row};
 
 mod clips;
+mod deliveries;
 mod jobs;
 mod search;
 mod timeline;
 mod tokens;
 
 pub use clips::ClipRecord;
+pub use deliveries::{Attempt, Outcome as DeliveryOutcome};
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
 pub use timeline::{NewRevision, Revision, StoredTimeline};
 pub use tokens::Role;

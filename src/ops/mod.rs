@@ -6,6 +6,7 @@ pub mod align;
 pub mod clip;
 pub mod correct;
 pub mod delete;
+pub mod deliver;
 pub mod evidence;
 pub mod import;
 pub mod outputs;
@@ -48,6 +49,7 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
         CatalogueError,
         import::ImportError,
         delete::DeleteError,
+        deliver::DeliverError,
         evidence::EvidenceError,
         session::DocumentError,
         session::BadSessionId,
