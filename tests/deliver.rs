@@ -94,7 +94,15 @@ impl Sshd {
             let path = d.join(key);
             run(
                 "ssh-keygen",
-                &["-q", "-t", "ed25519", "-N", "", "-f", path.to_str().unwrap()],
+                &[
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-f",
+                    path.to_str().unwrap(),
+                ],
             );
         }
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
@@ -140,8 +148,8 @@ impl Sshd {
     }
 
     fn destination(&self, name: &str, upload: &str) -> String {
-        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
-            .unwrap();
+        let user =
+            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
         let d = self.dir.path().display();
         format!(
             "[[delivery]]\nname = \"{name}\"\nkind = \"sftp\"\nhost = \"127.0.0.1\"\n\
@@ -151,6 +159,31 @@ impl Sshd {
             port = self.port,
             user = user.trim(),
         )
+    }
+
+    /// Pins another key than the server's in `known_hosts`.
+    fn pin_another_key(&self) {
+        let d = self.dir.path();
+        let other = d.join("other_key");
+        run(
+            "ssh-keygen",
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-f",
+                other.to_str().unwrap(),
+            ],
+        );
+        let key = std::fs::read_to_string(d.join("other_key.pub")).unwrap();
+        let key: Vec<&str> = key.split_whitespace().take(2).collect();
+        std::fs::write(
+            d.join("known_hosts"),
+            format!("[127.0.0.1]:{} {}\n", self.port, key.join(" ")),
+        )
+        .unwrap();
     }
 
     fn stop(&mut self) {
@@ -212,6 +245,19 @@ fn sftp_delivery_uploads_the_zip_and_the_package_with_matching_sha256() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+#[test]
+fn an_sftp_server_with_another_host_key_is_refused_and_gets_nothing() {
+    let sshd = Sshd::start();
+    sshd.pin_another_key();
+    let (aula, id) = configured(&sshd.destination("agenzia", "zip"));
+    let out = aula.run(&["deliver", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("host key: the key of 127.0.0.1:"), "{err}");
+    assert!(err.contains("differs from the one in"), "{err}");
+    assert!(walk(&sshd.inbox()).is_empty());
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -250,7 +296,12 @@ fn a_stopped_sftp_server_is_retried_then_reported_with_its_answer() {
         .collect();
     assert_eq!(
         outcomes,
-        [(1, "delivered"), (1, "failed"), (2, "failed"), (3, "failed")]
+        [
+            (1, "delivered"),
+            (1, "failed"),
+            (2, "failed"),
+            (3, "failed")
+        ]
     );
     for failed in &attempts[1..] {
         assert_eq!(failed.destination, "agenzia");
@@ -483,7 +534,11 @@ fn webhook_delivery_is_signed_with_the_secret_and_lists_the_files() {
     assert!(files.len() > 5, "{body}");
     for f in files {
         let path = f["path"].as_str().unwrap();
-        assert_eq!(f["sha256"], sha256_of(&local.join("press").join(path)), "{path}");
+        assert_eq!(
+            f["sha256"],
+            sha256_of(&local.join("press").join(path)),
+            "{path}"
+        );
     }
 }
 
@@ -512,7 +567,10 @@ fn a_kit_delivered_once_is_not_sent_again_unless_asked() {
     let (aula, id) = configured(&receiver.destination("sito", SECRET));
     aula.ok(&["deliver", &id]);
     let again = aula.ok(&["deliver", &id]);
-    assert!(again.contains("sito (webhook): has this kit already"), "{again}");
+    assert!(
+        again.contains("sito (webhook): has this kit already"),
+        "{again}"
+    );
     assert!(again.contains("nothing sent"), "{again}");
     assert_eq!(receiver.received().len(), 1, "nothing sent the second time");
     aula.ok(&["deliver", &id, "--again"]);
@@ -528,10 +586,22 @@ fn the_api_queues_a_deliver_job_and_shows_the_log() {
     let path = format!("/api/v1/sessions/{id}/deliver");
     let (status, body) = http(server.port, "POST", &path, None, "{}");
     assert_eq!(status, 401, "{body}");
-    let (status, body) = http(server.port, "POST", &path, Some(&press), r#"{"to": ["nope"]}"#);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        &path,
+        Some(&press),
+        r#"{"to": ["nope"]}"#,
+    );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("no destination \\\"nope\\\""), "{body}");
-    let (status, body) = http(server.port, "POST", &path, Some(&press), r#"{"to": ["sito"]}"#);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        &path,
+        Some(&press),
+        r#"{"to": ["sito"]}"#,
+    );
     assert_eq!(status, 202, "{body}");
     let job: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(job["kind"], "deliver");

@@ -11,8 +11,10 @@ use crate::config::Config;
 use crate::ops::deliver::{self, DeliverRequest, Status};
 
 #[derive(Clone, Debug, Args)]
-#[command(after_help = "Exit codes: 0 delivered (or had it already), 1 a destination failed, \
-                        2 bad input or usage, 130 interrupted.")]
+#[command(
+    after_help = "Exit codes: 0 delivered (or had it already), 1 a destination failed, \
+                        2 bad input or usage, 130 interrupted."
+)]
 pub struct DeliverArgs {
     pub id: SessionId,
     /// A destination's name (repeat for several); every destination when none is given.

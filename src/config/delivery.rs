@@ -179,7 +179,11 @@ pub fn destinations(
         };
         let fail = |field: &str, problem: String| DestinationError {
             index,
-            name: if name.is_empty() { "?".into() } else { name.clone() },
+            name: if name.is_empty() {
+                "?".into()
+            } else {
+                name.clone()
+            },
             field: field.to_owned(),
             problem,
         };
@@ -263,7 +267,10 @@ fn loopback(host: &str) -> bool {
 
 fn check_host(host: &str, port: u16) -> Result<(), Problem> {
     if host.trim().is_empty() || host.contains(char::is_whitespace) {
-        return Err(("host", format!("{host:?} (expected a host name or address)")));
+        return Err((
+            "host",
+            format!("{host:?} (expected a host name or address)"),
+        ));
     }
     if port == 0 {
         return Err(("port", "0 (expected 1 to 65535)".into()));
@@ -277,7 +284,10 @@ fn check_sftp(s: &Sftp) -> Result<(), Problem> {
         return Err(("user", "empty (expected the account on the server)".into()));
     }
     if s.remote_dir.is_empty() {
-        return Err(("remote_dir", "empty (expected a folder on the server)".into()));
+        return Err((
+            "remote_dir",
+            "empty (expected a folder on the server)".into(),
+        ));
     }
     Ok(())
 }
@@ -319,7 +329,10 @@ fn check_webhook(w: &Webhook) -> Result<(), Problem> {
         if !loopback(host) {
             return Err((
                 "url",
-                format!("{} (plain http only to the loopback interface; use https)", w.url),
+                format!(
+                    "{} (plain http only to the loopback interface; use https)",
+                    w.url
+                ),
             ));
         }
         rest
@@ -467,6 +480,9 @@ mod tests {
             attempts: 3,
             backoff_ms: 1000,
         };
-        assert_eq!([r.wait_ms(1), r.wait_ms(2), r.wait_ms(3)], [1000, 2000, 4000]);
+        assert_eq!(
+            [r.wait_ms(1), r.wait_ms(2), r.wait_ms(3)],
+            [1000, 2000, 4000]
+        );
     }
 }

@@ -35,7 +35,10 @@ pub struct DeliverRequest {
 
 impl DeliverRequest {
     /// The destinations the request names (all of them when it names none).
-    pub fn destinations<'c>(&self, config: &'c Config) -> Result<Vec<&'c Destination>, DeliverError> {
+    pub fn destinations<'c>(
+        &self,
+        config: &'c Config,
+    ) -> Result<Vec<&'c Destination>, DeliverError> {
         if config.deliveries.is_empty() {
             return Err(DeliverError::NoDestinations(config.home.join("aula.toml")));
         }
@@ -348,8 +351,7 @@ pub async fn deliver(
                         kind: kind.to_owned(),
                         kit_sha256: kit.checksum.clone(),
                         attempt,
-                        at: chrono::Utc::now()
-                            .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                         outcome,
                         answer: answer.clone(),
                         job_id: job_id.map(str::to_owned),
@@ -359,7 +361,10 @@ pub async fn deliver(
             report.answer = answer;
             if outcome == DeliveryOutcome::Delivered {
                 report.status = Status::Delivered;
-                progress(&format!("{}: delivered: {}", destination.name, report.answer));
+                progress(&format!(
+                    "{}: delivered: {}",
+                    destination.name, report.answer
+                ));
                 break;
             }
             if attempt < retry.attempts {
@@ -403,8 +408,10 @@ async fn sleep_unless_cancelled(cancel: &Cancel, wait_ms: u64) -> Result<()> {
     let until = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
     while tokio::time::Instant::now() < until {
         cancel.check()?;
-        tokio::time::sleep_until(until.min(tokio::time::Instant::now() + Duration::from_millis(100)))
-            .await;
+        tokio::time::sleep_until(
+            until.min(tokio::time::Instant::now() + Duration::from_millis(100)),
+        )
+        .await;
     }
     Ok(())
 }

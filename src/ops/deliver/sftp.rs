@@ -26,7 +26,8 @@ pub fn send(name: &str, settings: &Sftp, kit: &Kit) -> Result<String, SendError>
         .next()
         .ok_or_else(|| fail(&connect("resolving"), &"no address"))
         .and_then(|a| {
-            TcpStream::connect_timeout(&a, CONNECT_TIMEOUT).map_err(|e| fail(&connect("connecting to"), &e))
+            TcpStream::connect_timeout(&a, CONNECT_TIMEOUT)
+                .map_err(|e| fail(&connect("connecting to"), &e))
         })?;
     let mut ssh = ssh2::Session::new().map_err(|e| fail("starting SSH", &e))?;
     ssh.set_tcp_stream(tcp);
@@ -58,7 +59,11 @@ pub fn send(name: &str, settings: &Sftp, kit: &Kit) -> Result<String, SendError>
     }
     if matches!(settings.upload, Upload::Package | Upload::Both) {
         let folder = remote_dir.join(&kit.name);
-        uploads.extend(kit.files.iter().map(|f| (f.local.as_path(), folder.join(&f.path))));
+        uploads.extend(
+            kit.files
+                .iter()
+                .map(|f| (f.local.as_path(), folder.join(&f.path))),
+        );
     }
     let mut bytes = 0;
     for (local, remote) in &uploads {
