@@ -1,7 +1,8 @@
 //! Delivery of a published press kit to real servers the tests start on loopback ports: Debian's
 //! OpenSSH server (SFTP, key authentication, a pinned host key), Python's aiosmtpd (SMTP with
 //! STARTTLS on a certificate made here) and a webhook receiver that checks the signature; the
-//! retries and the log when the SFTP server is gone; a kit delivered once is not sent twice.
+//! retries and the log when the SFTP server is gone; a host key other than the pinned one refused;
+//! a kit delivered once not sent twice; the API's job and log; a bad destination refused by name.
 
 mod common;
 
@@ -641,4 +642,24 @@ fn the_api_queues_a_deliver_job_and_shows_the_log() {
     assert_eq!(log[0]["attempt"], 1);
     assert_eq!(log[0]["job_id"], job_id.as_str());
     assert!(log[0]["answer"].as_str().unwrap().starts_with("HTTP 200"));
+}
+
+#[test]
+fn a_bad_destination_is_refused_by_name_and_field_before_anything_is_sent() {
+    let (aula, id) = configured(
+        "[[delivery]]\nname = \"lista-stampa\"\nkind = \"smtp\"\nhost = \"smtp.example.org\"\n\
+         tls = \"none\"\nfrom = \"stampa@example.org\"\nto = [\"redazione@example.org\"]\n",
+    );
+    let out = aula.run(&["deliver", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "delivery[0] (lista-stampa): tls: \"none\" for smtp.example.org (only a server on \
+             the loopback interface may go without STARTTLS)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(aula.path().join("data").join("aula.toml")).unwrap();
+    assert!(log(&aula, &id).is_empty());
 }

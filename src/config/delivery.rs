@@ -166,6 +166,12 @@ pub struct DestinationError {
     pub problem: String,
 }
 
+impl DestinationError {
+    pub fn kind(&self) -> session::ErrorKind {
+        session::ErrorKind::BadInput
+    }
+}
+
 /// Reads and checks the `[[delivery]]` tables; relative file paths are taken from `home`.
 pub fn destinations(
     tables: Vec<toml::Table>,

@@ -47,6 +47,7 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
     }
     reported!(
         CatalogueError,
+        crate::config::delivery::DestinationError,
         import::ImportError,
         delete::DeleteError,
         deliver::DeliverError,
