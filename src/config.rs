@@ -1,6 +1,8 @@
 //! Where aula keeps its data and catalogue: command-line flags, then the environment (`AULA_HOME`,
 //! `AULA_DATABASE`), then `$AULA_HOME/aula.toml`, then the defaults (`./aula-data`, SQLite inside it).
 
+pub mod delivery;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -13,6 +15,8 @@ pub struct Config {
     pub database_url: String,
     /// Where `aula serve` is reached from outside, for the links in feeds.
     pub public_url: String,
+    /// Where press kits are delivered (`[[delivery]]`).
+    pub deliveries: Vec<delivery::Destination>,
 }
 
 /// The optional `$AULA_HOME/aula.toml`.
@@ -21,6 +25,8 @@ pub struct Config {
 struct ConfigFile {
     database: Option<String>,
     public_url: Option<String>,
+    #[serde(default)]
+    delivery: Vec<toml::Table>,
 }
 
 impl Config {
@@ -43,10 +49,14 @@ impl Config {
             .unwrap_or_else(|| "http://localhost:8080".to_owned())
             .trim_end_matches('/')
             .to_owned();
+        let deliveries = delivery::destinations(file.delivery, &home).with_context(|| {
+            crate::BadInput(format!("bad configuration file {}", file_path.display()))
+        })?;
         Ok(Config {
             home,
             database_url,
             public_url,
+            deliveries,
         })
     }
 

@@ -73,6 +73,14 @@ async fn every_endpoint_answers_each_role_as_due() {
             Some(r#"{}"#),
             [unauth, accepted, accepted],
         ),
+        // The fixture configures no destinations: the request is refused before a job is queued.
+        (
+            "POST",
+            s("/deliver"),
+            Some(r#"{}"#),
+            [unauth, StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST],
+        ),
+        ("GET", s("/deliveries"), None, [unauth, ok, ok]),
         ("POST", s("/align"), None, [unauth, forbidden, accepted]),
         // Live control is the clerk's, and so the press office's and admin's too.
         ("POST", s("/floor-events"), Some("[]"), [unauth, ok, ok]),

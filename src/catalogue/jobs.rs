@@ -16,25 +16,28 @@ pub enum JobKind {
     Publish,
     Transcribe,
     Align,
+    Deliver,
     /// A live session's recording, from its start until it is stopped, then joined.
     Record,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Clip,
         JobKind::Publish,
         JobKind::Transcribe,
         JobKind::Align,
+        JobKind::Deliver,
         JobKind::Record,
     ];
 
     /// The kinds the heavy workers run (one at a time per core); recordings have their own.
-    pub const HEAVY: [JobKind; 4] = [
+    pub const HEAVY: [JobKind; 5] = [
         JobKind::Clip,
         JobKind::Publish,
         JobKind::Transcribe,
         JobKind::Align,
+        JobKind::Deliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl JobKind {
             JobKind::Publish => "publish",
             JobKind::Transcribe => "transcribe",
             JobKind::Align => "align",
+            JobKind::Deliver => "deliver",
             JobKind::Record => "record",
         }
     }

@@ -16,6 +16,7 @@ use sqlx::AnyConnection;
 use sqlx::{AnyPool, Row};
 
 mod clips;
+mod deliveries;
 mod jobs;
 mod progress;
 mod search;
@@ -24,6 +25,7 @@ mod tokens;
 mod users;
 
 pub use clips::ClipRecord;
+pub use deliveries::{Attempt, Outcome as DeliveryOutcome};
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
 pub use progress::Progress;
 pub use timeline::{NewRevision, Revision, StoredTimeline};

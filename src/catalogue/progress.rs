@@ -1,4 +1,5 @@
-//! How far each session has come, in one query: transcript, timeline, clips made and published.
+//! How far each session has come, in one query: transcript, timeline, clips made and published,
+//! press kit delivered.
 
 use sqlx::Row;
 
@@ -12,6 +13,8 @@ pub struct Progress {
     pub aligned: bool,
     pub clips: u64,
     pub published_clips: u64,
+    /// Whether a press kit of the session reached a destination.
+    pub delivered: bool,
 }
 
 impl Catalogue {
@@ -23,7 +26,9 @@ impl Catalogue {
                 (SELECT COUNT(*) FROM timelines l WHERE l.session_id = s.id) AS timelines,
                 (SELECT COUNT(*) FROM clips c WHERE c.session_id = s.id) AS clips,
                 (SELECT COUNT(*) FROM clips c WHERE c.session_id = s.id
-                    AND c.published_at IS NOT NULL) AS published
+                    AND c.published_at IS NOT NULL) AS published,
+                (SELECT COUNT(*) FROM deliveries d WHERE d.session_id = s.id
+                    AND d.outcome = 'delivered') AS delivered
              FROM sessions s ORDER BY s.start_at, s.id",
         )
         .fetch_all(&self.pool)
@@ -39,6 +44,7 @@ impl Catalogue {
                     aligned: count("timelines")? > 0,
                     clips: count("clips")?,
                     published_clips: count("published")?,
+                    delivered: count("delivered")? > 0,
                 })
             })
             .collect()

@@ -2,6 +2,7 @@
 
 mod align;
 mod clip;
+mod deliver;
 mod models;
 mod presets;
 mod publish;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Build the session's press kit: clips per item or intervention, subtitles, transcript,
     /// metadata, index page, feed, checksums and a ZIP; again, only what changed.
     Publish(publish::PublishArgs),
+    /// Deliver the session's press kit to the destinations of `[[delivery]]` in aula.toml (SFTP,
+    /// e-mail, webhook), with retries; a kit a destination has already is not sent again.
+    Deliver(deliver::DeliverArgs),
     /// Record a session's sources in crash-safe segments, join them, show the recordings.
     Record(record::RecordArgs),
     /// Sessions held, clips produced and the list of published clips over a period.
@@ -105,6 +109,7 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Clip(args) => clip::run(&config, args, cancel).await,
         Command::Presets(cmd) => presets::run(&config, cmd),
         Command::Publish(args) => publish::run(&config, args, cancel).await,
+        Command::Deliver(args) => deliver::run(&config, args, cancel).await,
         Command::Report(args) => report::run(&config, args).await,
         Command::Record(cmd) => record::run(&config, cmd, cancel).await,
         Command::Serve(args) => crate::serve::run(config, args, cancel).await,

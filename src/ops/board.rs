@@ -23,6 +23,8 @@ pub enum Stage {
     Aligned,
     /// At least one clip is in a press kit.
     Published,
+    /// A press kit reached a delivery destination.
+    Delivered,
 }
 
 /// What decides a session's stage.
@@ -33,13 +35,26 @@ pub struct Facts {
     pub transcribed: bool,
     pub aligned: bool,
     pub published: bool,
+    pub delivered: bool,
 }
 
 impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Scheduled,
+        Stage::Live,
+        Stage::Recorded,
+        Stage::Transcribed,
+        Stage::Aligned,
+        Stage::Published,
+        Stage::Delivered,
+    ];
+
     /// The furthest stage the facts show; live wins while the session streams.
     pub fn of(f: Facts) -> Stage {
         if f.live {
             Stage::Live
+        } else if f.delivered {
+            Stage::Delivered
         } else if f.published {
             Stage::Published
         } else if f.aligned {
@@ -107,6 +122,7 @@ pub async fn board(catalogue: &Catalogue, config: &Config) -> Result<Vec<BoardRo
             transcribed: p.transcribed,
             aligned: p.aligned,
             published: p.published_clips > 0,
+            delivered: p.delivered,
         };
         rows.push(row(s, &p, facts, &jobs));
     }
@@ -174,10 +190,15 @@ mod tests {
             ..aligned
         };
         assert_eq!(Stage::of(published), Stage::Published);
+        let delivered = Facts {
+            delivered: true,
+            ..published
+        };
+        assert_eq!(Stage::of(delivered), Stage::Delivered);
         assert_eq!(
             Stage::of(Facts {
                 live: true,
-                ..published
+                ..delivered
             }),
             Stage::Live
         );

@@ -8,6 +8,7 @@ pub mod board;
 pub mod clip;
 pub mod correct;
 pub mod delete;
+pub mod deliver;
 pub mod evidence;
 pub mod import;
 pub mod live;
@@ -51,8 +52,10 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
         CatalogueError,
         accounts::AccountError,
         accounts::SignInRefused,
+        crate::config::delivery::DestinationError,
         import::ImportError,
         delete::DeleteError,
+        deliver::DeliverError,
         evidence::EvidenceError,
         session::DocumentError,
         session::BadSessionId,

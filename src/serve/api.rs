@@ -18,9 +18,10 @@ use super::auth::{Caller, Role};
 use super::error::{parse_json, parse_object, ApiError};
 use super::jobs::{Job, JobKind, Submitted};
 use super::AppState;
-use crate::catalogue::ClipRecord;
+use crate::catalogue::{Attempt, ClipRecord};
 use crate::ops::clip::ClipRequest;
 use crate::ops::correct::CorrectionRequest;
+use crate::ops::deliver::DeliverRequest;
 use crate::ops::evidence::{self, Checks};
 use crate::ops::import::{ImportRequest, MediaPolicy};
 use crate::ops::publish::PublishRequest;
@@ -34,13 +35,14 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
     info(title = "aula", description = "Council sessions: recordings, transcripts, clips."),
     paths(
         list_sessions, import_session, get_session, transcript, timeline, interventions,
-        list_clips, request_clip, request_publish, request_transcribe, request_align,
+        list_clips, request_clip, request_publish, request_deliver, list_deliveries,
+        request_transcribe, request_align,
         list_jobs, get_job, cancel_job, retry_job, post_floor_events, post_agenda_markers, post_correction,
         post_closed, list_presets, report, search_transcripts, super::control::recording,
         super::control::start, super::control::stop, super::control::live_action
     ),
-    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, CorrectionRequest,
-        crate::ops::live::LiveAction)),
+    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, DeliverRequest, Attempt,
+        CorrectionRequest, crate::ops::live::LiveAction)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -333,6 +335,46 @@ pub async fn request_publish(
         .map_err(|e| ApiError::bad_request(e.0))?;
     let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
     submit(&state, &caller, &id, JobKind::Publish, params).await
+}
+
+/// Delivers the press kit (press): `{"to": ["ansa"], "again": false}` (every destination of
+/// `[[delivery]]` when `to` is left out). Queues a deliver job (202) whose attempts go to the
+/// session's delivery log.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/deliver", params(("id" = String, Path)),
+    request_body = DeliverRequest,
+    responses((status = 202, body = Job), (status = 200, body = Job), (status = 400), (status = 401),
+        (status = 403), (status = 404), (status = 429)))]
+pub async fn request_deliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    caller.require(Role::Press)?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else {
+        body
+    };
+    let args: DeliverRequest = with_id(&body, &id)?;
+    args.destinations(&state.config)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let params = serde_json::to_value(&args).map_err(ApiError::internal)?;
+    submit(&state, &caller, &id, JobKind::Deliver, params).await
+}
+
+/// The session's delivery log (press): every attempt, oldest first, with its outcome and the
+/// server's answer.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/deliveries", params(("id" = String, Path)),
+    responses((status = 200, body = [Attempt]), (status = 401), (status = 403), (status = 404)))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SessionId>,
+) -> ApiResult<Vec<Attempt>> {
+    caller.require(Role::Press)?;
+    stored(&state, &id).await?;
+    Ok(Json(state.catalogue.deliveries(id.as_str()).await?))
 }
 
 /// Transcribes the session with the default model (admin).

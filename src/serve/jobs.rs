@@ -1,4 +1,4 @@
-//! Durable jobs: clip, publish, transcribe and align requests are rows in the catalogue (queued,
+//! Durable jobs: clip, publish, transcribe, align and deliver requests are rows in the catalogue (queued,
 //! running, done, failed, cancelled; progress; log) run by a pool of workers, one heavy job per
 //! core. A job that was running when the process died is queued again at start; its outputs are
 //! written under temporary names and renamed, so a retry never shows a half file.
@@ -25,7 +25,7 @@ pub const RECORDERS: usize = 4;
 /// The role a caller needs to ask for a job of `kind`.
 pub fn role_for(kind: JobKind) -> Role {
     match kind {
-        JobKind::Clip | JobKind::Publish => Role::Press,
+        JobKind::Clip | JobKind::Publish | JobKind::Deliver => Role::Press,
         JobKind::Record => Role::Clerk,
         JobKind::Transcribe | JobKind::Align => Role::Admin,
     }
@@ -417,6 +417,20 @@ async fn run_job(
             Ok(Outcome {
                 outputs: serde_json::json!({ "aligned": job.session }),
                 warnings: report.warnings,
+            })
+        }
+        JobKind::Deliver => {
+            let mut request: ops::deliver::DeliverRequest =
+                serde_json::from_value(job.params.clone())?;
+            request.id = session;
+            let quiet = |_: &str| {};
+            let report =
+                ops::deliver::deliver(config, catalogue, &request, Some(&job.id), &quiet, cancel)
+                    .await?;
+            report.check()?;
+            Ok(Outcome {
+                outputs: serde_json::to_value(&report)?,
+                warnings: Vec::new(),
             })
         }
     }

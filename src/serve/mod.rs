@@ -118,6 +118,8 @@ pub fn app(state: AppState) -> Router {
             get(api::list_clips).post(api::request_clip),
         )
         .route("/sessions/{id}/publish", post(api::request_publish))
+        .route("/sessions/{id}/deliver", post(api::request_deliver))
+        .route("/sessions/{id}/deliveries", get(api::list_deliveries))
         .route("/sessions/{id}/transcribe", post(api::request_transcribe))
         .route("/sessions/{id}/align", post(api::request_align))
         .route("/sessions/{id}/floor-events", post(api::post_floor_events))

@@ -57,6 +57,7 @@ fn stage_name(stage: Stage, lang: Lang) -> &'static str {
         Stage::Transcribed => ("trascritta", "transcribed"),
         Stage::Aligned => ("attribuita", "aligned"),
         Stage::Published => ("pubblicata", "published"),
+        Stage::Delivered => ("consegnata", "delivered"),
     };
     lang.pick(it, en)
 }
@@ -67,6 +68,7 @@ fn kind_name(kind: JobKind, lang: Lang) -> &'static str {
         JobKind::Publish => ("pubblicazione", "publishing"),
         JobKind::Transcribe => ("trascrizione", "transcription"),
         JobKind::Align => ("attribuzione", "alignment"),
+        JobKind::Deliver => ("consegna", "delivery"),
         JobKind::Record => ("registrazione", "recording"),
     };
     lang.pick(it, en)
@@ -95,15 +97,7 @@ async fn board_page(
             failures: r.failures,
         })
         .collect();
-    let stages = [
-        Stage::Scheduled,
-        Stage::Live,
-        Stage::Recorded,
-        Stage::Transcribed,
-        Stage::Aligned,
-        Stage::Published,
-    ];
-    let stage_names: serde_json::Map<_, _> = stages
+    let stage_names: serde_json::Map<_, _> = Stage::ALL
         .iter()
         .map(|s| (stage_key(*s), json!(stage_name(*s, lang))))
         .collect();

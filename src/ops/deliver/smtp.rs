@@ -1,0 +1,176 @@
+//! The e-mail channel (lettre): one message to the press list with the kit's links and the
+//! excerpt of every clip, sent with STARTTLS required (plain only to a loopback test server).
+
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Message, SmtpTransport, Transport};
+
+use super::{Kit, SendError};
+use crate::config::delivery::{Smtp, SmtpTls};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Mails the kit's summary to `settings.to`; the server's answer to the message.
+pub fn send(name: &str, settings: &Smtp, kit: &Kit) -> Result<String, SendError> {
+    let fail = |step: &str, answer: &dyn std::fmt::Display| SendError::new(name, step, answer);
+    let mailbox = |field: &str, text: &str| {
+        text.parse::<Mailbox>()
+            .map_err(|e| fail(field, &format!("{text:?}: {e}")))
+    };
+    let mut message = Message::builder()
+        .from(mailbox("from", &settings.from)?)
+        .subject(subject(kit))
+        .header(ContentType::TEXT_PLAIN);
+    for to in &settings.to {
+        message = message.to(mailbox("to", to)?);
+    }
+    let message = message
+        .body(text(kit))
+        .map_err(|e| fail("writing the message", &e))?;
+    let mut transport = SmtpTransport::builder_dangerous(&settings.host)
+        .port(settings.port)
+        .timeout(Some(TIMEOUT));
+    if settings.tls == SmtpTls::Starttls {
+        let mut tls = TlsParameters::builder(settings.host.clone());
+        if let Some(ca) = &settings.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| fail("ca_file", &format!("{}: {e}", ca.display())))?;
+            let certificate = Certificate::from_pem(&pem)
+                .map_err(|e| fail("ca_file", &format!("{}: {e}", ca.display())))?;
+            tls = tls.add_root_certificate(certificate);
+        }
+        let tls = tls.build().map_err(|e| fail("setting up TLS", &e))?;
+        transport = transport.tls(Tls::Required(tls));
+    }
+    if let Some(user) = &settings.user {
+        transport = transport.credentials(Credentials::new(
+            user.clone(),
+            settings.password.clone().unwrap_or_default(),
+        ));
+    }
+    let address = format!("{}:{}", settings.host, settings.port);
+    let response = transport
+        .build()
+        .send(&message)
+        .map_err(|e| fail(&format!("sending to {address}"), &e))?;
+    Ok(format!(
+        "{} {}",
+        response.code(),
+        response.message().collect::<Vec<_>>().join(" ")
+    ))
+}
+
+fn italian(kit: &Kit) -> bool {
+    kit.session.language == "it"
+}
+
+fn subject(kit: &Kit) -> String {
+    let s = &kit.session;
+    let what = if italian(kit) {
+        "cartella stampa"
+    } else {
+        "press kit"
+    };
+    format!(
+        "{}: {} {} - {what}",
+        s.body,
+        s.title,
+        s.start.format("%Y-%m-%d")
+    )
+}
+
+/// The mail's text: the session, the kit's links, and each clip with its speakers, times, link and
+/// excerpt.
+pub fn text(kit: &Kit) -> String {
+    let s = &kit.session;
+    let t = |it: &'static str, en: &'static str| if italian(kit) { it } else { en };
+    let mut out = format!(
+        "{}: {}\n{}\n\n{}: {}\n{}: {} ({} bytes, SHA-256 {})\n",
+        s.body,
+        s.title,
+        s.start.format("%Y-%m-%d %H:%M UTC"),
+        t("Cartella stampa", "Press kit"),
+        kit.index_url,
+        t("Tutto in un file ZIP", "Everything in one ZIP"),
+        kit.zip.url,
+        kit.zip.bytes,
+        kit.zip.sha256,
+    );
+    for clip in &kit.clips {
+        out.push_str(&format!("\n{}\n", clip.title));
+        let who = clip.speakers.join(", ");
+        out.push_str(&format!(
+            "{}{}{} - {}\n{}\n",
+            who,
+            if who.is_empty() { "" } else { ", " },
+            clip.start_ms,
+            clip.end_ms,
+            kit.url_of(&clip.media),
+        ));
+        if !clip.excerpt.is_empty() {
+            out.push_str(&format!("\"{}\"\n", clip.excerpt));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::ops::deliver::{KitClip, KitFile};
+    use crate::ops::testing;
+
+    fn file(path: &str) -> KitFile {
+        KitFile {
+            path: path.to_owned(),
+            local: PathBuf::from(path),
+            bytes: 2048,
+            sha256: "ab".repeat(32),
+            url: format!("https://aula.example/files/s1/packages/{path}"),
+        }
+    }
+
+    #[test]
+    fn the_mail_lists_the_kit_s_links_and_each_clip_in_the_session_s_language() {
+        let mut kit = Kit {
+            session: testing::session(),
+            name: "s1-press".into(),
+            checksum: "cd".repeat(32),
+            zip: file("s1-press.zip"),
+            files: vec![file("press/clips/s1-item-1-web-720p.mp4")],
+            clips: vec![KitClip {
+                title: "Item 1: Bilancio".into(),
+                speakers: vec!["Mario Rossi".into()],
+                start_ms: session::SessionMs(5_000),
+                end_ms: session::SessionMs(30_000),
+                media: "press/clips/s1-item-1-web-720p.mp4".into(),
+                excerpt: "Mario Rossi: Grazie presidente".into(),
+            }],
+            index_url: "https://aula.example/files/s1/packages/press/index.html".into(),
+        };
+        assert_eq!(
+            text(&kit),
+            format!(
+                "Consiglio comunale: Seduta\n2026-03-02 17:00 UTC\n\n\
+                 Cartella stampa: https://aula.example/files/s1/packages/press/index.html\n\
+                 Tutto in un file ZIP: https://aula.example/files/s1/packages/s1-press.zip \
+                 (2048 bytes, SHA-256 {})\n\n\
+                 Item 1: Bilancio\nMario Rossi, 00:00:05.000 - 00:00:30.000\n\
+                 https://aula.example/files/s1/packages/press/clips/s1-item-1-web-720p.mp4\n\
+                 \"Mario Rossi: Grazie presidente\"\n",
+                "ab".repeat(32)
+            )
+        );
+        assert_eq!(
+            subject(&kit),
+            "Consiglio comunale: Seduta 2026-03-02 - cartella stampa"
+        );
+        kit.session.language = "en".into();
+        assert!(text(&kit).contains("\nPress kit: https://"));
+    }
+}
