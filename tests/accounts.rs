@@ -39,12 +39,7 @@ fn user_cmd(aula: &Aula, args: &[&str], stdin: &str) -> std::process::Output {
 }
 
 fn create_user(aula: &Aula, name: &str, role: &str) {
-    let out = user_cmd(
-        aula,
-        &["create", name, "--role", role],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    aula.create_user(name, role, PASSWORD);
 }
 
 /// One answer: status, `Set-Cookie` values, `Location`, body text.

@@ -147,6 +147,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
+        .merge(workspace::routes())
         .merge(signin::routes())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -32,7 +32,6 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}", get(session_page))
         .route("/search", get(search_page))
         .route("/press", get(press_page))
-        .merge(super::workspace::routes())
         .route("/static/{name}", get(super::assets::asset))
 }
 

@@ -55,3 +55,34 @@ pub async fn chromium(driver: &Driver, downloads: &Path) -> fantoccini::Client {
         .await
         .expect("connecting to chromedriver")
 }
+
+/// The WCAG 2.1 A and AA violations axe-core (npm, web/vendor) finds in the page open in
+/// `client`, one line per rule: its id and the elements it found.
+pub async fn axe_violations(client: &fantoccini::Client) -> Vec<String> {
+    let axe = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/web/vendor/node_modules/axe-core/axe.min.js"
+    ))
+    .expect("axe-core is not installed: run scripts/setup");
+    client.execute(&axe, vec![]).await.unwrap();
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { runOnly: { type: 'tag',
+                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+               .then((r) => done(r.violations.map((v) => v.id + ': ' +
+                   v.nodes.map((n) => n.target.join(' ')).join(', '))),
+                     (e) => done(['axe did not run: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![format!("axe answered {found}")])
+}

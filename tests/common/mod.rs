@@ -206,6 +206,23 @@ impl Aula {
         PathBuf::from(printed.trim())
     }
 
+    /// `aula user create NAME --role ROLE` with `password` on standard input.
+    pub fn create_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = self
+            .command(&["user", "create", name, "--role", role])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{password}").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
     /// A new scratch directory whose data directory is a copy of this one's (generated media stay
     /// where they are): for tests that each change a session set up once.
     pub fn copy(&self) -> Aula {
