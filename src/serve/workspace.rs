@@ -27,14 +27,14 @@ pub fn routes() -> Router<AppState> {
         .route("/workspace/sessions/{id}/clips", get(clips_page))
 }
 
-/// A signed-out visitor is sent to sign in and brought back; a signed-in one below `role` is
-/// refused.
-fn admit(caller: &Caller, role: Role, back: &str) -> Result<(), Response> {
+/// The answer for a caller who may not open the page: a signed-out visitor is sent to sign in
+/// and brought back to `back`; a signed-in one below `role` is refused. None: the caller may.
+fn refusal(caller: &Caller, role: Role, back: &str) -> Option<Response> {
     if caller.role == Role::Public {
         let to = format!("/signin?next={}", segment(back));
-        return Err(Redirect::to(&to).into_response());
+        return Some(Redirect::to(&to).into_response());
     }
-    caller.require(role).map_err(IntoResponse::into_response)
+    caller.require(role).err().map(IntoResponse::into_response)
 }
 
 #[derive(Serialize)]
@@ -80,7 +80,7 @@ async fn board_page(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
-    if let Err(refused) = admit(&caller, Role::Clerk, "/workspace") {
+    if let Some(refused) = refusal(&caller, Role::Clerk, "/workspace") {
         return Ok(refused);
     }
     let rows = board::board(&state.catalogue, &state.config).await?;
@@ -129,7 +129,7 @@ async fn control_page(
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
     let back = format!("/workspace/sessions/{id}/live");
-    if let Err(refused) = admit(&caller, role_for(JobKind::Record), &back) {
+    if let Some(refused) = refusal(&caller, role_for(JobKind::Record), &back) {
         return Ok(refused);
     }
     let session = state.catalogue.get(&id).await?.session;
@@ -187,7 +187,7 @@ async fn clips_page(
 ) -> Result<Response, ApiError> {
     let lang = Lang::of(&q);
     let back = format!("/workspace/sessions/{id}/clips");
-    if let Err(refused) = admit(&caller, Role::Press, &back) {
+    if let Some(refused) = refusal(&caller, Role::Press, &back) {
         return Ok(refused);
     }
     let session = state.catalogue.get(&id).await?.session;
