@@ -6,12 +6,15 @@ pub mod align;
 pub mod clip;
 pub mod correct;
 pub mod delete;
+pub mod documents;
 pub mod evidence;
 pub mod import;
 pub mod outputs;
+pub mod pdf;
 pub mod publish;
 pub mod record;
 pub mod report;
+pub mod resoconto;
 #[cfg(test)]
 mod testing;
 pub mod transcribe;
