@@ -241,6 +241,7 @@ fn sixteen_sessions(aula: &Aula) -> Vec<String> {
             document["title"] = format!("Seduta n. {}", i + 1).into();
             document["start"] = start.clone().into();
             document["agenda_markers"] = serde_json::json!([{ "at": start, "item": 1 }]);
+            document["floor_events"] = serde_json::json!([]);
             let path = sample.dir.join(format!("session-{i}.json"));
             std::fs::write(&path, document.to_string()).unwrap();
             let id = aula.import(&path, Evidence::None);

@@ -6,6 +6,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use session::ErrorKind;
 
 use crate::fsutil::part_path;
@@ -31,8 +32,8 @@ impl Default for Printer {
 pub enum PdfError {
     #[error("{program} is not installed (print-to-PDF needs Debian's chromium; scripts/setup installs it)")]
     Missing { program: String },
-    #[error("{program} did not finish printing within {seconds} s")]
-    TimedOut { program: String, seconds: u64 },
+    #[error("{program} did not finish printing within {seconds:.1} s")]
+    TimedOut { program: String, seconds: f64 },
     #[error("{program} exited with {status}: {stderr}")]
     Failed {
         program: String,
@@ -110,7 +111,7 @@ fn print(&self, page: &Path, pdf: &Path, work: &Path) -> Result<(), PdfError> {
         .arg(format!("--user-data-dir={}", work.join("profile").display()))
         .arg(format!("--print-to-pdf={}", pdf.display()))
         .arg("--no-pdf-header-footer")
-        .arg(format!("file://{}", page.display()))
+        .arg(file_url(page))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -138,7 +139,7 @@ fn print(&self, page: &Path, pdf: &Path, work: &Path) -> Result<(), PdfError> {
             let _ = child.wait();
             return Err(PdfError::TimedOut {
                 program,
-                seconds: timeout.as_secs(),
+                seconds: timeout.as_secs_f64(),
             });
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -158,6 +159,21 @@ fn print(&self, page: &Path, pdf: &Path, work: &Path) -> Result<(), PdfError> {
         }),
     }
 }
+}
+
+/// The `file://` address of an absolute path, each segment percent-encoded.
+fn file_url(path: &Path) -> String {
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'/');
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    format!(
+        "file://{}",
+        utf8_percent_encode(&absolute.to_string_lossy(), SEGMENT)
+    )
 }
 
 /// The last `n` lines of a log, on one line.
@@ -212,6 +228,14 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, PdfError::TimedOut { .. }), "{e}");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_file_address_encodes_what_a_url_cannot_hold() {
+        assert_eq!(
+            file_url(Path::new("/data/aula dati/tmp/pdf-1/page.html")),
+            "file:///data/aula%20dati/tmp/pdf-1/page.html"
+        );
     }
 
     #[test]
