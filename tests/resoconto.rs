@@ -136,8 +136,13 @@ fn the_resoconto_pdf_has_every_item_and_speaker_and_not_the_closed_part() {
     assert!(!r.speakers.is_empty(), "nobody was heard");
     let pdf = r.aula.path().join("resoconto.pdf");
     let started = Instant::now();
-    r.aula
-        .ok(&["session", "resoconto", &r.id, "--pdf", pdf.to_str().unwrap()]);
+    r.aula.ok(&[
+        "session",
+        "resoconto",
+        &r.id,
+        "--pdf",
+        pdf.to_str().unwrap(),
+    ]);
     eprintln!("resoconto PDF printed in {:?}", started.elapsed());
     assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
     let text = pdf_text(&pdf);
@@ -145,9 +150,15 @@ fn the_resoconto_pdf_has_every_item_and_speaker_and_not_the_closed_part() {
         assert!(text.contains(title.as_str()), "no item {title:?} in {text}");
     }
     for name in &r.speakers {
-        assert!(text.contains(name.as_str()), "no speaker {name:?} in {text}");
+        assert!(
+            text.contains(name.as_str()),
+            "no speaker {name:?} in {text}"
+        );
     }
-    assert!(text.contains("Seduta segreta dalle 00:00:40 alle 00:00:52"), "{text}");
+    assert!(
+        text.contains("Seduta segreta dalle 00:00:40 alle 00:00:52"),
+        "{text}"
+    );
     assert!(
         !text.to_lowercase().contains(&r.closed_word),
         "the closed part's word {:?} is in {text}",
@@ -166,17 +177,27 @@ fn the_resoconto_pdf_has_every_item_and_speaker_and_not_the_closed_part() {
         "en",
     ]);
     assert!(pdf_text(&english).contains("Closed session from 00:00:40 to 00:00:52"));
-    let json = r.aula.ok(&["session", "resoconto", &r.id, "--json"]).to_lowercase();
+    let json = r
+        .aula
+        .ok(&["session", "resoconto", &r.id, "--json"])
+        .to_lowercase();
     assert!(!json.contains(&r.closed_word));
 
     // A bad language and an unknown session are refused as bad input.
     for (args, expected) in [
-        (vec!["session", "resoconto", r.id.as_str(), "--lang", "fr"], "fr"),
+        (
+            vec!["session", "resoconto", r.id.as_str(), "--lang", "fr"],
+            "fr",
+        ),
         (vec!["session", "resoconto", "nosuch"], "nosuch"),
     ] {
         let out = r.aula.run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(common::stderr(&out).contains(expected), "{}", common::stderr(&out));
+        assert!(
+            common::stderr(&out).contains(expected),
+            "{}",
+            common::stderr(&out)
+        );
     }
 }
 
@@ -189,28 +210,49 @@ fn the_resoconto_pages_are_for_the_press_escaped_and_never_show_the_closed_part(
     for token in [&r.press, &r.admin] {
         let (status, head, body) = fetch(server.port, &page, Some(token));
         assert_eq!(status, 200, "{head}");
-        assert!(head.to_lowercase().contains("content-type: text/html"), "{head}");
+        assert!(
+            head.to_lowercase().contains("content-type: text/html"),
+            "{head}"
+        );
         let html = String::from_utf8(body).unwrap();
         // The hostile title is text, not markup.
         assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; Bilancio &amp; &quot;altro&quot;"));
+        assert!(html.contains(
+            "&lt;script&gt;alert(1)&lt;&#x2f;script&gt; Bilancio &amp; &quot;altro&quot;"
+        ));
         // Not even the presidency's staff find a closed word in a public record.
         assert!(!html.to_lowercase().contains(&r.closed_word));
         assert!(html.contains("Seduta segreta"));
     }
     let (_, _, english) = fetch(server.port, &format!("{page}?lang=en"), Some(&r.press));
     let english = String::from_utf8(english).unwrap();
-    assert!(english.starts_with("<!doctype html>\n<html lang=\"en\">") && english.contains("Closed session"));
+    assert!(
+        english.starts_with("<!doctype html>\n<html lang=\"en\">")
+            && english.contains("Closed session")
+    );
 
     let (status, head, pdf) = fetch(server.port, &format!("{page}.pdf"), Some(&r.press));
     assert_eq!(status, 200, "{head}");
-    assert!(head.to_lowercase().contains("content-type: application/pdf"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/pdf"),
+        "{head}"
+    );
     assert!(pdf.starts_with(b"%PDF"));
     assert_eq!(fetch(server.port, &format!("{page}.pdf"), None).0, 401);
-    assert_eq!(fetch(server.port, "/sessions/nosuch/resoconto", Some(&r.press)).0, 404);
+    assert_eq!(
+        fetch(server.port, "/sessions/nosuch/resoconto", Some(&r.press)).0,
+        404
+    );
 
     // The session's API record links the press to it.
-    let (_, body) = http(server.port, "GET", &format!("/api/v1/sessions/{}", r.id), Some(&r.press), "");
+    let (_, body) = http(
+        server.port,
+        "GET",
+        &format!("/api/v1/sessions/{}", r.id),
+        Some(&r.press),
+        "",
+    );
     let session: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(session["resoconto"]["html"], page);
     assert_eq!(session["resoconto"]["pdf"], format!("{page}.pdf"));
@@ -221,7 +263,7 @@ fn the_resoconto_pages_are_for_the_press_escaped_and_never_show_the_closed_part(
 fn sixteen_sessions(aula: &Aula) -> Vec<String> {
     let sample = aula.sample(&Spec {
         lang: "en",
-        seconds: 12,
+        seconds: 20,
         items: 1,
         speakers: 1,
         seed: 5,
@@ -256,20 +298,25 @@ fn the_report_counts_the_sessions_with_a_published_clip() {
     let aula = Aula::new();
     let started = Instant::now();
     let ids = sixteen_sessions(&aula);
-    eprintln!("16 sessions imported and transcribed in {:?}", started.elapsed());
+    eprintln!(
+        "16 sessions imported and transcribed in {:?}",
+        started.elapsed()
+    );
     // The cheapest published clip: the item as MP3.
     let publish = |id: &str| {
-        let report: serde_json::Value = serde_json::from_str(
-            &aula.ok(&["publish", id, "--presets", "audio-mp3", "--json"]),
-        )
-        .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_str(&aula.ok(&["publish", id, "--presets", "audio-mp3", "--json"]))
+                .unwrap();
         assert_eq!(report["clips"], 1, "{report}");
     };
     for id in &ids[..15] {
         publish(id);
     }
     eprintln!("15 published after {:?}", started.elapsed());
-    let press = aula.ok(&["token", "create", "--role", "press"]).trim().to_owned();
+    let press = aula
+        .ok(&["token", "create", "--role", "press"])
+        .trim()
+        .to_owned();
     let server = start_server(&aula.path().join("data"), None);
     let period = "?from=2021-01-01&to=2021-12-31";
     let page = |token: &str| {
@@ -278,11 +325,19 @@ fn the_report_counts_the_sessions_with_a_published_clip() {
         String::from_utf8(body).unwrap()
     };
     let csv_total = || {
-        let (status, head, body) = fetch(server.port, &format!("/report.csv{period}"), Some(&press));
+        let (status, head, body) =
+            fetch(server.port, &format!("/report.csv{period}"), Some(&press));
         assert_eq!(status, 200);
-        assert!(head.to_lowercase().contains("content-type: text/csv"), "{head}");
+        assert!(
+            head.to_lowercase().contains("content-type: text/csv"),
+            "{head}"
+        );
         let csv = String::from_utf8(body).unwrap();
-        assert_eq!(csv.lines().count(), 14, "a line a month, a header and the total: {csv}");
+        assert_eq!(
+            csv.lines().count(),
+            14,
+            "a line a month, a header and the total: {csv}"
+        );
         csv.lines().last().unwrap().to_owned()
     };
 
@@ -298,7 +353,9 @@ fn the_report_counts_the_sessions_with_a_published_clip() {
     assert_eq!(csv_total(), "total,16,16,16");
     // September had two sessions, both with their clip.
     let (_, _, csv) = fetch(server.port, &format!("/report.csv{period}"), Some(&press));
-    assert!(String::from_utf8(csv).unwrap().contains("\n2021-09,2,2,2\n"));
+    assert!(String::from_utf8(csv)
+        .unwrap()
+        .contains("\n2021-09,2,2,2\n"));
 
     // The final report as PDF says the same.
     let (status, head, pdf) = fetch(server.port, &format!("/report.pdf{period}"), Some(&press));
@@ -311,14 +368,32 @@ fn the_report_counts_the_sessions_with_a_published_clip() {
 
     // Only the press and up; a bad period is named.
     assert_eq!(fetch(server.port, &format!("/report{period}"), None).0, 401);
-    assert_eq!(fetch(server.port, &format!("/report.csv{period}"), None).0, 401);
-    let (status, _, body) = fetch(server.port, "/report?from=2021-12-31&to=2021-01-01", Some(&press));
+    assert_eq!(
+        fetch(server.port, &format!("/report.csv{period}"), None).0,
+        401
+    );
+    let (status, _, body) = fetch(
+        server.port,
+        "/report?from=2021-12-31&to=2021-01-01",
+        Some(&press),
+    );
     assert_eq!(status, 400);
     assert!(String::from_utf8(body).unwrap().contains("before"));
-    assert_eq!(fetch(server.port, "/report?from=yesterday", Some(&press)).0, 400);
+    assert_eq!(
+        fetch(server.port, "/report?from=yesterday", Some(&press)).0,
+        400
+    );
 
     // The command line reads the same catalogue.
-    let months = aula.ok(&["report", "--from", "2021-01-01", "--to", "2021-12-31", "--format", "months"]);
+    let months = aula.ok(&[
+        "report",
+        "--from",
+        "2021-01-01",
+        "--to",
+        "2021-12-31",
+        "--format",
+        "months",
+    ]);
     assert_eq!(months.lines().last(), Some("total,16,16,16"));
     eprintln!("report test done in {:?}", started.elapsed());
 }
@@ -354,36 +429,42 @@ async fn screenshots_of_the_resoconto_and_the_report() {
         .local_addr()
         .unwrap()
         .port();
-    let mut driver = Command::new("chromedriver")
+    let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("chromedriver not found: run scripts/setup (chromium-driver)");
+    let _driver = Stopped(driver);
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "chromedriver did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars"] }),
-    );
-    let client = fantoccini::ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connecting to chromedriver");
-    for (name, file) in &files {
-        for width in [1280u32, 360] {
-            client.set_window_size(width, 900).await.unwrap();
+    for width in [1280u32, 360] {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
+                format!("--window-size={width},900")] }),
+        );
+        let client = fantoccini::ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("connecting to chromedriver");
+        for (name, file) in &files {
             client
                 .goto(&format!("file://{}", file.display()))
                 .await
                 .unwrap();
+            let viewport = client
+                .execute("return window.innerWidth", vec![])
+                .await
+                .unwrap();
+            assert_eq!(viewport.as_u64(), Some(u64::from(width)));
             // Nothing is wider than the window: no sideways scrolling on a phone.
             let overflow = client
                 .execute(
@@ -392,14 +473,26 @@ async fn screenshots_of_the_resoconto_and_the_report() {
                 )
                 .await
                 .unwrap();
-            assert_eq!(overflow.as_i64(), Some(0), "{name} at {width} px scrolls sideways");
+            assert_eq!(
+                overflow.as_i64(),
+                Some(0),
+                "{name} at {width} px scrolls sideways"
+            );
             let png = client.screenshot().await.unwrap();
             let out = dir.join(format!("{name}-{width}.png"));
             std::fs::write(&out, png).unwrap();
             eprintln!("screenshot {}", out.display());
         }
+        client.close().await.unwrap();
     }
-    client.close().await.unwrap();
-    let _ = driver.kill();
-    let _ = driver.wait();
+}
+
+/// A child process stopped when the test ends, passed or failed.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -70,12 +70,18 @@ pub async fn run(config: &Config, args: ReportArgs) -> Result<()> {
             Ok(())
         }
         ReportFormat::Months => {
-            print!("{}", report::clips_report(&catalogue, period).await?.to_csv());
+            print!(
+                "{}",
+                report::clips_report(&catalogue, period).await?.to_csv()
+            );
             Ok(())
         }
         ReportFormat::Html => {
             let report = report::clips_report(&catalogue, period).await?;
-            print!("{}", report.html(args.lang).context("rendering the report")?);
+            print!(
+                "{}",
+                report.html(args.lang).context("rendering the report")?
+            );
             Ok(())
         }
     }

@@ -42,7 +42,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "resoconto.html",
             include_str!("../../web/templates/resoconto.html"),
         ),
-        ("report.html", include_str!("../../web/templates/report.html")),
+        (
+            "report.html",
+            include_str!("../../web/templates/report.html"),
+        ),
     ] {
         // Invariant: the embedded templates parse (the unit tests render each one).
         env.add_template(name, source)

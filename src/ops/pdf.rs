@@ -1,8 +1,8 @@
 //! HTML to PDF through Chromium's headless print-to-PDF (Debian's `chromium`, or `AULA_CHROMIUM`),
 //! run as a subprocess with a timeout; the PDF is written to a temporary name and renamed into place.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,100 +65,106 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PdfErro
 }
 
 impl Printer {
-/// Prints the self-contained page `html` to the PDF `out`; Chromium's page and profile go in a
-/// temporary folder under `scratch`.
-pub fn render(&self, html: &str, out: &Path, scratch: &Path) -> Result<(), PdfError> {
-    std::fs::create_dir_all(scratch).map_err(io("creating", scratch))?;
-    let work = tempfile::Builder::new()
-        .prefix("pdf-")
-        .tempdir_in(scratch)
-        .map_err(io("creating a folder in", scratch))?;
-    let page = work.path().join("page.html");
-    std::fs::write(&page, html).map_err(io("writing", &page))?;
-    let part = part_path(out);
-    let result = self.print(&page, &part, work.path()).and_then(|()| {
-        std::fs::rename(&part, out).map_err(io("renaming the PDF into", out))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&part);
-    }
-    result
-}
-
-/// Prints `html` and returns the PDF's bytes.
-pub fn render_bytes(&self, html: &str, scratch: &Path) -> Result<Vec<u8>, PdfError> {
-    std::fs::create_dir_all(scratch).map_err(io("creating", scratch))?;
-    let work = tempfile::Builder::new()
-        .prefix("pdf-")
-        .tempdir_in(scratch)
-        .map_err(io("creating a folder in", scratch))?;
-    let out = work.path().join("document.pdf");
-    self.render(html, &out, work.path())?;
-    std::fs::read(&out).map_err(io("reading", &out))
-}
-
-fn print(&self, page: &Path, pdf: &Path, work: &Path) -> Result<(), PdfError> {
-    let program = self.program.clone();
-    let timeout = self.timeout;
-    let log = work.join("chromium.log");
-    let stderr = std::fs::File::create(&log).map_err(io("creating", &log))?;
-    let mut child = Command::new(&program)
-        .arg("--headless=new")
-        .arg("--no-sandbox")
-        .arg("--disable-gpu")
-        .arg("--no-first-run")
-        .arg("--disable-extensions")
-        .arg(format!("--user-data-dir={}", work.join("profile").display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg("--no-pdf-header-footer")
-        .arg(file_url(page))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => PdfError::Missing {
-                program: program.clone(),
-            },
-            _ => PdfError::Io {
-                what: "starting",
-                path: PathBuf::from(&program),
-                source: e,
-            },
-        })?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(io("waiting for", Path::new(&program)))? {
-            break status;
+    /// Prints the self-contained page `html` to the PDF `out`; Chromium's page and profile go in a
+    /// temporary folder under `scratch`.
+    pub fn render(&self, html: &str, out: &Path, scratch: &Path) -> Result<(), PdfError> {
+        std::fs::create_dir_all(scratch).map_err(io("creating", scratch))?;
+        let work = tempfile::Builder::new()
+            .prefix("pdf-")
+            .tempdir_in(scratch)
+            .map_err(io("creating a folder in", scratch))?;
+        let page = work.path().join("page.html");
+        std::fs::write(&page, html).map_err(io("writing", &page))?;
+        let part = part_path(out);
+        let result = self
+            .print(&page, &part, work.path())
+            .and_then(|()| std::fs::rename(&part, out).map_err(io("renaming the PDF into", out)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&part);
         }
-        if started.elapsed() > timeout {
-            // The browser's renderers are in its process group: stop them all.
-            // SAFETY: kill(2) with the negated id of the group this child leads.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            let _ = child.wait();
-            return Err(PdfError::TimedOut {
+        result
+    }
+
+    /// Prints `html` and returns the PDF's bytes.
+    pub fn render_bytes(&self, html: &str, scratch: &Path) -> Result<Vec<u8>, PdfError> {
+        std::fs::create_dir_all(scratch).map_err(io("creating", scratch))?;
+        let work = tempfile::Builder::new()
+            .prefix("pdf-")
+            .tempdir_in(scratch)
+            .map_err(io("creating a folder in", scratch))?;
+        let out = work.path().join("document.pdf");
+        self.render(html, &out, work.path())?;
+        std::fs::read(&out).map_err(io("reading", &out))
+    }
+
+    fn print(&self, page: &Path, pdf: &Path, work: &Path) -> Result<(), PdfError> {
+        let program = self.program.clone();
+        let timeout = self.timeout;
+        let log = work.join("chromium.log");
+        let stderr = std::fs::File::create(&log).map_err(io("creating", &log))?;
+        let mut child = Command::new(&program)
+            .arg("--headless=new")
+            .arg("--no-sandbox")
+            .arg("--disable-gpu")
+            .arg("--no-first-run")
+            .arg("--disable-extensions")
+            .arg(format!(
+                "--user-data-dir={}",
+                work.join("profile").display()
+            ))
+            .arg(format!("--print-to-pdf={}", pdf.display()))
+            .arg("--no-pdf-header-footer")
+            .arg(file_url(page))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => PdfError::Missing {
+                    program: program.clone(),
+                },
+                _ => PdfError::Io {
+                    what: "starting",
+                    path: PathBuf::from(&program),
+                    source: e,
+                },
+            })?;
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(io("waiting for", Path::new(&program)))?
+            {
+                break status;
+            }
+            if started.elapsed() > timeout {
+                // The browser's renderers are in its process group: stop them all.
+                // SAFETY: kill(2) with the negated id of the group this child leads.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(PdfError::TimedOut {
+                    program,
+                    seconds: timeout.as_secs_f64(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if !status.success() {
+            return Err(PdfError::Failed {
                 program,
-                seconds: timeout.as_secs_f64(),
+                status: status.to_string(),
+                stderr: last_lines(&std::fs::read_to_string(&log).unwrap_or_default(), 5),
             });
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    if !status.success() {
-        return Err(PdfError::Failed {
-            program,
-            status: status.to_string(),
-            stderr: last_lines(&std::fs::read_to_string(&log).unwrap_or_default(), 5),
-        });
+        match std::fs::read(pdf) {
+            Ok(bytes) if bytes.starts_with(b"%PDF") => Ok(()),
+            _ => Err(PdfError::NoPdf {
+                program,
+                path: pdf.to_owned(),
+            }),
+        }
     }
-    match std::fs::read(pdf) {
-        Ok(bytes) if bytes.starts_with(b"%PDF") => Ok(()),
-        _ => Err(PdfError::NoPdf {
-            program,
-            path: pdf.to_owned(),
-        }),
-    }
-}
 }
 
 /// The `file://` address of an absolute path, each segment percent-encoded.
@@ -200,7 +206,11 @@ mod tests {
             .render_bytes("<p>x</p>", scratch.path())
             .unwrap_err();
         assert!(matches!(e, PdfError::Missing { .. }), "{e}");
-        assert!(e.to_string().contains("/nonexistent/chromium is not installed"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("/nonexistent/chromium is not installed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -210,7 +220,10 @@ mod tests {
         let e = printer("false")
             .render("<p>x</p>", &out, scratch.path())
             .unwrap_err();
-        assert!(e.to_string().contains("false exited with exit status: 1"), "{e}");
+        assert!(
+            e.to_string().contains("false exited with exit status: 1"),
+            "{e}"
+        );
         assert!(!out.exists() && !part_path(&out).exists());
     }
 

@@ -135,15 +135,18 @@ impl ClipsReport {
                 clips: 0,
             })
         };
-        let span = (period.to.year() - period.from.year()) as i64 * 12
-            + period.to.month() as i64
+        let span = (period.to.year() - period.from.year()) as i64 * 12 + period.to.month() as i64
             - period.from.month() as i64
             + 1;
         if span as usize <= MAX_MONTHS {
             let (mut year, mut number) = (period.from.year(), period.from.month());
             for _ in 0..span {
                 add(year, number);
-                (year, number) = if number == 12 { (year + 1, 1) } else { (year, number + 1) };
+                (year, number) = if number == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, number + 1)
+                };
             }
         } else {
             let mut seen: Vec<String> = sessions.iter().map(|s| month_of(&s.date)).collect();
@@ -375,7 +378,10 @@ mod tests {
     #[test]
     fn a_year_report_has_every_month_and_counts_sessions_with_clips() {
         let period = Period::parse_year(None, None, day("2021-06-15")).unwrap();
-        assert_eq!((period.from, period.to), (day("2021-01-01"), day("2021-12-31")));
+        assert_eq!(
+            (period.from, period.to),
+            (day("2021-01-01"), day("2021-12-31"))
+        );
         let r = ClipsReport::new(
             period,
             vec![
@@ -387,7 +393,10 @@ mod tests {
         assert_eq!((r.held, r.with_clips, r.clips), (3, 2, 3));
         assert_eq!(r.months.len(), 12);
         let jan = &r.months[0];
-        assert_eq!((jan.month.as_str(), jan.held, jan.with_clips, jan.clips), ("2021-01", 2, 1, 2));
+        assert_eq!(
+            (jan.month.as_str(), jan.held, jan.with_clips, jan.clips),
+            ("2021-01", 2, 1, 2)
+        );
         assert_eq!(r.months[1].held, 0);
         let csv = r.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
@@ -399,7 +408,10 @@ mod tests {
     #[test]
     fn a_long_period_tables_only_the_months_that_held_sessions() {
         let period = Period::new(day("2019-01-01"), day("2023-12-31")).unwrap();
-        let r = ClipsReport::new(period, vec![held("a", "2020-05-01", 1), held("b", "2022-02-01", 1)]);
+        let r = ClipsReport::new(
+            period,
+            vec![held("a", "2020-05-01", 1), held("b", "2022-02-01", 1)],
+        );
         let months: Vec<&str> = r.months.iter().map(|m| m.month.as_str()).collect();
         assert_eq!(months, ["2020-05", "2022-02"]);
     }
@@ -425,7 +437,11 @@ mod tests {
             with_clips,
             clips: with_clips,
         };
-        let chart = Chart::of(&[row("2021-01", 4, 2), row("2021-02", 0, 0), row("2021-03", 2, 2)]);
+        let chart = Chart::of(&[
+            row("2021-01", 4, 2),
+            row("2021-02", 0, 0),
+            row("2021-03", 2, 2),
+        ]);
         let [jan, feb, mar] = &chart.columns[..] else {
             panic!("three columns")
         };
@@ -461,6 +477,9 @@ mod tests {
         assert!(html.contains("1/2"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"));
         assert!(html.contains("role=\"img\"") && html.contains("<title"));
-        assert!(r.html(Lang::En).unwrap().contains("sessions with published clips"));
+        assert!(r
+            .html(Lang::En)
+            .unwrap()
+            .contains("sessions with published clips"));
     }
 }

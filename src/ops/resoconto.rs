@@ -190,10 +190,7 @@ fn section(session: &Session, stretch: &Stretch, closed: &[(SessionMs, SessionMs
                 let who = w.person.as_deref().and_then(|p| session.person(p));
                 parts.push(Part::Intervention {
                     person: w.person.clone(),
-                    name: w
-                        .person
-                        .as_deref()
-                        .map(|p| session.name_of(p).to_owned()),
+                    name: w.person.as_deref().map(|p| session.name_of(p).to_owned()),
                     role: who.map(|p| p.role.as_str().to_owned()),
                     group: who.and_then(|p| p.group.clone()),
                     start_ms: w.start_ms,
@@ -322,7 +319,10 @@ mod tests {
             ]
         );
         let json = serde_json::to_string(&r).unwrap();
-        assert!(!json.contains("segreto") && !json.contains("riservato"), "{json}");
+        assert!(
+            !json.contains("segreto") && !json.contains("riservato"),
+            "{json}"
+        );
         let Part::Intervention {
             role, group, clock, ..
         } = &first.parts[3]
@@ -390,7 +390,10 @@ mod tests {
         let r = build(&s, &Timeline::default());
         for lang in [Lang::It, Lang::En] {
             let html = r.html(lang).unwrap();
-            assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co"), "{html}");
+            assert!(
+                html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; co"),
+                "{html}"
+            );
             assert!(!html.contains("<script>"));
         }
         assert!(r.html(Lang::It).unwrap().contains("Resoconto"));

@@ -61,10 +61,11 @@ fn page(html: Result<String, minijinja::Error>, what: &str) -> Result<Html<Strin
 /// Prints `html` to PDF on a blocking thread, in the data folder's scratch space.
 async fn pdf(state: &AppState, html: String, file_name: String) -> Result<Response, ApiError> {
     let scratch = state.config.scratch_dir();
-    let bytes = tokio::task::spawn_blocking(move || Printer::default().render_bytes(&html, &scratch))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(format!("printing {file_name}: {e}")))?;
+    let bytes =
+        tokio::task::spawn_blocking(move || Printer::default().render_bytes(&html, &scratch))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::internal(format!("printing {file_name}: {e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
