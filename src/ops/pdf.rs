@@ -56,7 +56,7 @@ impl PdfError {
     }
 }
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PdfError + '_ {
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> PdfError + 'a {
     move |source| PdfError::Io {
         what,
         path: path.to_owned(),
