@@ -443,11 +443,13 @@ async fn screenshots_of_the_resoconto_and_the_report() {
     }
     for width in [1280u32, 360] {
         let mut caps = serde_json::Map::new();
+        // Chromium's windows are at least 500 px wide: a phone's width is emulated.
         caps.insert(
             "goog:chromeOptions".into(),
             serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                 "--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars",
-                format!("--window-size={width},900")] }),
+                "--window-size=1280,900"],
+                "mobileEmulation": { "deviceMetrics": { "width": width, "height": 800, "pixelRatio": 1.0 } } }),
         );
         let client = fantoccini::ClientBuilder::rustls()
             .unwrap()
