@@ -112,6 +112,11 @@ impl Config {
         self.home.join("models")
     }
 
+    /// Temporary work (PDF printing), removed when done.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.home.join("tmp")
+    }
+
     /// The feed of every session's published clips.
     pub fn feed_path(&self) -> PathBuf {
         self.home.join("feed.xml")

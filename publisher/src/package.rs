@@ -263,35 +263,6 @@ impl Report {
         }
         out
     }
-
-    pub fn to_html(&self) -> String {
-        let mut out = format!(
-            "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Clip report {f} - {t}</title></head>\n<body>\n\
-             <h1>Clip report {f} - {t}</h1>\n<table>\n<tr><th>Sessions held</th><td>{s}</td></tr>\n\
-             <tr><th>Clips produced</th><td>{c}</td></tr>\n<tr><th>Clips per session</th><td>{r:.2}</td></tr>\n</table>\n\
-             <table>\n<tr><th>Session</th><th>Date</th><th>Clip</th><th>Item</th><th>Speakers</th><th>Duration (s)</th><th>Preset</th><th>Published</th></tr>\n",
-            f = escape(&self.from),
-            t = escape(&self.to),
-            s = self.sessions,
-            c = self.clips,
-            r = self.clips_per_session
-        );
-        for c in &self.list {
-            out.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td></tr>\n",
-                escape(&c.session),
-                escape(&c.session_date),
-                escape(&c.title),
-                c.item.map_or_else(String::new, |n| n.to_string()),
-                escape(&c.speakers.join(", ")),
-                c.duration_s,
-                escape(&c.preset),
-                escape(c.published_at.as_deref().unwrap_or(""))
-            ));
-        }
-        out.push_str("</table>\n</body>\n</html>\n");
-        out
-    }
 }
 
 #[cfg(test)]
@@ -357,8 +328,5 @@ mod tests {
         let csv = r.to_csv();
         assert!(csv.contains("\"Punto 1, \"\"bilancio\"\"\""), "{csv}");
         assert_eq!(csv.lines().count(), 4);
-        assert!(r
-            .to_html()
-            .contains("<tr><th>Clips produced</th><td>3</td></tr>"));
     }
 }

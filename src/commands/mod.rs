@@ -8,6 +8,7 @@ mod presets;
 mod publish;
 mod record;
 mod report;
+mod resoconto;
 mod sample;
 mod session;
 mod transcribe;

@@ -94,6 +94,9 @@ pub enum SessionCommand {
     },
     /// Delete a session from the catalogue together with its outputs under $AULA_HOME/sessions/ID.
     Delete { id: SessionId },
+    /// The session's verbatim record (resoconto) per agenda item, as HTML, PDF or JSON; closed
+    /// parts are marked and their words left out.
+    Resoconto(super::resoconto::ResocontoArgs),
 }
 
 pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
@@ -114,6 +117,7 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             super::align::fix(config, &id, fix, author, json).await
         }
         SessionCommand::History { id, json } => super::align::history(config, &id, json).await,
+        SessionCommand::Resoconto(args) => super::resoconto::run(config, args).await,
         SessionCommand::Evidence {
             id,
             floor_events,

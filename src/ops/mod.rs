@@ -9,13 +9,16 @@ pub mod clip;
 pub mod correct;
 pub mod delete;
 pub mod deliver;
+pub mod documents;
 pub mod evidence;
 pub mod import;
 pub mod live;
 pub mod outputs;
+pub mod pdf;
 pub mod publish;
 pub mod record;
 pub mod report;
+pub mod resoconto;
 #[cfg(test)]
 mod testing;
 pub mod transcribe;

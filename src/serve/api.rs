@@ -177,6 +177,10 @@ pub async fn get_session(
     });
     if caller.sees_unpublished() {
         view["sources"] = json!(sources_state(&state, &s));
+        view["resoconto"] = json!({
+            "html": super::documents::resoconto_url(&s.id, false),
+            "pdf": super::documents::resoconto_url(&s.id, true),
+        });
     }
     Ok(Json(view))
 }

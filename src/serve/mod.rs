@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod control;
+pub mod documents;
 pub mod error;
 pub mod jobs;
 pub mod pages;
@@ -149,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(workspace::routes())
         .merge(signin::routes())
+        .merge(documents::routes())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
