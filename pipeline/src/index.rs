@@ -152,15 +152,38 @@ impl RecordingIndex {
     }
 }
 
-/// Whether the MP4 file at `path` has a track: its `moov` box holds a `trak` box. The boxes are
-/// walked by their headers; nothing else is read.
+/// Whether the MP4 file at `path` holds media: an `mdat` box with data, and a `moov` box with a
+/// `trak`. The boxes are walked by their headers; nothing else is read.
 fn holds_tracks(path: &Path) -> std::io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
-    let mut at = 0u64;
-    let mut end = len;
-    let mut in_moov = false;
+    let Some(top) = boxes(&mut file, 0, len)? else {
+        return Ok(false);
+    };
+    let media = top
+        .iter()
+        .any(|b| &b.kind == b"mdat" && b.size > b.header_len);
+    let Some(moov) = top.iter().find(|b| &b.kind == b"moov") else {
+        return Ok(false);
+    };
+    let inside = boxes(&mut file, moov.at + moov.header_len, moov.at + moov.size)?;
+    let tracks = inside.is_some_and(|children| children.iter().any(|b| &b.kind == b"trak"));
+    Ok(media && tracks)
+}
+
+/// One MP4 box: where it starts, its whole size, its header's length and its type.
+struct Mp4Box {
+    at: u64,
+    size: u64,
+    header_len: u64,
+    kind: [u8; 4],
+}
+
+/// The boxes from `start` to `end` of `file`; none when a box runs past `end` (a cut file).
+fn boxes(file: &mut std::fs::File, start: u64, end: u64) -> std::io::Result<Option<Vec<Mp4Box>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut found = Vec::new();
+    let mut at = start;
     while at + 8 <= end {
         file.seek(SeekFrom::Start(at))?;
         let mut header = [0u8; 16];
@@ -176,19 +199,17 @@ fn holds_tracks(path: &Path) -> std::io::Result<bool> {
             size = end - at;
         }
         if size < header_len || at + size > end {
-            return Ok(false);
+            return Ok(None);
         }
-        match (in_moov, &kind) {
-            (false, b"moov") => {
-                in_moov = true;
-                end = at + size;
-                at += header_len;
-            }
-            (true, b"trak") => return Ok(true),
-            _ => at += size,
-        }
+        found.push(Mp4Box {
+            at,
+            size,
+            header_len,
+            kind,
+        });
+        at += size;
     }
-    Ok(false)
+    Ok(Some(found))
 }
 
 /// Follows a `splitmuxsink`'s messages and turns each closed fragment into a segment with its
@@ -310,13 +331,26 @@ mod tests {
         let playable = [
             ftyp.clone(),
             mp4_box(b"mdat", &[1; 64]),
-            mp4_box(b"moov", &[mp4_box(b"mvhd", &[0; 100]), trak].concat()),
+            mp4_box(
+                b"moov",
+                &[mp4_box(b"mvhd", &[0; 100]), trak.clone()].concat(),
+            ),
         ]
         .concat();
-        let empty = [ftyp, mp4_box(b"moov", &mp4_box(b"mvhd", &[0; 100]))].concat();
+        let empty = [ftyp.clone(), mp4_box(b"moov", &mp4_box(b"mvhd", &[0; 100]))].concat();
+        let no_data = [
+            ftyp,
+            mp4_box(b"mdat", &[]),
+            mp4_box(
+                b"moov",
+                &[mp4_box(b"mvhd", &[0; 100]), trak.clone()].concat(),
+            ),
+        ]
+        .concat();
         std::fs::write(dir.path().join("segment-00000.mp4"), &empty).unwrap();
         std::fs::write(dir.path().join("segment-00001.mp4"), &playable).unwrap();
         std::fs::write(dir.path().join("segment-00002.mp4"), &playable[..40]).unwrap();
+        std::fs::write(dir.path().join("segment-00003.mp4"), &no_data).unwrap();
         let seg = |n: u32, start_ms: u64, end_ms: u64| Segment {
             file: format!("segment-{n:05}.mp4"),
             start_ms,
@@ -332,7 +366,12 @@ mod tests {
             !index.add(dir.path(), seg(2, 4_000, 6_000)).unwrap(),
             "cut short"
         );
+        assert!(
+            !index.add(dir.path(), seg(3, 6_000, 8_000)).unwrap(),
+            "no media data"
+        );
         assert!(!dir.path().join("segment-00000.mp4").exists());
+        assert!(!dir.path().join("segment-00003.mp4").exists());
         assert!(!dir.path().join("segment-00002.mp4").exists());
         let saved = RecordingIndex::load(dir.path()).unwrap();
         assert_eq!(saved.segments, vec![seg(1, 2_000, 4_000)]);
