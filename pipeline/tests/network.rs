@@ -295,11 +295,11 @@ fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
     let _nginx = start_nginx(&tmp.path().join("nginx"), port);
     let url = format!("rtmp://127.0.0.1:{port}/live/council");
     let push = format!(
-        "videotestsrc is-live=true num-buffers=300 ! video/x-raw,width=320,height=240,framerate=25/1 \
+        "videotestsrc is-live=true num-buffers=500 ! video/x-raw,width=320,height=240,framerate=25/1 \
          ! x264enc tune=zerolatency key-int-max=25 ! h264parse ! flvmux streamable=true name=m \
-         audiotestsrc is-live=true num-buffers=516 ! audio/x-raw,rate=44100 ! avenc_aac ! aacparse ! m. m. ! rtmp2sink location={url}"
+         audiotestsrc is-live=true num-buffers=861 ! audio/x-raw,rate=44100 ! avenc_aac ! aacparse ! m. m. ! rtmp2sink location={url}"
     );
-    let pusher = std::thread::spawn(move || run_sender(&push, Duration::from_secs(20)));
+    let pusher = std::thread::spawn(move || run_sender(&push, Duration::from_secs(30)));
     std::thread::sleep(Duration::from_secs(2));
     let stop = Arc::new(AtomicBool::new(false));
     let source = SourceInput {
@@ -311,7 +311,8 @@ fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
         options(&tmp.path().join("rec")),
         Arc::clone(&stop),
     );
-    std::thread::sleep(Duration::from_secs(7));
+    // A pull can take a few seconds to get its first frames on a loaded machine: a 12 s window.
+    std::thread::sleep(Duration::from_secs(12));
     stop.store(true, Ordering::SeqCst);
     let (report, events) = task.join().unwrap();
     assert!(pusher.join().unwrap(), "the RTMP push failed");
