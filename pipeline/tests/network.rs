@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -17,8 +17,16 @@ use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 use pipeline::{Input, SourceInput, SourceState};
 
+/// One network test at a time: live senders, servers and recorders running side by side on two
+/// cores starved each other (CI saw an RTMP pull get no frames for seconds).
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn srt_listener_records_the_sender_with_the_passphrase_and_refuses_a_wrong_one() {
+    let _serial = one_at_a_time();
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -151,6 +159,7 @@ fn mean_luma(segment: &Path) -> f64 {
 
 #[test]
 fn rtsp_camera_is_recorded_and_a_five_second_outage_shows_the_slate_and_resumes() {
+    let _serial = one_at_a_time();
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -289,6 +298,7 @@ fn start_nginx(prefix: &Path, port: u16) -> Nginx {
 
 #[test]
 fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
+    let _serial = one_at_a_time();
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -326,6 +336,7 @@ fn rtmp_stream_pushed_to_nginx_is_pulled_and_recorded() {
 
 #[test]
 fn srt_caller_connects_to_a_listening_encoder() {
+    let _serial = one_at_a_time();
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -394,6 +405,7 @@ fn serve_files(dir: PathBuf) -> u16 {
 
 #[test]
 fn hls_pull_is_recorded_until_the_playlist_ends() {
+    let _serial = one_at_a_time();
     gst::init().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let hls = tmp.path().join("hls");
