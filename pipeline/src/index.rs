@@ -113,7 +113,7 @@ impl RecordingIndex {
     }
 
     /// Each segment with where it starts in the joined file (the segments end to end).
-    fn in_file(&self) -> impl Iterator<Item = (&Segment, u64)> {
+    pub fn in_file(&self) -> impl Iterator<Item = (&Segment, u64)> {
         self.segments.iter().scan(0, |file_ms, s| {
             let at = *file_ms;
             *file_ms += s.end_ms.saturating_sub(s.start_ms);

@@ -19,6 +19,7 @@ mod clips;
 mod deliveries;
 mod jobs;
 mod progress;
+mod reviews;
 mod search;
 mod timeline;
 mod tokens;
@@ -28,6 +29,7 @@ pub use clips::ClipRecord;
 pub use deliveries::{Attempt, Outcome as DeliveryOutcome};
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
 pub use progress::Progress;
+pub use reviews::ItemReview;
 pub use timeline::{NewRevision, Revision, StoredTimeline};
 pub use tokens::Role;
 pub use users::{UserRecord, WebSessionRecord};
@@ -607,6 +609,7 @@ async fn delete_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Res
         "closed_ranges",
         "floor_events",
         "agenda_markers",
+        "item_reviews",
     ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))
             .bind(id)

@@ -1,5 +1,5 @@
-//! How far each session has come, in one query: transcript, timeline, clips made and published,
-//! press kit delivered.
+//! How far each session has come, in one query: transcript, timeline, items reviewed, clips made
+//! and published, press kit delivered.
 
 use sqlx::Row;
 
@@ -11,6 +11,8 @@ pub struct Progress {
     pub session: String,
     pub transcribed: bool,
     pub aligned: bool,
+    /// Whether every agenda item carries a "reviewed" mark (a session without items: never).
+    pub reviewed: bool,
     pub clips: u64,
     pub published_clips: u64,
     /// Whether a press kit of the session reached a destination.
@@ -24,6 +26,8 @@ impl Catalogue {
             "SELECT s.id AS id,
                 (SELECT COUNT(*) FROM transcripts t WHERE t.session_id = s.id) AS transcripts,
                 (SELECT COUNT(*) FROM timelines l WHERE l.session_id = s.id) AS timelines,
+                (SELECT COUNT(*) FROM agenda_items a WHERE a.session_id = s.id) AS items,
+                (SELECT COUNT(*) FROM item_reviews r WHERE r.session_id = s.id) AS reviewed,
                 (SELECT COUNT(*) FROM clips c WHERE c.session_id = s.id) AS clips,
                 (SELECT COUNT(*) FROM clips c WHERE c.session_id = s.id
                     AND c.published_at IS NOT NULL) AS published,
@@ -42,6 +46,7 @@ impl Catalogue {
                     session: row.try_get("id")?,
                     transcribed: count("transcripts")? > 0,
                     aligned: count("timelines")? > 0,
+                    reviewed: count("items")? > 0 && count("reviewed")? >= count("items")?,
                     clips: count("clips")?,
                     published_clips: count("published")?,
                     delivered: count("delivered")? > 0,

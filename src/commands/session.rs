@@ -81,6 +81,22 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mark an agenda item as reviewed (its record read through by a person), or take the mark
+    /// away; prints the session's marks.
+    Review {
+        id: SessionId,
+        /// The agenda item's number.
+        #[arg(long)]
+        item: u32,
+        /// Take the mark away.
+        #[arg(long)]
+        clear: bool,
+        /// Who reviewed it (default: $AULA_AUTHOR, else $USER).
+        #[arg(long)]
+        author: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Add floor events and/or agenda markers sent after the import (JSON arrays, kept as sent;
     /// `session align` warns about bad ones).
     Evidence {
@@ -99,6 +115,41 @@ pub enum SessionCommand {
     Resoconto(super::resoconto::ResocontoArgs),
 }
 
+/// Who a correction or a mark is by: `--author`, else $AULA_AUTHOR, else $USER.
+fn author_or_env(author: Option<String>) -> String {
+    author
+        .or_else(|| std::env::var("AULA_AUTHOR").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+async fn review(
+    config: &Config,
+    id: &SessionId,
+    item: u32,
+    reviewed: bool,
+    author: &str,
+    json: bool,
+) -> Result<()> {
+    let catalogue = open_catalogue(config).await?;
+    let marks = ops::review::mark(&catalogue, id, item, author, reviewed).await?;
+    if json {
+        return print_json(&marks);
+    }
+    if marks.is_empty() {
+        println!("no item of {id} is marked as reviewed");
+    }
+    for m in &marks {
+        println!(
+            "item {}: reviewed by {} at {}",
+            m.item,
+            m.reviewer,
+            m.reviewed_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+    Ok(())
+}
+
 pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<()> {
     let config = &config;
     match cmd {
@@ -109,13 +160,14 @@ pub async fn run(config: Config, cmd: SessionCommand, cancel: Cancel) -> Result<
             fix,
             author,
             json,
-        } => {
-            let author = author
-                .or_else(|| std::env::var("AULA_AUTHOR").ok())
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "unknown".to_owned());
-            super::align::fix(config, &id, fix, author, json).await
-        }
+        } => super::align::fix(config, &id, fix, author_or_env(author), json).await,
+        SessionCommand::Review {
+            id,
+            item,
+            clear,
+            author,
+            json,
+        } => review(config, &id, item, !clear, &author_or_env(author), json).await,
         SessionCommand::History { id, json } => super::align::history(config, &id, json).await,
         SessionCommand::Resoconto(args) => super::resoconto::run(config, args).await,
         SessionCommand::Evidence {

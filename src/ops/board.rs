@@ -21,6 +21,8 @@ pub enum Stage {
     Recorded,
     Transcribed,
     Aligned,
+    /// Every agenda item is marked as reviewed by a person.
+    Reviewed,
     /// At least one clip is in a press kit.
     Published,
     /// A press kit reached a delivery destination.
@@ -34,17 +36,19 @@ pub struct Facts {
     pub recorded: bool,
     pub transcribed: bool,
     pub aligned: bool,
+    pub reviewed: bool,
     pub published: bool,
     pub delivered: bool,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 7] = [
+    pub const ALL: [Stage; 8] = [
         Stage::Scheduled,
         Stage::Live,
         Stage::Recorded,
         Stage::Transcribed,
         Stage::Aligned,
+        Stage::Reviewed,
         Stage::Published,
         Stage::Delivered,
     ];
@@ -57,6 +61,8 @@ impl Stage {
             Stage::Delivered
         } else if f.published {
             Stage::Published
+        } else if f.aligned && f.reviewed {
+            Stage::Reviewed
         } else if f.aligned {
             Stage::Aligned
         } else if f.transcribed {
@@ -121,6 +127,7 @@ pub async fn board(catalogue: &Catalogue, config: &Config) -> Result<Vec<BoardRo
             recorded,
             transcribed: p.transcribed,
             aligned: p.aligned,
+            reviewed: p.reviewed,
             published: p.published_clips > 0,
             delivered: p.delivered,
         };
@@ -185,9 +192,14 @@ mod tests {
             ..recorded
         };
         assert_eq!(Stage::of(aligned), Stage::Aligned);
+        let reviewed = Facts {
+            reviewed: true,
+            ..aligned
+        };
+        assert_eq!(Stage::of(reviewed), Stage::Reviewed);
         let published = Facts {
             published: true,
-            ..aligned
+            ..reviewed
         };
         assert_eq!(Stage::of(published), Stage::Published);
         let delivered = Facts {

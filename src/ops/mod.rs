@@ -19,6 +19,7 @@ pub mod publish;
 pub mod record;
 pub mod report;
 pub mod resoconto;
+pub mod review;
 #[cfg(test)]
 mod testing;
 pub mod transcribe;

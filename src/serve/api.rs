@@ -39,7 +39,8 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         request_transcribe, request_align,
         list_jobs, get_job, cancel_job, retry_job, post_floor_events, post_agenda_markers, post_correction,
         post_closed, list_presets, report, search_transcripts, super::control::recording,
-        super::control::start, super::control::stop, super::control::live_action
+        super::control::start, super::control::stop, super::control::live_action,
+        super::review::list_reviews, super::review::post_review, super::review::history
     ),
     components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, DeliverRequest, Attempt,
         CorrectionRequest, crate::ops::live::LiveAction)),
@@ -491,8 +492,14 @@ pub async fn post_correction(
 ) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let request: CorrectionRequest = parse_json(&body)?;
-    let revision =
-        crate::ops::correct::correct(&state.config, &state.catalogue, &id, &request, "api").await?;
+    let revision = crate::ops::correct::correct(
+        &state.config,
+        &state.catalogue,
+        &id,
+        &request,
+        caller.author(),
+    )
+    .await?;
     Ok(Json(json!(revision)))
 }
 

@@ -56,6 +56,11 @@ impl Caller {
         }
     }
 
+    /// Who a correction or a mark is by: the signed-in user's name, else `api` for a token.
+    pub fn author(&self) -> &str {
+        self.web.as_ref().map_or("api", |w| w.name.as_str())
+    }
+
     /// Refuses a caller below `role`: 401 for the public, 403 for a token or user not enough.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         match self.role {
@@ -229,7 +234,14 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
     let viewer = caller.web.clone();
     request.extensions_mut().insert(caller);
-    let mut response = VIEWER.scope(viewer, next.run(request)).await;
+    let accept_language = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let answer = VIEWER.scope(viewer, next.run(request));
+    let mut response =
+        super::pages::with_browser_language(accept_language.as_deref(), answer).await;
     if stale_cookie {
         if let Ok(v) = HeaderValue::from_str(&set_cookie(&state, SESSION_COOKIE, "", "/", 0)) {
             response.headers_mut().append(header::SET_COOKIE, v);

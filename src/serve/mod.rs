@@ -10,6 +10,7 @@ pub mod documents;
 pub mod error;
 pub mod jobs;
 pub mod pages;
+pub mod review;
 pub mod signin;
 pub mod workspace;
 
@@ -128,7 +129,14 @@ pub fn app(state: AppState) -> Router {
             "/sessions/{id}/agenda-markers",
             post(api::post_agenda_markers),
         )
-        .route("/sessions/{id}/corrections", post(api::post_correction))
+        .route(
+            "/sessions/{id}/corrections",
+            get(review::history).post(api::post_correction),
+        )
+        .route(
+            "/sessions/{id}/reviews",
+            get(review::list_reviews).post(review::post_review),
+        )
         .route("/sessions/{id}/closed", post(api::post_closed))
         .route("/sessions/{id}/recording", get(control::recording))
         .route("/sessions/{id}/recording/start", post(control::start))
@@ -149,6 +157,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(pages::routes())
         .merge(workspace::routes())
+        .merge(review::routes())
         .merge(signin::routes())
         .merge(documents::routes())
         .fallback(no_route)

@@ -41,10 +41,25 @@ pub struct PageQuery {
     q: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Lang {
     It,
     En,
+}
+
+tokio::task_local! {
+    /// The language the browser asks for (`Accept-Language`) in the request being answered.
+    static BROWSER: Lang;
+}
+
+/// Runs `answer` with the browser's language of `accept_language` known to [`Lang::of`].
+pub async fn with_browser_language<F: std::future::Future>(
+    accept_language: Option<&str>,
+    answer: F,
+) -> F::Output {
+    BROWSER
+        .scope(Lang::of_browser(accept_language.unwrap_or("")), answer)
+        .await
 }
 
 impl Lang {
@@ -52,12 +67,37 @@ impl Lang {
         Lang::parse(q.lang.as_deref())
     }
 
-    /// The language a `lang` query parameter asks for: English for `en`, else Italian.
+    /// The language an `Accept-Language` header prefers among Italian and English: the one of
+    /// the two with the highest weight (the first on a tie); Italian when it names neither.
+    pub fn of_browser(accept_language: &str) -> Lang {
+        let mut best: Option<(Lang, f32)> = None;
+        for part in accept_language.split(',') {
+            let mut fields = part.split(';');
+            let tag = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+            let weight = fields
+                .find_map(|f| f.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            let lang = match primary {
+                "it" => Lang::It,
+                "en" => Lang::En,
+                _ => continue,
+            };
+            if weight > 0.0 && best.is_none_or(|(_, w)| weight > w) {
+                best = Some((lang, weight));
+            }
+        }
+        best.map_or(Lang::It, |(lang, _)| lang)
+    }
+
+    /// The language a `lang` query parameter asks for: English for `en`, else Italian; without
+    /// the parameter, the browser's (`Accept-Language`), else Italian.
     pub(super) fn parse(code: Option<&str>) -> Lang {
-        if code == Some("en") {
-            Lang::En
-        } else {
-            Lang::It
+        match code {
+            Some("en") => Lang::En,
+            Some(_) => Lang::It,
+            None => BROWSER.try_with(|l| *l).unwrap_or(Lang::It),
         }
     }
 
@@ -106,6 +146,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("press.html", include_str!("../../web/templates/press.html")),
         ("board.html", include_str!("../../web/templates/board.html")),
         ("clips.html", include_str!("../../web/templates/clips.html")),
+        (
+            "review.html",
+            include_str!("../../web/templates/review.html"),
+        ),
         (
             "control.html",
             include_str!("../../web/templates/control.html"),
@@ -402,6 +446,17 @@ pub fn clip_presets(state: &AppState) -> Result<Vec<String>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_browser_language_is_the_heaviest_of_italian_and_english() {
+        assert_eq!(Lang::of_browser("en-GB,en;q=0.9"), Lang::En);
+        assert_eq!(Lang::of_browser("it-IT,it;q=0.9,en;q=0.8"), Lang::It);
+        assert_eq!(Lang::of_browser("de-DE,de;q=0.9,en;q=0.5"), Lang::En);
+        assert_eq!(Lang::of_browser("fr, it;q=0.3, en;q=0.7"), Lang::En);
+        assert_eq!(Lang::of_browser("en;q=0"), Lang::It);
+        assert_eq!(Lang::of_browser(""), Lang::It);
+        assert_eq!(Lang::of_browser("*"), Lang::It);
+    }
 
     #[test]
     fn a_path_segment_cannot_leave_its_segment_or_the_attribute() {

@@ -86,3 +86,84 @@ pub async fn axe_violations(client: &fantoccini::Client) -> Vec<String> {
         })
         .unwrap_or_else(|| vec![format!("axe answered {found}")])
 }
+
+/// Whole-page screenshots of the page at `url` at 1280 and 360 px, written as `name-WIDTH.png` to the
+/// target's `screenshots/FOLDER` (not committed), each page checked with axe-core for WCAG 2.1 A
+/// and AA violations.
+pub async fn screenshots(client: &fantoccini::Client, folder: &str, url: &str, name: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (width, height) in [(1280, 900), (360, 740)] {
+        client.set_window_size(width, height).await.unwrap();
+        client.goto(url).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The whole page, as tall as it is (to a limit).
+        let tall = client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(u64::from(height))
+            .clamp(u64::from(height), 6000);
+        client.set_window_size(width, tall as u32).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+        let violations = axe_violations(client).await;
+        assert!(
+            violations.is_empty(),
+            "{name} at {width} px: {violations:#?}"
+        );
+    }
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+/// Signs `name` in through the sign-in form, to land on `next`.
+pub async fn sign_in(
+    client: &fantoccini::Client,
+    base: &str,
+    name: &str,
+    password: &str,
+    next: &str,
+) {
+    use fantoccini::Locator;
+    client
+        .goto(&format!("{base}/signin?next={next}"))
+        .await
+        .unwrap();
+    let field = |id: &'static str| client.find(Locator::Id(id));
+    field("name").await.unwrap().send_keys(name).await.unwrap();
+    field("password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.signin button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("signed-in"))
+        .await
+        .unwrap();
+}
+
+/// Waits until `script` (returning a string) returns `want`, for at most `secs`; the last value.
+pub async fn wait_text(client: &fantoccini::Client, script: &str, want: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = client.execute(script, vec![]).await.unwrap();
+        let text = v.as_str().unwrap_or("").to_owned();
+        if text == want || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
