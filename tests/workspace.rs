@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::browser::{chromium, screenshots, sign_in, start_driver, wait_text};
 use common::serve::{fixture, start_server};
 use common::{read_json, Aula, Evidence, Spec};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 
 const PASSWORD: &str = "una password lunga";
 
@@ -143,6 +143,61 @@ async fn the_press_office_cuts_three_sentences_and_downloads_the_clip() {
         "clips-made",
     )
     .await;
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_presidency_previews_the_selection_in_the_player_before_cutting() {
+    let f = fixture();
+    f.aula.create_user("anteprima", "admin", PASSWORD);
+    let server = start_server(&f.home(), None);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let client = chromium(&driver, downloads.path()).await;
+    let clips = format!("/workspace/sessions/{}/clips?lang=en", f.id);
+    sign_in(&client, &base, "anteprima", PASSWORD, &clips).await;
+    let lines = client
+        .find_all(Locator::Css("#lines button.line"))
+        .await
+        .unwrap();
+    lines[1].click().await.unwrap();
+    lines[2].click().await.unwrap();
+    let ready =
+        "const v = document.getElementById('player'); return v.readyState >= 1 ? 'ready' : ''";
+    assert_eq!(wait_text(&client, ready, "ready", 30).await, "ready");
+    client
+        .find(Locator::Id("preview"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let playing = "return document.getElementById('player').paused ? '' : 'playing'";
+    assert_eq!(wait_text(&client, playing, "playing", 10).await, "playing");
+    let paused = "return document.getElementById('player').paused ? 'paused' : ''";
+    assert_eq!(
+        wait_text(&client, paused, "paused", 60).await,
+        "paused",
+        "the preview stops at the selection's end"
+    );
+    let at = client
+        .execute(
+            "const s = document.getElementById('selection').dataset;
+             return [document.getElementById('player').currentTime * 1000, Number(s.from), Number(s.to)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (at_ms, from_ms, to_ms) = (
+        at[0].as_f64().unwrap(),
+        at[1].as_f64().unwrap(),
+        at[2].as_f64().unwrap(),
+    );
+    assert!(
+        at_ms >= to_ms - 50.0 && at_ms < to_ms + 600.0 && from_ms < to_ms,
+        "the preview of {from_ms}-{to_ms} ms stopped at {at_ms} ms"
+    );
     client.close().await.unwrap();
 }
 

@@ -13,6 +13,8 @@
   const jobEl = document.getElementById("job");
   const progress = document.getElementById("progress");
   const csrf = document.querySelector('meta[name="csrf-token"]');
+  const video = document.getElementById("player");
+  const preview = document.getElementById("preview");
   let first = null;
   let last = null;
 
@@ -35,6 +37,7 @@
   function show() {
     const r = range();
     buttons.forEach((b, i) => b.setAttribute("aria-pressed", String(r !== null && i >= r.a && i <= r.b)));
+    if (preview) preview.disabled = true;
     if (!r) {
       selection.textContent = text.nothing;
       cut.disabled = true;
@@ -51,6 +54,31 @@
     selection.dataset.from = r.from;
     selection.dataset.to = r.to;
     cut.disabled = false;
+    if (preview) preview.disabled = false;
+  }
+
+  // The file's second of a session time (the recording placed in session time).
+  function fileSeconds(ms) {
+    const p = data.placements.find((p) => ms < p.session_ms + p.len_ms) || data.placements[0];
+    return (p.file_ms + Math.max(0, ms - p.session_ms)) / 1000;
+  }
+
+  // Plays the selection once: from its start to its end.
+  let stopAt = null;
+  if (video && preview) {
+    preview.addEventListener("click", () => {
+      const r = range();
+      if (!r || touchesClosed(r)) return;
+      stopAt = fileSeconds(r.to);
+      video.currentTime = fileSeconds(r.from);
+      video.play();
+    });
+    video.addEventListener("timeupdate", () => {
+      if (stopAt !== null && video.currentTime >= stopAt) {
+        video.pause();
+        stopAt = null;
+      }
+    });
   }
 
   buttons.forEach((b, i) =>

@@ -217,7 +217,7 @@ async fn review_page(
             "history": history,
             "has_media": placements.is_some(),
             "withheld": !playable,
-            "low_pct": (LOW_CONFIDENCE * 100.0).round(),
+            "low_pct": (LOW_CONFIDENCE * 100.0).round() as u32,
             "data": data,
         }),
     )?;

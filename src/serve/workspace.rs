@@ -191,7 +191,8 @@ async fn clips_page(
     if let Some(refused) = refusal(&caller, Role::Press, &back) {
         return Ok(refused);
     }
-    let session = state.catalogue.get(&id).await?.session;
+    let stored = state.catalogue.get(&id).await?;
+    let session = &stored.session;
     let timeline = state
         .catalogue
         .timeline(&id)
@@ -204,7 +205,7 @@ async fn clips_page(
             .and_then(|p| session.person(p))
             .map_or_else(String::new, |p| p.name.clone())
     };
-    let lines: Vec<_> = crate::search::public_lines(&session, &timeline)
+    let lines: Vec<_> = crate::search::public_lines(session, &timeline)
         .into_iter()
         .map(|l| json!({ "start_ms": l.start_ms, "end_ms": l.end_ms, "speaker": name(&l.person), "text": l.text }))
         .collect();
@@ -216,6 +217,7 @@ async fn clips_page(
             [start.0, end.0]
         })
         .collect();
+    let jobs = state.catalogue.jobs(None, JOBS_LOOKED_AT).await?;
     let clips: Vec<_> = state
         .catalogue
         .clips(&id)
@@ -223,6 +225,7 @@ async fn clips_page(
         .into_iter()
         .map(|c| {
             json!({
+                "asked_by": asked_by(&jobs, &c.id, lang),
                 "title": c.title,
                 "start_ms": c.start_ms.0,
                 "end_ms": c.end_ms.0,
@@ -249,13 +252,47 @@ async fn clips_page(
             "cancelled": pick("annullata", "cancelled"),
         },
     });
-    let data = json!({ "session": id, "lines": lines, "closed": closed, "text": text });
+    let preview = (session.closed_ranges.is_empty() || caller.sees_closed())
+        .then(|| {
+            crate::ops::clip::recording(
+                session,
+                &stored.base_dir,
+                &state.config.recordings_dir(&id),
+            )
+            .ok()
+            .filter(|m| m.path.is_file())
+            .map(|m| crate::ops::review::placements(&m))
+        })
+        .flatten();
+    let data = json!({ "session": id, "lines": lines, "closed": closed, "text": text, "placements": preview });
     let html = render(
         "clips.html",
         lang,
-        json!({ "id": id, "title": session.title, "lines": lines, "presets": presets, "clips": clips, "data": data }),
+        json!({ "id": id, "title": session.title, "lines": lines, "presets": presets, "clips": clips,
+            "preview": preview.is_some(), "data": data }),
     )?;
     Ok(html.into_response())
+}
+
+/// The jobs looked at for who asked for a clip: the newest this many.
+const JOBS_LOOKED_AT: u32 = 2_000;
+
+/// Who asked for clip `clip`: the signed-in user of the newest job that made it, "API" for a
+/// token's, the command line when no job made it (`aula clip`).
+fn asked_by(jobs: &[crate::catalogue::Job], clip: &str, lang: Lang) -> String {
+    let job = jobs.iter().find(|j| {
+        j.kind == JobKind::Clip
+            && j.outputs
+                .as_array()
+                .is_some_and(|o| o.iter().any(|c| c["clip"] == clip))
+    });
+    match job.and_then(|j| j.owner.as_deref()) {
+        Some(owner) => owner
+            .strip_prefix("user:")
+            .map_or_else(|| "API".to_owned(), str::to_owned),
+        None if job.is_some() => "API".to_owned(),
+        None => lang.pick("riga di comando", "command line").to_owned(),
+    }
 }
 
 /// The board's "retry" button: the failed job runs again; back to the board.
