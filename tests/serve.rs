@@ -81,6 +81,20 @@ async fn every_endpoint_answers_each_role_as_due() {
             [unauth, StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST],
         ),
         ("GET", s("/deliveries"), None, [unauth, ok, ok]),
+        ("GET", s("/reviews"), None, [ok, ok, ok]),
+        ("GET", s("/corrections"), None, [unauth, forbidden, ok]),
+        (
+            "POST",
+            s("/reviews"),
+            Some(r#"{"item": 1}"#),
+            [unauth, forbidden, ok],
+        ),
+        (
+            "POST",
+            s("/reviews"),
+            Some(r#"{"item": 99}"#),
+            [unauth, forbidden, StatusCode::BAD_REQUEST],
+        ),
         ("POST", s("/align"), None, [unauth, forbidden, accepted]),
         // Live control is the clerk's, and so the press office's and admin's too.
         ("POST", s("/floor-events"), Some("[]"), [unauth, ok, ok]),
@@ -132,6 +146,33 @@ async fn every_endpoint_answers_each_role_as_due() {
         doc["paths"]["/api/v1/sessions/{id}/clips"]["post"].is_object(),
         "{doc}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_speaks_the_browsers_language_unless_asked_otherwise() {
+    let f = fixture();
+    let app = f.app().await;
+    let page = |uri: &'static str, accept: &'static str| {
+        let app = app.clone();
+        async move {
+            let request = Request::builder()
+                .uri(uri)
+                .header("Accept-Language", accept)
+                .body(Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    assert!(page("/signin", "en-GB,en;q=0.9")
+        .await
+        .contains("lang=\"en\""));
+    assert!(page("/signin", "it-IT,it;q=0.9,en;q=0.5")
+        .await
+        .contains("lang=\"it\""));
+    assert!(page("/signin?lang=it", "en").await.contains("lang=\"it\""));
+    assert!(page("/", "de-DE,en;q=0.8").await.contains("lang=\"en\""));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

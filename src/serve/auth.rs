@@ -234,14 +234,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     }
     let viewer = caller.web.clone();
     request.extensions_mut().insert(caller);
-    let accept_language = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let answer = VIEWER.scope(viewer, next.run(request));
-    let mut response =
-        super::pages::with_browser_language(accept_language.as_deref(), answer).await;
+    let mut response = VIEWER.scope(viewer, next.run(request)).await;
     if stale_cookie {
         if let Ok(v) = HeaderValue::from_str(&set_cookie(&state, SESSION_COOKIE, "", "/", 0)) {
             response.headers_mut().append(header::SET_COOKIE, v);

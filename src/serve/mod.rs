@@ -163,6 +163,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn(pages::browser_language))
         .layer(CatchPanicLayer::custom({
             let metrics = Arc::clone(&state.metrics);
             move |_: Box<dyn std::any::Any + Send>| {

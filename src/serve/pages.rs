@@ -52,14 +52,20 @@ tokio::task_local! {
     static BROWSER: Lang;
 }
 
-/// Runs `answer` with the browser's language of `accept_language` known to [`Lang::of`].
-pub async fn with_browser_language<F: std::future::Future>(
-    accept_language: Option<&str>,
-    answer: F,
-) -> F::Output {
-    BROWSER
-        .scope(Lang::of_browser(accept_language.unwrap_or("")), answer)
-        .await
+/// Answers the request with the language its browser asks for (`Accept-Language`) known to
+/// [`Lang::of`].
+pub async fn browser_language(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let lang = Lang::of_browser(
+        request
+            .headers()
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    BROWSER.scope(lang, next.run(request)).await
 }
 
 impl Lang {
