@@ -1,5 +1,6 @@
 //! The workspace's sessions board on `aula serve`: each session's stage, its clips, the jobs that
-//! failed with what went wrong, and the retry button that runs a failed job again.
+//! failed with what went wrong, and the retry button that runs a failed job again; an agenda
+//! item's "reviewed" mark.
 
 mod common;
 
@@ -146,4 +147,40 @@ fn a_visitor_who_has_not_signed_in_is_sent_to_sign_in_and_back() {
             .contains("location: /signin?next=%2fworkspace"),
         "{response}"
     );
+}
+
+#[test]
+fn an_item_is_marked_reviewed_by_name_and_an_unknown_item_is_refused() {
+    let aula = Aula::new();
+    let id = aula.imported(
+        &aula.sample(&Spec {
+            seconds: 20,
+            items: 2,
+            speakers: 1,
+            ..Spec::default()
+        }),
+        Evidence::None,
+    );
+    let marks: serde_json::Value = serde_json::from_str(&aula.ok(&[
+        "session",
+        "review",
+        &id,
+        "--item",
+        "2",
+        "--author",
+        "segreteria",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(marks[0]["item"], 2);
+    assert_eq!(marks[0]["reviewer"], "segreteria");
+    let out = aula.run(&["session", "review", &id, "--item", "7"]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = common::stderr(&out);
+    assert!(
+        message.contains("no agenda item 7") && message.contains("1, 2"),
+        "{message}"
+    );
+    let marks = aula.ok(&["session", "review", &id, "--item", "2", "--clear", "--json"]);
+    assert_eq!(marks.trim(), "[]");
 }
