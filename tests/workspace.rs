@@ -5,79 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::browser::{axe_violations, chromium, start_driver};
+use common::browser::{chromium, screenshots, sign_in, start_driver, wait_text};
 use common::serve::{fixture, start_server};
 use common::{read_json, Aula, Evidence, Spec};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 
 const PASSWORD: &str = "una password lunga";
-
-fn shots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/workspace");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Screenshots of the page at `url` at 1280 and 360 px, named `name-WIDTH.png`, each checked
-/// with axe-core for WCAG 2.1 A and AA violations.
-async fn screenshots(client: &Client, url: &str, name: &str) {
-    for (width, height) in [(1280, 900), (360, 740)] {
-        client.set_window_size(width, height).await.unwrap();
-        client.goto(url).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(shots().join(format!("{name}-{width}.png")), png).unwrap();
-        let violations = axe_violations(client).await;
-        assert!(
-            violations.is_empty(),
-            "{name} at {width} px: {violations:#?}"
-        );
-    }
-    client.set_window_size(1280, 900).await.unwrap();
-}
-
-async fn sign_in(client: &Client, base: &str, name: &str, next: &str) {
-    client
-        .goto(&format!("{base}/signin?next={next}"))
-        .await
-        .unwrap();
-    let field = |id: &'static str| client.find(Locator::Id(id));
-    field("name").await.unwrap().send_keys(name).await.unwrap();
-    field("password")
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form.signin button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("signed-in"))
-        .await
-        .unwrap();
-}
-
-/// Waits until `script` (a string) returns `want`, for at most `secs`; the last value.
-async fn wait_text(client: &Client, script: &str, want: &str, secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = client.execute(script, vec![]).await.unwrap();
-        let text = v.as_str().unwrap_or("").to_owned();
-        if text == want || Instant::now() > deadline {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn duration_ms(file: &Path) -> u64 {
     let out = std::process::Command::new("ffprobe")
@@ -106,10 +42,10 @@ async fn the_press_office_cuts_three_sentences_and_downloads_the_clip() {
     let downloads = tempfile::tempdir().unwrap();
     let client = chromium(&driver, downloads.path()).await;
     let clips = format!("/workspace/sessions/{}/clips", f.id);
-    screenshots(&client, &format!("{base}/signin"), "signin").await;
-    sign_in(&client, &base, "stampa", &clips).await;
-    screenshots(&client, &format!("{base}/workspace"), "board").await;
-    screenshots(&client, &format!("{base}{clips}"), "clips").await;
+    screenshots(&client, "workspace", &format!("{base}/signin"), "signin").await;
+    sign_in(&client, &base, "stampa", PASSWORD, &clips).await;
+    screenshots(&client, "workspace", &format!("{base}/workspace"), "board").await;
+    screenshots(&client, "workspace", &format!("{base}{clips}"), "clips").await;
     client
         .goto(&format!("{base}{clips}?lang=en"))
         .await
@@ -200,7 +136,13 @@ async fn the_press_office_cuts_three_sentences_and_downloads_the_clip() {
         got.abs_diff(want) <= 40,
         "the clip lasts {got} ms, the selection {want} ms"
     );
-    screenshots(&client, &format!("{base}{clips}"), "clips-made").await;
+    screenshots(
+        &client,
+        "workspace",
+        &format!("{base}{clips}"),
+        "clips-made",
+    )
+    .await;
     client.close().await.unwrap();
 }
 
@@ -225,7 +167,14 @@ async fn a_selection_across_the_closed_part_is_refused_before_anything_is_queued
     let downloads = tempfile::tempdir().unwrap();
     let client = chromium(&driver, downloads.path()).await;
     let clips = format!("/workspace/sessions/{id}/clips");
-    sign_in(&client, &base, "redazione", &format!("{clips}?lang=en")).await;
+    sign_in(
+        &client,
+        &base,
+        "redazione",
+        PASSWORD,
+        &format!("{clips}?lang=en"),
+    )
+    .await;
     let lines = client
         .find_all(Locator::Css("#lines button.line"))
         .await
@@ -285,7 +234,14 @@ async fn the_clerk_runs_a_live_session_from_the_control_room() {
     let downloads = tempfile::tempdir().unwrap();
     let client = chromium(&driver, downloads.path()).await;
     let live = format!("/workspace/sessions/{id}/live");
-    sign_in(&client, &base, "chiara", &format!("{live}?lang=en")).await;
+    sign_in(
+        &client,
+        &base,
+        "chiara",
+        PASSWORD,
+        &format!("{live}?lang=en"),
+    )
+    .await;
 
     client
         .find(Locator::Id("start"))
@@ -315,7 +271,13 @@ async fn the_clerk_runs_a_live_session_from_the_control_room() {
     };
     act("button[data-live*='item_starts'][data-live*='2']").await;
     act("button[data-live='\"closed_starts\"']").await;
-    screenshots(&client, &format!("{base}{live}?lang=en"), "control").await;
+    screenshots(
+        &client,
+        "workspace",
+        &format!("{base}{live}?lang=en"),
+        "control",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     act("button[data-live='\"closed_ends\"']").await;
     let kinds = "return Array.from(document.querySelectorAll('#log li')).map(l => l.dataset.kind).join(',')";

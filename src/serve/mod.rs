@@ -9,6 +9,7 @@ pub mod control;
 pub mod documents;
 pub mod error;
 pub mod jobs;
+pub mod kit;
 pub mod pages;
 pub mod signin;
 pub mod workspace;
@@ -149,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(pages::routes())
         .merge(workspace::routes())
+        .merge(kit::routes())
         .merge(signin::routes())
         .merge(documents::routes())
         .fallback(no_route)

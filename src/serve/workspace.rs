@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The answer for a caller who may not open the page: a signed-out visitor is sent to sign in
 /// and brought back to `back`; a signed-in one below `role` is refused. None: the caller may.
-fn refusal(caller: &Caller, role: Role, back: &str) -> Option<Response> {
+pub(super) fn refusal(caller: &Caller, role: Role, back: &str) -> Option<Response> {
     if caller.role == Role::Public {
         let to = format!("/signin?next={}", segment(back));
         return Some(Redirect::to(&to).into_response());

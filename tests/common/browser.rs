@@ -1,7 +1,10 @@
-//! Debian's Chromium for the browser tests: chromedriver on a free port and a headless client.
+//! Debian's Chromium for the browser tests: chromedriver on a free port, a headless client,
+//! signing in through the form, axe-core's verdict and screenshots at two widths.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
 
 /// chromedriver on a free port, stopped with the test.
 pub struct Driver {
@@ -85,4 +88,84 @@ pub async fn axe_violations(client: &fantoccini::Client) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_else(|| vec![format!("axe answered {found}")])
+}
+
+/// The folder the screenshots of the test binary `test` go to, under the target's tmp folder.
+pub fn shots(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(test);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Screenshots of the page at `url` at 1280 and 360 px, named `name-WIDTH.png` in
+/// [`shots`]`(test)`; at each width the page must fit the window (no sideways scrolling) and
+/// pass axe-core with no WCAG 2.1 A or AA violation.
+pub async fn screenshots(client: &Client, test: &str, url: &str, name: &str) {
+    for (width, height) in [(1280, 900), (360, 740)] {
+        client.set_window_size(width, height).await.unwrap();
+        client.goto(url).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(shots(test).join(format!("{name}-{width}.png")), png).unwrap();
+        let wider = client
+            .execute(
+                "const e = document.documentElement; return e.scrollWidth - e.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            wider.as_i64().is_some_and(|px| px <= 0),
+            "{name} at {width} px is {wider} px wider than the window"
+        );
+        let violations = axe_violations(client).await;
+        assert!(
+            violations.is_empty(),
+            "{name} at {width} px: {violations:#?}"
+        );
+    }
+    client.set_window_size(1280, 900).await.unwrap();
+}
+
+/// Signs in through the real form as `name` and lands on `next`.
+pub async fn sign_in(client: &Client, base: &str, name: &str, password: &str, next: &str) {
+    client
+        .goto(&format!("{base}/signin?next={next}"))
+        .await
+        .unwrap();
+    let field = |id: &'static str| client.find(Locator::Id(id));
+    field("name").await.unwrap().send_keys(name).await.unwrap();
+    field("password")
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form.signin button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("signed-in"))
+        .await
+        .unwrap();
+}
+
+/// Waits until `script` (a string) returns `want`, for at most `secs`; the last value.
+pub async fn wait_text(client: &Client, script: &str, want: &str, secs: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = client.execute(script, vec![]).await.unwrap();
+        let text = v.as_str().unwrap_or("").to_owned();
+        if text == want || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
