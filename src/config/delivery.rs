@@ -30,6 +30,34 @@ impl Channel {
             Channel::Webhook(_) => "webhook",
         }
     }
+
+    /// Where the kit goes, to show the press office: the SFTP account and folder, the mailing
+    /// list and its server, the webhook's address without its query, fragment or user. No key,
+    /// password or secret.
+    pub fn place(&self) -> String {
+        match self {
+            Channel::Sftp(s) => {
+                let dir = if s.remote_dir.starts_with('/') {
+                    s.remote_dir.clone()
+                } else {
+                    format!("/~/{}", s.remote_dir)
+                };
+                format!("sftp://{}@{}:{}{dir}", s.user, s.host, s.port)
+            }
+            Channel::Smtp(s) => format!("{} ({}:{})", s.to.join(", "), s.host, s.port),
+            Channel::Webhook(w) => {
+                let bare = w.url.split(['?', '#']).next().unwrap_or_default();
+                match bare.split_once("://") {
+                    Some((scheme, rest)) => {
+                        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+                        format!("{scheme}://{host}{path}")
+                    }
+                    None => bare.to_owned(),
+                }
+            }
+        }
+    }
 }
 
 /// Tries per delivery and the wait before the second (doubled before each further try).
@@ -478,6 +506,48 @@ mod tests {
                 name = "a"
                 kind = "webhook""#)
         .starts_with("delivery[1] (a): name: another destination"));
+    }
+
+    #[test]
+    fn a_place_names_where_the_kit_goes_without_secrets() {
+        let d = parse(
+            r#"
+            [[delivery]]
+            name = "ansa"
+            kind = "sftp"
+            host = "sftp.example.org"
+            port = 2222
+            user = "comune"
+            remote_dir = "in"
+            private_key = "keys/ansa"
+            known_hosts = "known_hosts"
+
+            [[delivery]]
+            name = "lista"
+            kind = "smtp"
+            host = "mail.example.org"
+            user = "stampa"
+            password = "hunter2-hunter2"
+            from = "stampa@example.org"
+            to = ["a@example.org", "b@example.org"]
+
+            [[delivery]]
+            name = "sito"
+            kind = "webhook"
+            url = "https://web:pw@www.example.org/hooks/aula?token=abc#x"
+            secret = "0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        let places: Vec<String> = d.iter().map(|d| d.channel.place()).collect();
+        assert_eq!(
+            places,
+            [
+                "sftp://comune@sftp.example.org:2222/~/in",
+                "a@example.org, b@example.org (mail.example.org:587)",
+                "https://www.example.org/hooks/aula",
+            ]
+        );
     }
 
     #[test]

@@ -206,23 +206,9 @@ impl Kit {
         if !manifest_path.is_file() || !zip_path.is_file() {
             return Err(DeliverError::NoKit(id.to_string()).into());
         }
-        let manifest_text = std::fs::read(&manifest_path)
-            .with_context(|| format!("reading {}", manifest_path.display()))?;
-        #[derive(Deserialize)]
-        struct Manifest {
-            files: Vec<Listed>,
-        }
-        #[derive(Deserialize)]
-        struct Listed {
-            path: String,
-            bytes: u64,
-            sha256: String,
-        }
-        let manifest: Manifest = serde_json::from_slice(&manifest_text)
-            .with_context(|| format!("reading {}", manifest_path.display()))?;
+        let (manifest_text, listed) = read_manifest(&manifest_path)?;
         let base = format!("{}/files/{id}/packages", config.public_url);
-        let mut files: Vec<KitFile> = manifest
-            .files
+        let mut files: Vec<KitFile> = listed
             .into_iter()
             .map(|f| KitFile {
                 local: package.join(&f.path),
@@ -275,6 +261,78 @@ impl Kit {
             .find(|f| f.path == path)
             .map_or_else(String::new, |f| f.url.clone())
     }
+}
+
+/// One file of the kit's manifest.
+#[derive(Deserialize)]
+struct Listed {
+    path: String,
+    bytes: u64,
+    sha256: String,
+}
+
+/// The manifest's bytes (its SHA-256 is the kit's identity) and the files it lists.
+fn read_manifest(path: &Path) -> Result<(Vec<u8>, Vec<Listed>)> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        files: Vec<Listed>,
+    }
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let manifest: Manifest =
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", path.display()))?;
+    Ok((text, manifest.files))
+}
+
+/// A published kit as the press office's page lists it, read without hashing the ZIP (a whole
+/// session's ZIP runs to gigabytes).
+#[derive(Clone, Debug, Serialize)]
+pub struct Listing {
+    /// The SHA-256 of the manifest, as the delivery log names the kit.
+    pub checksum: String,
+    /// The package's files, the manifest last.
+    pub files: Vec<ListedFile>,
+    pub zip: ListedFile,
+}
+
+/// A file of the kit: its path in the session's folder (`packages/press/...`) and its size.
+#[derive(Clone, Debug, Serialize)]
+pub struct ListedFile {
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// The session's published kit; None before it is published.
+pub fn listing(config: &Config, id: &SessionId) -> Result<Option<Listing>> {
+    let packages = config.packages_dir(id);
+    let manifest_path = packages.join("press").join("manifest.json");
+    let zip_name = format!("{id}-press.zip");
+    let zip_path = packages.join(&zip_name);
+    if !manifest_path.is_file() || !zip_path.is_file() {
+        return Ok(None);
+    }
+    let (text, listed) = read_manifest(&manifest_path)?;
+    let zip_bytes = std::fs::metadata(&zip_path)
+        .with_context(|| format!("reading {}", zip_path.display()))?
+        .len();
+    let mut files: Vec<ListedFile> = listed
+        .into_iter()
+        .map(|f| ListedFile {
+            path: format!("packages/press/{}", f.path),
+            bytes: f.bytes,
+        })
+        .collect();
+    files.push(ListedFile {
+        path: "packages/press/manifest.json".into(),
+        bytes: text.len() as u64,
+    });
+    Ok(Some(Listing {
+        checksum: hex(&Sha256::digest(&text)),
+        files,
+        zip: ListedFile {
+            path: format!("packages/{zip_name}"),
+            bytes: zip_bytes,
+        },
+    }))
 }
 
 fn sha256_file(path: &Path) -> Result<(u64, String)> {

@@ -30,6 +30,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/review.js"),
     ),
     (
+        "kit.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/kit.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_bytes!("../../web/style.css"),

@@ -9,6 +9,7 @@ pub mod control;
 pub mod documents;
 pub mod error;
 pub mod jobs;
+pub mod kit;
 pub mod pages;
 pub mod review;
 pub mod signin;
@@ -158,6 +159,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(workspace::routes())
         .merge(review::routes())
+        .merge(kit::routes())
         .merge(signin::routes())
         .merge(documents::routes())
         .fallback(no_route)

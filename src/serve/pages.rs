@@ -152,6 +152,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("press.html", include_str!("../../web/templates/press.html")),
         ("board.html", include_str!("../../web/templates/board.html")),
         ("clips.html", include_str!("../../web/templates/clips.html")),
+        ("kit.html", include_str!("../../web/templates/kit.html")),
         (
             "review.html",
             include_str!("../../web/templates/review.html"),
@@ -510,6 +511,13 @@ mod tests {
                 (
                     "board.html",
                     json!({ "sessions": [], "stage_names": {}, "kind_names": {} }),
+                ),
+                (
+                    "kit.html",
+                    json!({ "id": "s1", "title": "T", "presets": ["web-720p"],
+                        "default_presets": ["web-720p"], "files": [], "zip": null,
+                        "destinations": [{"name": "d", "kind": "sftp", "place": "sftp://u@h:22/in"}],
+                        "data": {} }),
                 ),
                 ("search.html", json!({ "query": "", "hits": [] })),
                 (

@@ -1,7 +1,10 @@
-//! Debian's Chromium for the browser tests: chromedriver on a free port and a headless client.
+//! Debian's Chromium for the browser tests: chromedriver on a free port, a headless client,
+//! signing in through the form, axe-core's verdict and screenshots at two widths.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
 
 /// chromedriver on a free port, stopped with the test.
 pub struct Driver {
@@ -87,14 +90,19 @@ pub async fn axe_violations(client: &fantoccini::Client) -> Vec<String> {
         .unwrap_or_else(|| vec![format!("axe answered {found}")])
 }
 
-/// Whole-page screenshots of the page at `url` at 1280 and 360 px, written as `name-WIDTH.png` to the
-/// target's `screenshots/FOLDER` (not committed), each page checked with axe-core for WCAG 2.1 A
-/// and AA violations.
-pub async fn screenshots(client: &fantoccini::Client, folder: &str, url: &str, name: &str) {
+/// The folder the screenshots of the test binary `test` go to, under the target's tmp folder.
+pub fn shots(test: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("screenshots")
-        .join(folder);
+        .join(test);
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Whole-page screenshots of the page at `url` at 1280 and 360 px, named `name-WIDTH.png` in
+/// [`shots`]`(test)`; at each width the page must fit the window (no sideways scrolling) and
+/// pass axe-core with no WCAG 2.1 A or AA violation.
+pub async fn screenshots(client: &Client, test: &str, url: &str, name: &str) {
     for (width, height) in [(1280, 900), (360, 740)] {
         client.set_window_size(width, height).await.unwrap();
         client.goto(url).await.unwrap();
@@ -110,7 +118,18 @@ pub async fn screenshots(client: &fantoccini::Client, folder: &str, url: &str, n
         client.set_window_size(width, tall as u32).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = client.screenshot().await.unwrap();
-        std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+        std::fs::write(shots(test).join(format!("{name}-{width}.png")), png).unwrap();
+        let wider = client
+            .execute(
+                "const e = document.documentElement; return e.scrollWidth - e.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            wider.as_i64().is_some_and(|px| px <= 0),
+            "{name} at {width} px is {wider} px wider than the window"
+        );
         let violations = axe_violations(client).await;
         assert!(
             violations.is_empty(),
@@ -120,15 +139,8 @@ pub async fn screenshots(client: &fantoccini::Client, folder: &str, url: &str, n
     client.set_window_size(1280, 900).await.unwrap();
 }
 
-/// Signs `name` in through the sign-in form, to land on `next`.
-pub async fn sign_in(
-    client: &fantoccini::Client,
-    base: &str,
-    name: &str,
-    password: &str,
-    next: &str,
-) {
-    use fantoccini::Locator;
+/// Signs in through the real form as `name` and lands on `next`.
+pub async fn sign_in(client: &Client, base: &str, name: &str, password: &str, next: &str) {
     client
         .goto(&format!("{base}/signin?next={next}"))
         .await
@@ -155,8 +167,8 @@ pub async fn sign_in(
         .unwrap();
 }
 
-/// Waits until `script` (returning a string) returns `want`, for at most `secs`; the last value.
-pub async fn wait_text(client: &fantoccini::Client, script: &str, want: &str, secs: u64) -> String {
+/// Waits until `script` (a string) returns `want`, for at most `secs`; the last value.
+pub async fn wait_text(client: &Client, script: &str, want: &str, secs: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let v = client.execute(script, vec![]).await.unwrap();

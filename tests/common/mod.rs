@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod deliver;
 pub mod live;
 pub mod serve;
 
