@@ -39,7 +39,8 @@ pub fn start_driver() -> Driver {
     Driver { child, port }
 }
 
-/// Headless Chromium through `driver`, saving downloads into `downloads`.
+/// Headless Chromium through `driver`, an Italian browser (`Accept-Language: it-IT,it`), saving
+/// downloads into `downloads`.
 pub async fn chromium(driver: &Driver, downloads: &Path) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -47,8 +48,10 @@ pub async fn chromium(driver: &Driver, downloads: &Path) -> fantoccini::Client {
         serde_json::json!({
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--mute-audio"],
-            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false },
+                "--no-first-run", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
+                "--lang=it-IT", "--accept-lang=it-IT,it"],
+            "prefs": { "download.default_directory": downloads, "download.prompt_for_download": false,
+                "intl.accept_languages": "it-IT,it" },
         }),
     );
     fantoccini::ClientBuilder::rustls()
