@@ -96,9 +96,20 @@ async fn every_endpoint_answers_each_role_as_due() {
             [unauth, forbidden, StatusCode::BAD_REQUEST],
         ),
         ("POST", s("/align"), None, [unauth, forbidden, accepted]),
-        // Live control is the clerk's, and so the press office's and admin's too.
-        ("POST", s("/floor-events"), Some("[]"), [unauth, ok, ok]),
-        ("POST", s("/agenda-markers"), Some("[]"), [unauth, ok, ok]),
+        // Live control is the clerk's and admin's, not the press office's.
+        (
+            "POST",
+            s("/floor-events"),
+            Some("[]"),
+            [unauth, forbidden, ok],
+        ),
+        (
+            "POST",
+            s("/agenda-markers"),
+            Some("[]"),
+            [unauth, forbidden, ok],
+        ),
+        ("GET", s("/recording"), None, [unauth, forbidden, ok]),
         ("GET", "/api/v1/jobs".into(), None, [unauth, ok, ok]),
         ("GET", "/api/v1/presets".into(), None, [ok, ok, ok]),
         ("GET", "/api/v1/report".into(), None, [unauth, ok, ok]),

@@ -61,10 +61,21 @@ impl Caller {
         self.web.as_ref().map_or("api", |w| w.name.as_str())
     }
 
-    /// Refuses a caller below `role`: 401 for the public, 403 for a token or user not enough.
+    /// Whether the caller's role grants what `role` may do. Roles are ordered (clerk, press,
+    /// admin), except that live control, the clerk's, is not the press office's: press is
+    /// above clerk for clips and the unpublished, not for steering a session.
+    pub fn grants(&self, role: Role) -> bool {
+        match role {
+            Role::Clerk => matches!(self.role, Role::Clerk | Role::Admin),
+            role => self.role >= role,
+        }
+    }
+
+    /// Refuses a caller whose role does not grant `role` ([`Caller::grants`]): 401 for the
+    /// public, 403 for a token or user not enough.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         match self.role {
-            r if r >= role => Ok(()),
+            _ if self.grants(role) => Ok(()),
             Role::Public => Err(ApiError::unauthorized(format!(
                 "this needs a {} token (Authorization: Bearer ...) or a {} user signed in at /signin",
                 role.as_str(),
@@ -74,7 +85,11 @@ impl Caller {
                 "a {} {} cannot do this; it needs {}",
                 r.as_str(),
                 if self.web.is_some() { "user" } else { "token" },
-                role.as_str()
+                if role == Role::Clerk {
+                    "clerk or admin"
+                } else {
+                    role.as_str()
+                }
             ))),
         }
     }
@@ -267,6 +282,21 @@ pub async fn create_token(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_control_is_the_clerks_and_the_presidencys_not_the_press_offices() {
+        let as_role = |role| Caller {
+            role,
+            owner: None,
+            web: None,
+        };
+        let may = |role, needed| as_role(role).grants(needed);
+        assert!(may(Role::Clerk, Role::Clerk) && may(Role::Admin, Role::Clerk));
+        assert!(!may(Role::Press, Role::Clerk) && !may(Role::Public, Role::Clerk));
+        assert!(may(Role::Press, Role::Press) && !may(Role::Clerk, Role::Press));
+        assert!(may(Role::Admin, Role::Admin) && !may(Role::Press, Role::Admin));
+        assert!(may(Role::Public, Role::Public));
+    }
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {

@@ -119,6 +119,10 @@ pub async fn screenshots(client: &Client, test: &str, url: &str, name: &str) {
             .unwrap_or(u64::from(height))
             .clamp(u64::from(height), 6000);
         client.set_window_size(width, tall as u32).await.unwrap();
+        client
+            .execute("window.scrollTo(0, 0)", vec![])
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = client.screenshot().await.unwrap();
         std::fs::write(shots(test).join(format!("{name}-{width}.png")), png).unwrap();
