@@ -35,6 +35,31 @@ async fn corrections_shown(client: &Client, n: usize) {
     );
 }
 
+/// The session's timeline as the API gives it to the presidency.
+fn timeline(port: u16, id: &str, admin: &str) -> Value {
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/sessions/{id}/timeline"),
+        Some(admin),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Where item `number` starts in `timeline`.
+fn item_start(timeline: &Value, number: u32) -> u64 {
+    timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["number"] == number)
+        .unwrap_or_else(|| panic!("item {number} in the timeline"))["start_ms"]
+        .as_u64()
+        .unwrap()
+}
+
 async fn js(client: &Client, script: &str) -> Value {
     client.execute(script, vec![]).await.unwrap()
 }
@@ -67,22 +92,7 @@ async fn the_presidency_corrects_the_record_and_undoes_the_last_fix() {
     screenshots(&client, "review", &format!("{base}{review}"), "review").await;
     let page = format!("{base}{review}?lang=en");
     client.goto(&page).await.unwrap();
-    let (_, timeline) = http(
-        server.port,
-        "GET",
-        &format!("/api/v1/sessions/{}/timeline", f.id),
-        Some(&f.admin),
-        "",
-    );
-    let before: Value = serde_json::from_str(&timeline).unwrap();
-    let item_2_start = before["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["number"] == 2)
-        .expect("item 2 in the timeline")["start_ms"]
-        .as_u64()
-        .unwrap();
+    let item_2_start = item_start(&timeline(server.port, &f.id, &f.admin), 2);
 
     // Reassign the first open line to someone else.
     let line = js(
@@ -170,22 +180,7 @@ async fn the_presidency_corrects_the_record_and_undoes_the_last_fix() {
         });
     client.perform_actions(drag).await.unwrap();
     corrections_shown(&client, 3).await;
-    let (_, timeline) = http(
-        server.port,
-        "GET",
-        &format!("/api/v1/sessions/{}/timeline", f.id),
-        Some(&f.admin),
-        "",
-    );
-    let moved: Value = serde_json::from_str(&timeline).unwrap();
-    let moved_start = moved["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["number"] == 2)
-        .unwrap()["start_ms"]
-        .as_u64()
-        .unwrap();
+    let moved_start = item_start(&timeline(server.port, &f.id, &f.admin), 2);
     assert!(
         moved_start.abs_diff(item_2_start + 3000) < 1000,
         "item 2 moved from {item_2_start} to {moved_start} ms, about 3 s later"
@@ -202,21 +197,8 @@ async fn the_presidency_corrects_the_record_and_undoes_the_last_fix() {
     corrections_shown(&client, 4).await;
     screenshots(&client, "review", &page, "review-corrected").await;
 
-    let (_, timeline) = http(
-        server.port,
-        "GET",
-        &format!("/api/v1/sessions/{}/timeline", f.id),
-        Some(&f.admin),
-        "",
-    );
-    let after: Value = serde_json::from_str(&timeline).unwrap();
-    let item_2 = after["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["number"] == 2)
-        .unwrap();
-    assert_eq!(item_2["start_ms"], item_2_start, "the move is undone");
+    let after = timeline(server.port, &f.id, &f.admin);
+    assert_eq!(item_start(&after, 2), item_2_start, "the move is undone");
     let words = after["words"].as_array().unwrap();
     let said: Vec<&Value> = words
         .iter()

@@ -17,7 +17,7 @@ use tower_http::services::ServeFile;
 use super::auth::{Caller, Role};
 use super::error::{parse_json, ApiError};
 use super::pages::{render, Lang, PageQuery};
-use super::workspace::refusal;
+use super::workspace::{opened, person_name, refusal};
 use super::AppState;
 use crate::catalogue::ItemReview;
 use crate::ops::correct::describe;
@@ -76,20 +76,8 @@ async fn review_page(
         return Ok(refused);
     }
     let edits = caller.sees_closed();
-    let stored = state.catalogue.get(&id).await?;
+    let (stored, timeline) = opened(&state, &id).await?;
     let session = &stored.session;
-    let timeline = state
-        .catalogue
-        .timeline(&id)
-        .await
-        .map(|t| t.timeline)
-        .unwrap_or_default();
-    let name = |person: &Option<String>| {
-        person
-            .as_deref()
-            .and_then(|p| session.person(p))
-            .map(|p| p.name.clone())
-    };
     let title_of = |item: u32| {
         session
             .agenda
@@ -106,7 +94,7 @@ async fn review_page(
                 "end_ms": l.end_ms,
                 "to_ms": last_start + 1,
                 "person": l.person,
-                "speaker": name(&l.person),
+                "speaker": person_name(session, &l.person),
                 "item": l.item,
                 "item_title": l.item.and_then(title_of),
                 "closed": l.closed,

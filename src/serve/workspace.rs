@@ -37,6 +37,29 @@ pub(super) fn refusal(caller: &Caller, role: Role, back: &str) -> Option<Respons
     caller.require(role).err().map(IntoResponse::into_response)
 }
 
+/// A session as a workspace page opens it: as stored, and its timeline (empty until aligned).
+pub(super) async fn opened(
+    state: &AppState,
+    id: &SessionId,
+) -> Result<(crate::catalogue::StoredSession, session::Timeline), ApiError> {
+    let stored = state.catalogue.get(id).await?;
+    let timeline = state
+        .catalogue
+        .timeline(id)
+        .await
+        .map(|t| t.timeline)
+        .unwrap_or_default();
+    Ok((stored, timeline))
+}
+
+/// The name of the roster member `person`; none for an unknown speaker.
+pub(super) fn person_name(session: &session::Session, person: &Option<String>) -> Option<String> {
+    person
+        .as_deref()
+        .and_then(|p| session.person(p))
+        .map(|p| p.name.clone())
+}
+
 #[derive(Serialize)]
 struct BoardLine {
     id: String,
@@ -192,23 +215,11 @@ async fn clips_page(
     if let Some(refused) = refusal(&caller, Role::Press, &back) {
         return Ok(refused);
     }
-    let stored = state.catalogue.get(&id).await?;
+    let (stored, timeline) = opened(&state, &id).await?;
     let session = &stored.session;
-    let timeline = state
-        .catalogue
-        .timeline(&id)
-        .await
-        .map(|t| t.timeline)
-        .unwrap_or_default();
-    let name = |person: &Option<String>| {
-        person
-            .as_deref()
-            .and_then(|p| session.person(p))
-            .map_or_else(String::new, |p| p.name.clone())
-    };
     let lines: Vec<_> = crate::search::public_lines(session, &timeline)
         .into_iter()
-        .map(|l| json!({ "start_ms": l.start_ms, "end_ms": l.end_ms, "speaker": name(&l.person), "text": l.text }))
+        .map(|l| json!({ "start_ms": l.start_ms, "end_ms": l.end_ms, "speaker": person_name(session, &l.person).unwrap_or_default(), "text": l.text }))
         .collect();
     let closed: Vec<_> = session
         .closed_ranges
