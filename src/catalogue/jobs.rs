@@ -204,7 +204,15 @@ impl Catalogue {
             .bind(&job.owner)
             .bind(i64::try_from(max_queued).unwrap_or(i64::MAX))
             .execute(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| match e.as_database_error() {
+                Some(d) if d.is_unique_violation() => CatalogueError::Busy(format!(
+                    "session {} has a {} job queued or running already",
+                    job.session,
+                    job.kind.as_str()
+                )),
+                _ => e.into(),
+            })?;
             if inserted.rows_affected() == 1 {
                 let queued = self.job(&job.id).await?;
                 return Ok(Submission::Queued(
@@ -568,6 +576,46 @@ mod tests {
         assert_eq!(
             (recorder.id.as_str(), recorder.kind),
             ("r1", JobKind::Record)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_recording_of_a_session_is_refused_whoever_asks() {
+        let (_dir, catalogue) = catalogue().await;
+        let record = |id: &str, owner: &str| NewJob {
+            kind: JobKind::Record,
+            params: serde_json::json!({}),
+            ..new_job(id, 0, owner)
+        };
+        queued(
+            catalogue
+                .submit_job(&record("r1", "anna"), 10)
+                .await
+                .unwrap(),
+        );
+        let err = catalogue
+            .submit_job(&record("r2", "bruno"), 10)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CatalogueError::Busy(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "session s1 has a record job queued or running already"
+        );
+        let running = catalogue
+            .claim_job(&[JobKind::Record])
+            .await
+            .unwrap()
+            .unwrap();
+        catalogue
+            .finish_job(&running.id, JobState::Done, "", None)
+            .await
+            .unwrap();
+        queued(
+            catalogue
+                .submit_job(&record("r3", "bruno"), 10)
+                .await
+                .unwrap(),
         );
     }
 

@@ -54,6 +54,9 @@ pub enum CatalogueError {
     NotAligned(String),
     #[error("session {0:?} was corrected by someone else meanwhile; read it again and retry")]
     Conflict(String),
+    /// A job that may run only once at a time is queued or running already.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     ClosedPart(String),
     #[error("catalogue column {table}.{column} cannot be read: {source}")]
@@ -87,6 +90,7 @@ impl CatalogueError {
             CatalogueError::AlreadyExists(_)
             | CatalogueError::UserExists(_)
             | CatalogueError::Conflict(_)
+            | CatalogueError::Busy(_)
             | CatalogueError::ClosedPart(_) => ErrorKind::Conflict,
             CatalogueError::BeforeStart { .. }
             | CatalogueError::NoTranscript(_)
