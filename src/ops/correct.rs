@@ -9,6 +9,7 @@ use transcriber::align::{self, Correction, Timeline};
 
 use crate::catalogue::{Catalogue, CatalogueError, NewRevision, Revision};
 use crate::config::Config;
+use crate::ops::documents::Lang;
 use crate::BadInput;
 
 /// A correction as the API and `aula session fix` take it.
@@ -226,9 +227,15 @@ pub fn replay(
 
 /// A stored revision's request in words.
 pub fn describe(correction: &serde_json::Value, session: &Session) -> String {
+    describe_in(correction, session, Lang::En)
+}
+
+/// The correction in words, in `lang`.
+pub fn describe_in(correction: &serde_json::Value, session: &Session, lang: Lang) -> String {
+    let it = lang == Lang::It;
     let name = |person: Option<String>| {
         person.map_or_else(
-            || "(unknown)".to_owned(),
+            || if it { "(sconosciuto)" } else { "(unknown)" }.to_owned(),
             |id| session.name_of(&id).to_owned(),
         )
     };
@@ -237,7 +244,15 @@ pub fn describe(correction: &serde_json::Value, session: &Session) -> String {
             start_ms,
             end_ms,
             person,
+        })) if it => format!("parole {start_ms} - {end_ms} attribuite a {}", name(person)),
+        Ok(Request::Correction(Correction::Reassign {
+            start_ms,
+            end_ms,
+            person,
         })) => format!("words {start_ms} - {end_ms} reassigned to {}", name(person)),
+        Ok(Request::Correction(Correction::MoveBoundary { item, start_ms })) if it => {
+            format!("il punto {item} ora inizia alle {start_ms}")
+        }
         Ok(Request::Correction(Correction::MoveBoundary { item, start_ms })) => {
             format!("item {item} now starts at {start_ms}")
         }
@@ -245,7 +260,13 @@ pub fn describe(correction: &serde_json::Value, session: &Session) -> String {
             start_ms,
             end_ms,
             text,
+        })) if it => format!("parole {start_ms} - {end_ms} ora: «{text}»"),
+        Ok(Request::Correction(Correction::ReplaceText {
+            start_ms,
+            end_ms,
+            text,
         })) => format!("words {start_ms} - {end_ms} now read {text:?}"),
+        Ok(Request::Revert { revision, .. }) if it => format!("revisione {revision} annullata"),
         Ok(Request::Revert { revision, .. }) => format!("revision {revision} reverted"),
         Err(_) => correction.to_string(),
     }
@@ -379,5 +400,13 @@ mod tests {
             &session,
         );
         assert!(text.ends_with("reassigned to Mario Rossi"), "{text}");
+        let testo = describe_in(
+            &serde_json::to_value(reassign(1_000, 2_000, "rossi")).unwrap(),
+            &session,
+            Lang::It,
+        );
+        assert!(testo.ends_with("attribuite a Mario Rossi"), "{testo}");
+        let undo = serde_json::json!({"op": "revert", "revision": 3});
+        assert_eq!(describe_in(&undo, &session, Lang::It), "revisione 3 annullata");
     }
 }

@@ -42,8 +42,9 @@ pub struct DocQuery {
 }
 
 impl DocQuery {
+    /// `?lang=`, else the browser's language.
     fn lang(&self) -> Lang {
-        Lang::of(self.lang.as_deref())
+        super::pages::Lang::parse(self.lang.as_deref()).into()
     }
 
     fn period(&self) -> Result<Period, ApiError> {

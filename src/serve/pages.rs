@@ -47,6 +47,15 @@ pub enum Lang {
     En,
 }
 
+impl From<Lang> for crate::ops::documents::Lang {
+    fn from(lang: Lang) -> Self {
+        match lang {
+            Lang::It => crate::ops::documents::Lang::It,
+            Lang::En => crate::ops::documents::Lang::En,
+        }
+    }
+}
+
 tokio::task_local! {
     /// The language the browser asks for (`Accept-Language`) in the request being answered.
     static BROWSER: Lang;

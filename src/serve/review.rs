@@ -20,7 +20,7 @@ use super::pages::{render, Lang, PageQuery};
 use super::workspace::{opened, person_name, refusal};
 use super::AppState;
 use crate::catalogue::ItemReview;
-use crate::ops::correct::describe;
+use crate::ops::correct::{describe, describe_in};
 use crate::ops::review::{self, LOW_CONFIDENCE};
 
 pub fn routes() -> Router<AppState> {
@@ -162,7 +162,7 @@ async fn review_page(
                     "number": r.number,
                     "author": r.author,
                     "at": r.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    "description": describe(&r.correction, session),
+                    "description": describe_in(&r.correction, session, lang.into()),
                     "reverted_by": r.reverted_by,
                 })
             })
