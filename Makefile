@@ -60,9 +60,15 @@ demo: build
 	@echo "  live HLS           $(AULA_HOME)/sessions/sample-it-1/live/index.m3u8"
 	@echo "  models             $(AULA_HOME)/models/"
 	@echo
-	@echo "== 6. serve it all: public pages, search, the press office page and the API (Ctrl-C stops)"
+	@echo "== 6. serve it all: public pages, search, the staff's workspace and the API (Ctrl-C stops)"
 	@echo "  press office token: $$($(AULA) token create --role press --label demo)"
 	@echo "  admin token:        $$($(AULA) token create --role admin --label demo)"
+	@pw=$$(head -c 18 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 16); \
+	for role in admin press clerk; do \
+	  printf '%s\n' "$$pw" | $(AULA) user create demo-$$role --role $$role >/dev/null 2>&1 || \
+	  printf '%s\n' "$$pw" | $(AULA) user passwd demo-$$role >/dev/null; \
+	done; \
+	echo "  workspace           http://$(DEMO_ADDR)/workspace (sign in as demo-admin, demo-press or demo-clerk; password $$pw)"
 	@echo "  session page        http://$(DEMO_ADDR)/sessions/sample-it-1"
 	@echo "  API                 http://$(DEMO_ADDR)/api/v1/openapi.json"
 	$(AULA) serve --addr $(DEMO_ADDR)
