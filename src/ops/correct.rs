@@ -407,6 +407,9 @@ mod tests {
         );
         assert!(testo.ends_with("attribuite a Mario Rossi"), "{testo}");
         let undo = serde_json::json!({"op": "revert", "revision": 3});
-        assert_eq!(describe_in(&undo, &session, Lang::It), "revisione 3 annullata");
+        assert_eq!(
+            describe_in(&undo, &session, Lang::It),
+            "revisione 3 annullata"
+        );
     }
 }
