@@ -17,6 +17,11 @@ pub struct Config {
     pub public_url: String,
     /// Where press kits are delivered (`[[delivery]]`).
     pub deliveries: Vec<delivery::Destination>,
+    /// The licence of the open data (`licence`, an SPDX identifier; CC-BY-4.0 by default).
+    pub licence: String,
+    /// The sites that may show the embedded player in a frame (`embed_origins`, such as
+    /// `https://www.comune.example`); none but aula itself when empty.
+    pub embed_origins: Vec<String>,
 }
 
 /// The optional `$AULA_HOME/aula.toml`.
@@ -25,6 +30,9 @@ pub struct Config {
 struct ConfigFile {
     database: Option<String>,
     public_url: Option<String>,
+    licence: Option<String>,
+    #[serde(default)]
+    embed_origins: Vec<String>,
     #[serde(default)]
     delivery: Vec<toml::Table>,
 }
@@ -52,11 +60,23 @@ impl Config {
         let deliveries = delivery::destinations(file.delivery, &home).with_context(|| {
             crate::BadInput(format!("bad configuration file {}", file_path.display()))
         })?;
+        let embed_origins = file
+            .embed_origins
+            .into_iter()
+            .map(|o| embed_origin(&o))
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| {
+                crate::BadInput(format!("bad configuration file {}", file_path.display()))
+            })?;
         Ok(Config {
             home,
             database_url,
             public_url,
             deliveries,
+            licence: file
+                .licence
+                .unwrap_or_else(|| crate::ops::open_data::DEFAULT_LICENCE.to_owned()),
+            embed_origins,
         })
     }
 
@@ -97,6 +117,11 @@ impl Config {
         self.session_dir(id).join("packages")
     }
 
+    /// A session's archive: the whole session as one HLS VOD, its captions, chapters and poster.
+    pub fn archive_dir(&self, id: &SessionId) -> PathBuf {
+        self.session_dir(id).join("archive")
+    }
+
     /// A session's live HLS (multivariant playlist, renditions' playlists and segments).
     pub fn live_dir(&self, id: &SessionId) -> PathBuf {
         self.session_dir(id).join("live")
@@ -135,4 +160,26 @@ impl Config {
 
 pub fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
+}
+
+/// An `embed_origins` entry: `http://` or `https://`, a host and an optional port, nothing else
+/// (it goes into a Content-Security-Policy header as it is).
+fn embed_origin(origin: &str) -> Result<String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let ok = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    });
+    if ok {
+        Ok(origin.to_owned())
+    } else {
+        Err(crate::BadInput(format!(
+            "embed_origins: {origin:?} is not an origin (expected https://host or http://host:port)"
+        ))
+        .into())
+    }
 }

@@ -1,5 +1,6 @@
-// aula's pages: the session player (live HLS or the published clips one after another), the
-// transcript that follows it and seeks on click, and the press office's clip requests.
+// aula's pages: the session player (live HLS, the archive's whole-session VOD, or the published
+// clips one after another), the transcript that follows it and seeks on click, deep links
+// (`?t=START` or `?t=START-END`), and the press office's clip requests.
 "use strict";
 
 (function sessionPage() {
@@ -9,97 +10,168 @@
   const data = JSON.parse(dataEl.textContent);
   const status = document.getElementById("status");
   const lines = Array.from(document.querySelectorAll("#transcript .line"));
-  let current = -1; // index of the clip playing
-  let pendingSeekS = null;
 
-  function clipAt(ms) {
-    let k = data.clips.findIndex((c) => c.start_ms <= ms && ms < c.end_ms);
-    if (k < 0) k = data.clips.findIndex((c) => c.start_ms > ms);
-    return k;
-  }
-
-  function load(k, offsetS) {
-    const clip = data.clips[k];
-    current = k;
-    pendingSeekS = offsetS;
-    video.querySelectorAll("track").forEach((t) => t.remove());
-    video.src = clip.url;
-    if (clip.vtt) {
-      const track = document.createElement("track");
-      track.kind = "captions";
-      track.label = data.captions;
-      track.srclang = data.lang;
-      track.src = clip.vtt;
-      track.default = true; // captions on by default
-      video.appendChild(track);
+  // Plays an HLS address: natively where the browser can (Safari, Chromium), else with hls.js.
+  function playHls(src) {
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = src;
+    } else if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls();
+      hls.loadSource(src);
+      hls.attachMedia(video);
+    } else if (status) {
+      status.textContent = "HLS";
     }
   }
 
-  video.addEventListener("loadedmetadata", () => {
-    if (pendingSeekS !== null) {
-      video.currentTime = Math.max(0, pendingSeekS);
-      pendingSeekS = null;
-    }
-    for (const t of video.textTracks) t.mode = "showing";
-    video.play().catch(() => {});
-  });
-
-  // Session time (ms) of what is on screen.
-  function sessionMs() {
-    if (current < 0) return 0;
-    return data.clips[current].start_ms + video.currentTime * 1000;
+  // `?t=75` (seconds of session time) or `?t=75.2-90.5` (a range to play and stop at).
+  function askedRange() {
+    const t = new URLSearchParams(location.search).get("t");
+    if (!t) return null;
+    const [from, to] = t.split("-").map(Number);
+    if (!(from >= 0)) return null;
+    return { startMs: from * 1000, endMs: to > from ? to * 1000 : null };
   }
-  window.aulaSessionMs = sessionMs;
 
-  function seek(ms) {
-    if (data.live) return;
-    const k = clipAt(ms);
-    if (k < 0) return;
-    const offsetS = Math.max(0, (ms - data.clips[k].start_ms) / 1000);
-    if (k === current && video.readyState > 0) {
-      video.currentTime = offsetS;
+  // The player of what is on offer: the whole session (archive) or its clips one after another.
+  // Each says the session time (ms) on screen and seeks to one.
+  function archivePlayer(archive) {
+    const map = archive.map;
+    const end = (s) => s.vod_start_ms + s.duration_ms;
+    // The VOD time where session time `ms` plays (a closed part: its card).
+    function vodMs(ms) {
+      for (const s of map) {
+        if (ms < s.session_end_ms) {
+          if (s.card || ms < s.session_start_ms) return s.vod_start_ms;
+          return Math.min(s.vod_start_ms + (ms - s.session_start_ms), end(s));
+        }
+      }
+      return map.length ? end(map[map.length - 1]) : 0;
+    }
+    function sessionMs() {
+      const v = video.currentTime * 1000;
+      const s = map.find((x) => v < end(x)) || map[map.length - 1];
+      if (!s) return 0;
+      if (s.card) return s.session_end_ms;
+      return Math.min(s.session_start_ms + Math.max(0, v - s.vod_start_ms), s.session_end_ms);
+    }
+    let pendingS = null;
+    function seek(ms) {
+      const s = vodMs(ms) / 1000;
+      if (video.readyState > 0) {
+        video.currentTime = s;
+      } else {
+        pendingS = s;
+      }
       video.play().catch(() => {});
-    } else {
-      load(k, offsetS);
     }
+    video.addEventListener("loadedmetadata", () => {
+      for (const t of video.textTracks) t.mode = t.kind === "captions" ? "showing" : "hidden";
+      if (pendingS !== null) {
+        video.currentTime = pendingS;
+        pendingS = null;
+      }
+    });
+    playHls(archive.src);
+    return { sessionMs, seek, start: () => seek(0) };
   }
 
-  video.addEventListener("ended", () => {
-    if (current + 1 < data.clips.length) load(current + 1, 0);
-  });
+  function clipsPlayer(clips) {
+    let current = -1; // index of the clip playing
+    let pendingSeekS = null;
+    function clipAt(ms) {
+      let k = clips.findIndex((c) => c.start_ms <= ms && ms < c.end_ms);
+      if (k < 0) k = clips.findIndex((c) => c.start_ms > ms);
+      return k;
+    }
+    function load(k, offsetS) {
+      const clip = clips[k];
+      current = k;
+      pendingSeekS = offsetS;
+      video.querySelectorAll("track").forEach((t) => t.remove());
+      video.src = clip.url;
+      if (clip.vtt) {
+        const track = document.createElement("track");
+        track.kind = "captions";
+        track.label = data.captions;
+        track.srclang = data.lang;
+        track.src = clip.vtt;
+        track.default = true; // captions on by default
+        video.appendChild(track);
+      }
+    }
+    video.addEventListener("loadedmetadata", () => {
+      if (pendingSeekS !== null) {
+        video.currentTime = Math.max(0, pendingSeekS);
+        pendingSeekS = null;
+      }
+      for (const t of video.textTracks) t.mode = "showing";
+      video.play().catch(() => {});
+    });
+    video.addEventListener("ended", () => {
+      if (current + 1 < clips.length) load(current + 1, 0);
+    });
+    function sessionMs() {
+      if (current < 0) return 0;
+      return clips[current].start_ms + video.currentTime * 1000;
+    }
+    function seek(ms) {
+      const k = clipAt(ms);
+      if (k < 0) return;
+      const offsetS = Math.max(0, (ms - clips[k].start_ms) / 1000);
+      if (k === current && video.readyState > 0) {
+        video.currentTime = offsetS;
+        video.play().catch(() => {});
+      } else {
+        load(k, offsetS);
+      }
+    }
+    return { sessionMs, seek, start: () => load(0, 0) };
+  }
 
+  if (data.live) {
+    playHls(data.live);
+    video.play().catch(() => {});
+    return;
+  }
+  let player = null;
+  if (data.archive) player = archivePlayer(data.archive);
+  else if (data.clips.length > 0) player = clipsPlayer(data.clips);
+  if (!player) return;
+  window.aulaSessionMs = player.sessionMs;
+
+  // A range asked for (`?t=START-END`) stops at its end, once.
+  let stopAtMs = null;
   video.addEventListener("timeupdate", () => {
-    const ms = sessionMs();
+    const ms = player.sessionMs();
+    if (stopAtMs !== null && ms >= stopAtMs) {
+      stopAtMs = null;
+      video.pause();
+    }
     let active = null;
     for (const l of lines) {
       const on = Number(l.dataset.ms) <= ms && ms < Number(l.dataset.end) + 500;
       l.classList.toggle("playing", on);
       if (on) active = l;
+      else l.removeAttribute("aria-current");
     }
     if (active) active.setAttribute("aria-current", "true");
   });
 
   document.querySelectorAll(".seek").forEach((b) =>
-    b.addEventListener("click", () => seek(Number(b.dataset.ms)))
+    b.addEventListener("click", () => {
+      stopAtMs = null;
+      player.seek(Number(b.dataset.ms));
+    })
   );
 
-  if (data.live) {
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = data.live;
-    } else if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls();
-      hls.loadSource(data.live);
-      hls.attachMedia(video);
-    } else if (status) {
-      status.textContent = "HLS";
-    }
-    video.play().catch(() => {});
-    return;
+  const asked = askedRange();
+  if (asked) {
+    stopAtMs = asked.endMs;
+    player.seek(asked.startMs);
+  } else {
+    player.start();
   }
-  if (data.clips.length === 0) return;
-  const t = Number(new URLSearchParams(location.search).get("t"));
-  if (t > 0) seek(t * 1000);
-  else load(0, 0);
 })();
 
 (function pressPage() {

@@ -7,6 +7,7 @@
 //! Modules depend downwards only: `gst`, `source`, `closed`, `watchdog`; then `hls`, `index`,
 //! `director`; then `live`, `program`, `ingest`, `record`, `join` (tests/architecture.rs checks).
 
+pub mod card;
 pub mod closed;
 pub mod director;
 pub mod gst;

@@ -636,16 +636,7 @@ fn closed_slate(
     src.set_property("foreground-color", CLOSED_SLATE_ARGB);
     let caps = element("capsfilter")?;
     caps.set_property("caps", canvas_caps);
-    let text = |line: &str, font: &str, ypos: f64| -> Result<gst::Element, PipelineError> {
-        let t = element("textoverlay")?;
-        t.set_property("text", line);
-        t.set_property("font-desc", font);
-        t.set_property_from_str("halignment", "center");
-        t.set_property_from_str("valignment", "position");
-        t.set_property("ypos", ypos);
-        t.set_property("shaded-background", false);
-        Ok(t)
-    };
+    let [title, subtitle] = slate_captions()?;
     let queue = element("queue")?;
     add_chain(
         pipeline,
@@ -653,8 +644,8 @@ fn closed_slate(
             src,
             element("videoconvert")?,
             caps,
-            text("Seduta segreta", "Sans Bold 40", 0.42)?,
-            text("Closed session", "Sans 22", 0.6)?,
+            title,
+            subtitle,
             queue.clone(),
         ],
     )?;
@@ -677,6 +668,25 @@ fn closed_slate(
 
 /// The closed slate's colour (ARGB): a dark red, unlike any input or the "connection lost" black.
 pub const CLOSED_SLATE_ARGB: u32 = 0xff5a_1e28;
+
+/// The closed slate's two captions, to draw over its colour: the program's slate and the
+/// archive's card say the same.
+pub(crate) fn slate_captions() -> Result<[gst::Element; 2], PipelineError> {
+    let text = |line: &str, font: &str, ypos: f64| -> Result<gst::Element, PipelineError> {
+        let t = element("textoverlay")?;
+        t.set_property("text", line);
+        t.set_property("font-desc", font);
+        t.set_property_from_str("halignment", "center");
+        t.set_property_from_str("valignment", "position");
+        t.set_property("ypos", ypos);
+        t.set_property("shaded-background", false);
+        Ok(t)
+    };
+    Ok([
+        text("Seduta segreta", "Sans Bold 40", 0.42)?,
+        text("Closed session", "Sans 22", 0.6)?,
+    ])
+}
 
 /// appsrc -> loudness matched (volume set from the measured speech level) -> audiomixer.
 fn audio_input(

@@ -22,3 +22,4 @@ pub mod cues;
 pub mod package;
 pub mod probe;
 pub mod request;
+pub mod vod;

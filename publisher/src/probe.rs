@@ -43,6 +43,68 @@ fn open(path: &Path) -> Result<format::context::Input, ClipError> {
     })
 }
 
+/// The picture and sound of a file: what a card placed between its pieces must match.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Format {
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second as a fraction (25/1).
+    pub fps: (i32, i32),
+    pub sample_rate_hz: u32,
+    pub channels: u32,
+}
+
+/// The first video and audio streams' formats, from the header (no packet is read); a file
+/// without video or audio is refused.
+pub fn format(path: &Path) -> Result<Format, ClipError> {
+    let ictx = open(path)?;
+    let no = |what| ClipError::NoStream {
+        path: path.display().to_string(),
+        what,
+        preset: "archive".into(),
+    };
+    let decoder = |s: &ffmpeg::format::stream::Stream| {
+        ffmpeg::codec::context::Context::from_parameters(s.parameters())
+            .map(|c| c.decoder())
+            .map_err(|source| ClipError::Ffmpeg {
+                during: format!("reading the format of {}", path.display()),
+                source,
+            })
+    };
+    let video_stream = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| no("video"))?;
+    let rate = video_stream.avg_frame_rate();
+    let video = decoder(&video_stream)?
+        .video()
+        .map_err(|source| ClipError::Ffmpeg {
+            during: "opening the video decoder".into(),
+            source,
+        })?;
+    let audio_stream = ictx
+        .streams()
+        .best(media::Type::Audio)
+        .ok_or_else(|| no("audio"))?;
+    let audio = decoder(&audio_stream)?
+        .audio()
+        .map_err(|source| ClipError::Ffmpeg {
+            during: "opening the audio decoder".into(),
+            source,
+        })?;
+    Ok(Format {
+        width: video.width(),
+        height: video.height(),
+        fps: if rate.numerator() > 0 {
+            (rate.numerator(), rate.denominator())
+        } else {
+            (25, 1)
+        },
+        sample_rate_hz: audio.rate(),
+        channels: u32::from(audio.channels()),
+    })
+}
+
 /// Reads every packet of `path`.
 pub fn info(path: &Path) -> Result<MediaInfo, ClipError> {
     let mut ictx = open(path)?;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod align;
+pub mod archive;
 pub mod board;
 pub mod clip;
 pub mod correct;
@@ -13,6 +14,7 @@ pub mod documents;
 pub mod evidence;
 pub mod import;
 pub mod live;
+pub mod open_data;
 pub mod outputs;
 pub mod pdf;
 pub mod publish;

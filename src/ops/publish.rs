@@ -72,10 +72,15 @@ pub struct PublishReport {
     /// Clips cut this time; the others were up to date.
     pub cut: usize,
     pub files: usize,
+    /// The whole session as one HLS VOD (`archive/`), when it could be made.
+    pub archive: Option<super::archive::ArchiveReport>,
     pub warnings: Vec<String>,
 }
 
 const MIN_INTERVENTION_MS: u64 = 3000;
+
+/// The share of a publish job's progress its clips fill; the archive fills the rest.
+const CLIPS_SHARE: f64 = 0.9;
 
 /// Builds (or brings up to date) the session's press kit.
 pub async fn publish(
@@ -165,7 +170,8 @@ pub async fn publish(
     let mut package_clips = Vec::new();
     let mut cut = 0;
     let mut keep: Vec<String> = Vec::new();
-    let cuts = (presets.len() * plans.len()).max(1) as f64;
+    // The clips fill the first nine tenths of the progress, the archive the last.
+    let cuts = (presets.len() * plans.len()).max(1) as f64 / CLIPS_SHARE;
     for (p, preset) in presets.iter().enumerate() {
         let subs = preset.subtitles.mode;
         clip::check_subtitles(preset, subs)?;
@@ -299,6 +305,25 @@ pub async fn publish(
         .packages_dir(&session.id)
         .join(format!("{}-press.zip", session.id));
     write_zip(&package_dir, &zip)?;
+    let archive = match super::archive::build(
+        config,
+        catalogue,
+        &session.id,
+        cancel.clone(),
+        CLIPS_SHARE..1.0,
+    )
+    .await
+    {
+        Ok(report) => {
+            warnings.extend(report.warnings.iter().cloned());
+            Some(report)
+        }
+        Err(e) if cancel.is_cancelled() => return Err(e),
+        Err(e) => {
+            warnings.push(format!("the archive could not be made: {e:#}"));
+            None
+        }
+    };
     all_sessions_feed(config, catalogue, &set).await?;
 
     Ok(PublishReport {
@@ -307,6 +332,7 @@ pub async fn publish(
         clips: package_clips.len(),
         cut,
         files,
+        archive,
         warnings,
     })
 }

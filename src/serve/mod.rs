@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod kit;
 pub mod pages;
+pub mod public;
 pub mod review;
 pub mod signin;
 pub mod workspace;
@@ -162,7 +163,9 @@ pub fn app(state: AppState) -> Router {
         .merge(kit::routes())
         .merge(signin::routes())
         .merge(documents::routes())
+        .merge(public::routes())
         .fallback(no_route)
+        .layer(middleware::map_response(no_framing))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn(pages::browser_language))
@@ -175,6 +178,21 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
+}
+
+/// No page may be shown in another site's frame (clickjacking) but the embeddable player, whose
+/// own policy names the sites that may.
+async fn no_framing(mut response: Response) -> Response {
+    if !response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    response
 }
 
 async fn no_route(request: Request) -> ApiError {
@@ -345,11 +363,16 @@ fn inside(dir: &FsPath, path: &str) -> Option<PathBuf> {
     safe.then(|| dir.join(relative))
 }
 
-/// Whether the public may fetch `path` of a session: the live stream, the published press kit
-/// (not its bookkeeping), and published clips with their subtitles and posters.
+/// Whether the public may fetch `path` of a session: the live stream, the archive made for the
+/// closed parts the session has now, the published press kit (not its bookkeeping), and
+/// published clips with their subtitles and posters.
 async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Result<bool, ApiError> {
     if path.starts_with("live/") {
         return Ok(true);
+    }
+    if path.starts_with("archive/") {
+        let stored = state.catalogue.get(session).await?;
+        return Ok(crate::ops::archive::current(&state.config, &stored.session).is_some());
     }
     if let Some(kit) = path.strip_prefix("packages/press/") {
         return Ok(!kit.split('/').any(|part| part.starts_with('.')));
@@ -371,12 +394,17 @@ async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Resul
         .any(|c| c.published_at.is_some() && (c.path == path || stem(&c.path) == stem(path))))
 }
 
-/// Whether a file may hold closed time: a live segment not yet vetted (`live.pending/`), a
-/// recorded segment whose span touches a closed part, or any other recording file (a joined one,
-/// an index) of a session with closed parts. Those are for admin only.
+/// Whether a file may hold closed time: a live segment not yet vetted (`live.pending/`), an
+/// archive not made for the closed parts the session has now (or one being made), a recorded
+/// segment whose span touches a closed part, or any other recording file (a joined one, an
+/// index) of a session with closed parts. Those are for admin only.
 fn holds_closed(state: &AppState, session: &Session, path: &str) -> bool {
     if path.starts_with("live.pending/") {
         return true;
+    }
+    if path.starts_with("archive") {
+        return !path.starts_with("archive/")
+            || crate::ops::archive::current(&state.config, session).is_none();
     }
     let Some(rest) = path.strip_prefix("recordings/") else {
         return false;
@@ -497,6 +525,13 @@ async fn file(
         .await
         .map_err(ApiError::internal)?
         .map(Body::new);
+    // The city's website may play the live stream and the archive in its own player.
+    if path.starts_with("live/") || path.starts_with("archive/") {
+        response.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
     if download {
         let name = safe_file_name(&target.file_name().unwrap_or_default().to_string_lossy());
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {

@@ -1,8 +1,9 @@
 //! The pages, rendered on the server (Italian, `?lang=en` for English) with a little JavaScript
 //! (`web/app.js`): home (live now, recent sessions), a session (player, agenda as chapters,
 //! transcript that follows the player and seeks on click, clip downloads), search, and the press
-//! office's clip requests. The archive plays the published clips, so no closed-session frame is
-//! ever in a public page.
+//! office's clip requests. The player plays the live stream, else the archive (the whole session
+//! without its closed parts, `ops::archive`), else the published clips one after another: no
+//! closed-session frame is ever in a public page.
 //!
 //! The pages are minijinja templates (`web/templates/*.html`, embedded in the binary) with HTML
 //! auto-escaping: every value from the catalogue goes in as text, addresses built from data are
@@ -159,6 +160,19 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../web/templates/session.html"),
         ),
         ("press.html", include_str!("../../web/templates/press.html")),
+        (
+            "player.html",
+            include_str!("../../web/templates/player.html"),
+        ),
+        ("embed.html", include_str!("../../web/templates/embed.html")),
+        (
+            "oembed.html",
+            include_str!("../../web/templates/oembed.html"),
+        ),
+        (
+            "sitemap.xml",
+            include_str!("../../web/templates/sitemap.xml"),
+        ),
         ("board.html", include_str!("../../web/templates/board.html")),
         ("clips.html", include_str!("../../web/templates/clips.html")),
         ("kit.html", include_str!("../../web/templates/kit.html")),
@@ -241,6 +255,14 @@ pub fn render(name: &str, lang: Lang, page: impl Serialize) -> Result<Html<Strin
     Ok(Html(html))
 }
 
+/// Renders a template that is not a page (a fragment, an XML document): no language, no viewer.
+pub fn render_fragment(name: &str, page: impl Serialize) -> Result<String, ApiError> {
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(Serde(&page)))
+        .map_err(|e| ApiError::internal(format!("template {name}: {e:#}")))
+}
+
 #[derive(Serialize)]
 struct SessionLink<'a> {
     id: &'a SessionId,
@@ -276,7 +298,7 @@ async fn home(
 
 #[derive(Serialize)]
 struct AgendaRow<'a> {
-    start_ms: u64,
+    start_ms: Option<u64>,
     number: u32,
     title: &'a str,
 }
@@ -305,6 +327,55 @@ struct DownloadFile {
     url: String,
 }
 
+/// A clip's side file (`srt`, `vtt`, `jpg`) when it exists: its address.
+fn beside(dir: &std::path::Path, id: &SessionId, clip: &str, ext: &str) -> Option<String> {
+    let side = std::path::Path::new(clip).with_extension(ext);
+    dir.join(&side)
+        .is_file()
+        .then(|| file_url(id, &side.to_string_lossy()))
+}
+
+/// What the player plays (`web/app.js`): the live stream while the session is live; else the
+/// archive (the whole session as one HLS VOD without its closed parts, with its captions,
+/// chapters, poster and the map between session and VOD time); else the published per-item
+/// clips (web presets), one after another.
+pub(super) fn player(
+    state: &AppState,
+    s: &session::Session,
+    published: &[crate::catalogue::ClipRecord],
+    lang: Lang,
+) -> serde_json::Value {
+    let id = &s.id;
+    let dir = state.config.session_dir(id);
+    let archive = crate::ops::archive::current(&state.config, s).map(|a| {
+        let url = |name: &str| file_url(id, &format!("archive/{name}"));
+        json!({
+            "src": url("index.m3u8"),
+            "captions": url("captions.vtt"),
+            "chapters": url("chapters.vtt"),
+            "poster": state.config.archive_dir(id).join("poster.jpg").is_file().then(|| url("poster.jpg")),
+            "map": a.map.stretches,
+        })
+    });
+    let mut playable: Vec<_> = published
+        .iter()
+        .filter(|c| c.path.ends_with(".mp4") && c.preset.starts_with("web"))
+        .collect();
+    playable.sort_by_key(|c| c.start_ms);
+    playable.dedup_by_key(|c| c.start_ms);
+    json!({
+        "session": id,
+        "live": state.live_playlist(id),
+        "archive": archive,
+        "clips": playable.iter().map(|c| json!({
+            "start_ms": c.start_ms, "end_ms": c.end_ms,
+            "url": file_url(id, &c.path), "vtt": beside(&dir, id, &c.path, "vtt"),
+        })).collect::<Vec<_>>(),
+        "captions": match lang { Lang::It => "Sottotitoli", Lang::En => "Captions" },
+        "lang": lang.code(),
+    })
+}
+
 async fn session_page(
     State(state): State<AppState>,
     Path(id): Path<SessionId>,
@@ -328,39 +399,32 @@ async fn session_page(
         .filter(|c| c.published_at.is_some())
         .collect();
     let dir = state.config.session_dir(&id);
-    let beside = |clip: &str, ext: &str| {
-        let side = std::path::Path::new(clip).with_extension(ext);
-        dir.join(&side)
-            .is_file()
-            .then(|| file_url(&id, &side.to_string_lossy()))
-    };
-    // The archive plays the published per-item clips (web presets), one after another.
-    let mut playable: Vec<_> = clips
+    let beside = |clip: &str, ext: &str| beside(&dir, &id, clip, ext);
+    let player = player(&state, s, &clips, lang);
+    // The whole agenda from the first second: an item starts where the alignment puts it, else
+    // where the clerk marked it, else it is not reached yet.
+    let clock = s.clock();
+    let agenda: Vec<_> = s
+        .agenda
         .iter()
-        .filter(|c| c.path.ends_with(".mp4") && c.preset.starts_with("web"))
-        .collect();
-    playable.sort_by_key(|c| c.start_ms);
-    playable.dedup_by_key(|c| c.start_ms);
-    let player = json!({
-        "session": id,
-        "live": state.live_playlist(&id),
-        "clips": playable.iter().map(|c| json!({
-            "start_ms": c.start_ms, "end_ms": c.end_ms,
-            "url": file_url(&id, &c.path), "vtt": beside(&c.path, "vtt"),
-        })).collect::<Vec<_>>(),
-        "captions": match lang { Lang::It => "Sottotitoli", Lang::En => "Captions" },
-        "lang": lang.code(),
-    });
-    let agenda: Vec<_> = timeline
-        .items
-        .iter()
-        .filter_map(|span| {
-            let item = s.agenda.iter().find(|a| a.number == span.number)?;
-            Some(AgendaRow {
-                start_ms: span.start_ms.0,
+        .map(|item| {
+            let aligned = timeline
+                .items
+                .iter()
+                .find(|span| span.number == item.number)
+                .map(|span| span.start_ms.0);
+            let marked = || {
+                s.agenda_markers
+                    .iter()
+                    .filter(|m| m.item == item.number)
+                    .find_map(|m| clock.to_session(m.at))
+                    .map(|at| at.0)
+            };
+            AgendaRow {
+                start_ms: aligned.or_else(marked),
                 number: item.number,
                 title: &item.title,
-            })
+            }
         })
         .collect();
     let transcript: Vec<_> = lines
@@ -410,6 +474,8 @@ async fn session_page(
         "transcript": transcript,
         "agenda": agenda,
         "downloads": downloads,
+        "language": s.language,
+        "poster": player["archive"]["poster"],
         "player": player,
     });
     Ok(render("session.html", lang, page)?.into_response())
