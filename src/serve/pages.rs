@@ -144,6 +144,15 @@ impl Lang {
 /// The page templates, parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    // XML documents (the sitemap) escape their values with the `xml` filter: HTML escaping would
+    // write `/` as `&#x2f;` in every address.
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".xml") {
+            minijinja::AutoEscape::None
+        } else {
+            minijinja::default_auto_escape_callback(name)
+        }
+    });
     for (name, source) in [
         ("base.html", include_str!("../../web/templates/base.html")),
         ("home.html", include_str!("../../web/templates/home.html")),
@@ -193,6 +202,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
     }
+    env.add_filter("xml", xml);
     env.add_filter("segment", segment);
     env.add_filter("path", path);
     env.add_filter("clock", clock);
@@ -210,6 +220,15 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// One path segment of an address, percent-encoded: `a/b?c` stays one segment, `a%2Fb%3Fc`.
 pub fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// Text for an XML element or attribute: `&`, `<`, `>`, `"` and `'` as entities.
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 /// A relative path, each of its `/`-separated segments percent-encoded.
@@ -538,6 +557,19 @@ mod tests {
         assert_eq!(Lang::of_browser("en;q=0"), Lang::It);
         assert_eq!(Lang::of_browser(""), Lang::It);
         assert_eq!(Lang::of_browser("*"), Lang::It);
+    }
+
+    #[test]
+    fn the_sitemap_escapes_its_addresses_as_xml() {
+        let xml = render_fragment(
+            "sitemap.xml",
+            json!({ "urls": [{ "loc": "https://c.example/a?b=1&c=<2>", "lastmod": "2024-01-01" }] }),
+        )
+        .unwrap();
+        assert!(
+            xml.contains("<loc>https://c.example/a?b=1&amp;c=&lt;2&gt;</loc><lastmod>2024-01-01</lastmod>"),
+            "{xml}"
+        );
     }
 
     #[test]

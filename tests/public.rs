@@ -1,0 +1,239 @@
+//! What the city's website and reusers take from the public site: the embeddable player in a
+//! frame of another origin (and no other page in one), its oEmbed description, the open data
+//! (JSON valid against the shipped schema, CSV that parses, never a closed word) and the sitemap.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::browser::{chromium, screenshots, start_driver};
+use common::serve::{fixture, http, http_raw, start_server};
+
+/// Checks `document` against the shipped schema (`pointer` names a part of it, `#` the whole)
+/// with Python's jsonschema; the validator's complaint when it fails.
+fn schema_errors(document: &str, pointer: &str) -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv-tests/bin/python");
+    assert!(python.is_file(), "{} is missing: run scripts/setup", python.display());
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        if sys.argv[2] != '#':\n    schema = dict(schema['$defs'][sys.argv[2]], **{'$defs': schema['$defs']})\n\
+        doc = json.load(sys.stdin)\n\
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)\n";
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .arg(root.join("web/open-data.schema.json"))
+        .arg(pointer)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(document.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Rows of a CSV document, parsed by Python's csv module.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
+    let f = fixture();
+    let server = start_server(&f.home(), None);
+    let port = server.port;
+
+    let (status, index) = http(port, "GET", "/open-data/", None, "");
+    assert_eq!(status, 200, "{index}");
+    assert_eq!(schema_errors(&index, "index"), None);
+    let index: serde_json::Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(index["licence"], "CC-BY-4.0");
+    let entry = &index["sessions"][0];
+    assert_eq!(entry["id"], f.id.as_str());
+
+    let (status, doc) = http(port, "GET", &format!("/open-data/sessions/{}.json", f.id), None, "");
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(schema_errors(&doc, "#"), None);
+    assert!(!doc.to_lowercase().contains(&f.closed_word), "{doc}");
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let passages = doc["transcript"].as_array().unwrap();
+    assert!(passages.len() >= 3, "{doc}");
+    assert!(!doc["interventions"].as_array().unwrap().is_empty(), "{doc}");
+    assert_eq!(doc["agenda"].as_array().unwrap().len(), 2);
+
+    let (status, csv) = http(port, "GET", &format!("/open-data/sessions/{}.csv", f.id), None, "");
+    assert_eq!(status, 200);
+    assert!(!csv.to_lowercase().contains(&f.closed_word));
+    let rows = csv_rows(&csv);
+    assert_eq!(rows[0][0], "session");
+    assert_eq!(rows.len(), passages.len() + 1, "{csv}");
+    assert_eq!(rows[1][6], passages[0]["text"].as_str().unwrap());
+    let (status, csv) = http(port, "GET", "/open-data/index.csv", None, "");
+    assert_eq!(status, 200);
+    assert_eq!(csv_rows(&csv)[1][0], f.id);
+    assert_eq!(
+        http(port, "GET", "/open-data/sessions/..%2Fsecret.json", None, "").0,
+        404
+    );
+
+    let page = format!("http://localhost:8080/sessions/{}", f.id);
+    let (status, oembed) = http(
+        port,
+        "GET",
+        &format!("/oembed?format=json&maxwidth=480&url={page}"),
+        None,
+        "",
+    );
+    assert_eq!(status, 200, "{oembed}");
+    let oembed: serde_json::Value = serde_json::from_str(&oembed).unwrap();
+    assert_eq!(oembed["version"], "1.0");
+    assert_eq!(oembed["type"], "video");
+    assert_eq!(oembed["width"], 480);
+    assert_eq!(oembed["height"], 270);
+    // The template engine writes `/` in attributes as `&#x2f;`, as HTML allows.
+    let html = oembed["html"].as_str().unwrap().replace("&#x2f;", "/");
+    assert!(
+        html.starts_with(&format!(
+            "<iframe src=\"http://localhost:8080/embed/{}\" width=\"480\" height=\"270\"",
+            f.id
+        )),
+        "{html}"
+    );
+    assert_eq!(
+        http(port, "GET", "/oembed?url=https://elsewhere.example/x", None, "").0,
+        404
+    );
+
+    let (status, sitemap) = http(port, "GET", "/sitemap.xml", None, "");
+    assert_eq!(status, 200);
+    assert!(sitemap.starts_with("<?xml"), "{sitemap}");
+    assert!(sitemap.contains(&format!("<loc>{page}</loc>")), "{sitemap}");
+
+    // The archive's playlists may be read by a player on another site.
+    let raw = http_raw(
+        port,
+        "GET",
+        &format!("/files/{}/archive/index.m3u8", f.id),
+        None,
+        "",
+    );
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    assert!(
+        raw.to_lowercase().contains("access-control-allow-origin: *"),
+        "{raw}"
+    );
+}
+
+/// Serves one page on a free port of 127.0.0.1 (another origin than aula's) until the test ends.
+fn serve_page(html: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_city_website_plays_the_embedded_archive_in_a_frame() {
+    let f = fixture();
+    let aula_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let site = serve_page(format!(
+        "<!doctype html><html lang=\"it\"><head><title>Comune</title></head><body>\
+         <h1>Il consiglio comunale</h1>\
+         <iframe id=\"aula\" title=\"Seduta\" width=\"640\" height=\"400\" \
+         src=\"http://127.0.0.1:{aula_port}/embed/{}\"></iframe></body></html>",
+        f.id
+    ));
+    std::fs::write(
+        f.home().join("aula.toml"),
+        format!("embed_origins = [\"http://127.0.0.1:{site}\"]\n"),
+    )
+    .unwrap();
+    let server = start_server(&f.home(), Some(aula_port));
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let raw = http_raw(server.port, "GET", &format!("/embed/{}", f.id), None, "");
+    assert!(
+        raw.contains(&format!(
+            "content-security-policy: frame-ancestors 'self' http://127.0.0.1:{site}"
+        )),
+        "{raw}"
+    );
+    let raw = http_raw(server.port, "GET", &format!("/sessions/{}", f.id), None, "");
+    assert!(
+        raw.contains("content-security-policy: frame-ancestors 'none'"),
+        "{raw}"
+    );
+
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let client = chromium(&driver, downloads.path()).await;
+    screenshots(&client, "public", &format!("{base}/embed/{}", f.id), "embed").await;
+    client
+        .goto(&format!("http://127.0.0.1:{site}/"))
+        .await
+        .unwrap();
+    let frame = client
+        .find(fantoccini::Locator::Id("aula"))
+        .await
+        .unwrap();
+    frame.enter_frame().await.unwrap();
+    let mut played = 0.0;
+    for _ in 0..100 {
+        let v = client
+            .execute(
+                "const v = document.getElementById('player'); return v ? v.currentTime : 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        played = v.as_f64().unwrap_or(0.0);
+        if played > 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(played > 1.0, "the embedded player did not play ({played} s)");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(common::browser::shots("public").join("framed.png"), png).unwrap();
+    client.close().await.unwrap();
+}
