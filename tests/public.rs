@@ -17,7 +17,11 @@ use common::serve::{fixture, http, http_raw, start_server};
 fn schema_errors(document: &str, pointer: &str) -> Option<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv-tests/bin/python");
-    assert!(python.is_file(), "{} is missing: run scripts/setup", python.display());
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup",
+        python.display()
+    );
     let script = "import json, sys, jsonschema\n\
         schema = json.load(open(sys.argv[1]))\n\
         if sys.argv[2] != '#':\n    schema = dict(schema['$defs'][sys.argv[2]], **{'$defs': schema['$defs']})\n\
@@ -77,17 +81,32 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
     let entry = &index["sessions"][0];
     assert_eq!(entry["id"], f.id.as_str());
 
-    let (status, doc) = http(port, "GET", &format!("/open-data/sessions/{}.json", f.id), None, "");
+    let (status, doc) = http(
+        port,
+        "GET",
+        &format!("/open-data/sessions/{}.json", f.id),
+        None,
+        "",
+    );
     assert_eq!(status, 200, "{doc}");
     assert_eq!(schema_errors(&doc, "#"), None);
     assert!(!doc.to_lowercase().contains(&f.closed_word), "{doc}");
     let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
     let passages = doc["transcript"].as_array().unwrap();
     assert!(passages.len() >= 3, "{doc}");
-    assert!(!doc["interventions"].as_array().unwrap().is_empty(), "{doc}");
+    assert!(
+        !doc["interventions"].as_array().unwrap().is_empty(),
+        "{doc}"
+    );
     assert_eq!(doc["agenda"].as_array().unwrap().len(), 2);
 
-    let (status, csv) = http(port, "GET", &format!("/open-data/sessions/{}.csv", f.id), None, "");
+    let (status, csv) = http(
+        port,
+        "GET",
+        &format!("/open-data/sessions/{}.csv", f.id),
+        None,
+        "",
+    );
     assert_eq!(status, 200);
     assert!(!csv.to_lowercase().contains(&f.closed_word));
     let rows = csv_rows(&csv);
@@ -98,7 +117,14 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
     assert_eq!(status, 200);
     assert_eq!(csv_rows(&csv)[1][0], f.id);
     assert_eq!(
-        http(port, "GET", "/open-data/sessions/..%2Fsecret.json", None, "").0,
+        http(
+            port,
+            "GET",
+            "/open-data/sessions/..%2Fsecret.json",
+            None,
+            ""
+        )
+        .0,
         404
     );
 
@@ -126,7 +152,14 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
         "{html}"
     );
     assert_eq!(
-        http(port, "GET", "/oembed?url=https://elsewhere.example/x", None, "").0,
+        http(
+            port,
+            "GET",
+            "/oembed?url=https://elsewhere.example/x",
+            None,
+            ""
+        )
+        .0,
         404
     );
 
@@ -145,7 +178,8 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
     );
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(
-        raw.to_lowercase().contains("access-control-allow-origin: *"),
+        raw.to_lowercase()
+            .contains("access-control-allow-origin: *"),
         "{raw}"
     );
 }
@@ -207,15 +241,18 @@ async fn the_city_website_plays_the_embedded_archive_in_a_frame() {
     let driver = start_driver();
     let downloads = tempfile::tempdir().unwrap();
     let client = chromium(&driver, downloads.path()).await;
-    screenshots(&client, "public", &format!("{base}/embed/{}", f.id), "embed").await;
+    screenshots(
+        &client,
+        "public",
+        &format!("{base}/embed/{}", f.id),
+        "embed",
+    )
+    .await;
     client
         .goto(&format!("http://127.0.0.1:{site}/"))
         .await
         .unwrap();
-    let frame = client
-        .find(fantoccini::Locator::Id("aula"))
-        .await
-        .unwrap();
+    let frame = client.find(fantoccini::Locator::Id("aula")).await.unwrap();
     frame.enter_frame().await.unwrap();
     let mut played = 0.0;
     for _ in 0..100 {
@@ -232,8 +269,131 @@ async fn the_city_website_plays_the_embedded_archive_in_a_frame() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(played > 1.0, "the embedded player did not play ({played} s)");
+    assert!(
+        played > 1.0,
+        "the embedded player did not play ({played} s)"
+    );
     let png = client.screenshot().await.unwrap();
     std::fs::write(common::browser::shots("public").join("framed.png"), png).unwrap();
+    client.close().await.unwrap();
+}
+
+/// Selects words 1 to 3 of the `k`th transcript line with four words or more; returns the
+/// selected words' first start and last end (ms).
+async fn select_words(client: &fantoccini::Client) -> (f64, f64) {
+    let v = client
+        .execute(
+            "const ls = Array.from(document.querySelectorAll('#transcript .line'))\
+               .filter((l) => l.querySelectorAll('.w').length >= 4);\
+             const ws = ls[Math.floor(ls.length / 2)].querySelectorAll('.w');\
+             const r = document.createRange();\
+             r.setStart(ws[1].firstChild, 0);\
+             r.setEnd(ws[3].firstChild, ws[3].textContent.length);\
+             const s = window.getSelection(); s.removeAllRanges(); s.addRange(r);\
+             return [Number(ws[1].dataset.ms), Number(ws[3].dataset.end)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
+}
+
+/// The citation shown once the selection is made: its text and its link's path and query.
+async fn citation(client: &fantoccini::Client) -> (String, String) {
+    for _ in 0..50 {
+        let v = client
+            .execute(
+                "const b = document.getElementById('cite'); if (b.hidden) return null;\
+                 const a = document.getElementById('cite-link');\
+                 return [document.getElementById('cite-text').textContent, a.pathname + a.search];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(v) = v.as_array() {
+            return (
+                v[0].as_str().unwrap().to_owned(),
+                v[1].as_str().unwrap().to_owned(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no citation shown for the selection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journalist_cites_selected_words_and_the_link_plays_exactly_them() {
+    let f = fixture();
+    let server = start_server(&f.home(), None);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let client = chromium(&driver, downloads.path()).await;
+    let page = format!("{base}/sessions/{}?lang=en", f.id);
+    screenshots(&client, "public", &page, "session").await;
+    client.goto(&page).await.unwrap();
+    let (start_ms, end_ms) = select_words(&client).await;
+    let (text, link) = citation(&client).await;
+    assert!(text.contains("machine transcription"), "{text}");
+    assert!(
+        text.contains(&f.id) || text.contains("Ordinary session"),
+        "{text}"
+    );
+    assert!(text.starts_with('\u{201c}'), "{text}");
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(common::browser::shots("public").join("citation.png"), png).unwrap();
+    client
+        .find(fantoccini::Locator::Id("cite-copy"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The link opens the player on the first selected word and stops after the last.
+    client.goto(&format!("{base}{link}")).await.unwrap();
+    let state = "const v = document.getElementById('player');\
+                 return [v.currentTime, v.paused, window.aulaSessionMs ? window.aulaSessionMs() : -1, v.seeking];";
+    let mut started = None;
+    for _ in 0..200 {
+        let v = client.execute(state, vec![]).await.unwrap();
+        if v[0].as_f64().unwrap() > 0.0 && v[1] == false && v[3] == false {
+            started = Some(v[2].as_f64().unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = started.expect("the cited link did not play");
+    assert!(
+        (started - start_ms).abs() <= 500.0,
+        "played from {started} ms, the first selected word starts at {start_ms} ms"
+    );
+    let mut stopped = None;
+    for _ in 0..300 {
+        let v = client.execute(state, vec![]).await.unwrap();
+        if v[1] == true {
+            stopped = Some(v[2].as_f64().unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopped = stopped.expect("the cited link did not stop");
+    assert!(
+        (stopped - end_ms).abs() <= 500.0,
+        "stopped at {stopped} ms, the last selected word ends at {end_ms} ms"
+    );
+
+    // Once the council's staff reviewed the items, the citation says so.
+    for item in ["1", "2"] {
+        f.aula.ok(&["session", "review", &f.id, "--item", item]);
+    }
+    client.goto(&page).await.unwrap();
+    select_words(&client).await;
+    let (text, _) = citation(&client).await;
+    assert!(text.contains("reviewed by the council's staff"), "{text}");
+    for item in ["1", "2"] {
+        f.aula
+            .ok(&["session", "review", &f.id, "--item", item, "--clear"]);
+    }
     client.close().await.unwrap();
 }

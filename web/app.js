@@ -159,11 +159,21 @@
   });
 
   document.querySelectorAll(".seek").forEach((b) =>
-    b.addEventListener("click", () => {
+    b.addEventListener("click", (e) => {
+      e.stopPropagation();
       stopAtMs = null;
       player.seek(Number(b.dataset.ms));
     })
   );
+  // A click on a line (not a selection of its words) plays it.
+  lines.forEach((l) =>
+    l.addEventListener("click", () => {
+      if (!window.getSelection().isCollapsed) return;
+      stopAtMs = null;
+      player.seek(Number(l.dataset.ms));
+    })
+  );
+  cite(player);
 
   const asked = askedRange();
   if (asked) {
@@ -173,6 +183,70 @@
     player.start();
   }
 })();
+
+// Citing: words selected in the transcript give a link that plays exactly them
+// (`?t=START-END`) and a citation to copy (quoted words, speaker, role, session, date, time,
+// link, and whether the council's staff reviewed the passage or it is machine transcription).
+function cite() {
+  const box = document.getElementById("cite");
+  const dataEl = document.getElementById("cite-data");
+  const transcript = document.getElementById("transcript");
+  if (!box || !dataEl || !transcript) return;
+  const data = JSON.parse(dataEl.textContent);
+  const link = document.getElementById("cite-link");
+  const text = document.getElementById("cite-text");
+  const done = document.getElementById("cite-done");
+  const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
+  const wordOf = (node) => {
+    const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    return el && el.closest(".w");
+  };
+  function update() {
+    const sel = window.getSelection();
+    if (sel.isCollapsed || sel.rangeCount === 0) return;
+    const range = sel.getRangeAt(0);
+    if (!transcript.contains(range.commonAncestorContainer)) return;
+    const words = Array.from(transcript.querySelectorAll(".w")).filter((w) =>
+      range.intersectsNode(w.firstChild || w)
+    );
+    // A selection ending at the very start of a word does not take that word.
+    if (words.length > 1 && range.endContainer === words[words.length - 1].firstChild && range.endOffset === 0) {
+      words.pop();
+    }
+    if (words.length === 0 && wordOf(range.startContainer)) words.push(wordOf(range.startContainer));
+    if (words.length === 0) return;
+    const first = words[0];
+    const last = words[words.length - 1];
+    const startMs = Number(first.dataset.ms);
+    const endMs = Number(last.dataset.end);
+    const line = first.closest(".line");
+    const person = data.people[line.dataset.person] || null;
+    const reviewed = words.every((w) => w.closest(".line").dataset.reviewed === "1");
+    const url = `${data.url}?t=${(startMs / 1000).toFixed(2)}-${(endMs / 1000).toFixed(2)}`;
+    const quote = words.map((w) => w.textContent).join(" ");
+    const who = person ? `${person.name} (${person.detail})` : "";
+    link.href = url;
+    link.textContent = url;
+    text.textContent = `\u201c${quote}\u201d \u2014 ${who ? who + ", " : ""}${data.session}, ${data.date}, ${clock(startMs)}. ${reviewed ? data.reviewed : data.machine}. ${url}`;
+    text.dataset.reviewed = reviewed ? "1" : "0";
+    done.textContent = "";
+    box.hidden = false;
+  }
+  document.addEventListener("selectionchange", update);
+  document.getElementById("cite-copy").addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text.textContent);
+      done.textContent = "\u2713";
+    } catch (e) {
+      const r = document.createRange();
+      r.selectNodeContents(text);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(r);
+      done.textContent = "Ctrl+C";
+    }
+  });
+}
 
 (function pressPage() {
   const form = document.getElementById("press");

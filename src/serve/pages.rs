@@ -25,7 +25,6 @@ use session::SessionId;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::search;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -40,6 +39,8 @@ pub fn routes() -> Router<AppState> {
 pub struct PageQuery {
     pub lang: Option<String>,
     q: Option<String>,
+    /// A session page's deep link: `75` or `75.2-90.5` (seconds of session time).
+    t: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -326,8 +327,12 @@ struct AgendaRow<'a> {
 struct TranscriptRow<'a> {
     start_ms: u64,
     end_ms: u64,
+    person: Option<&'a str>,
     speaker: &'a str,
-    text: &'a str,
+    item: Option<u32>,
+    /// The council's staff marked its agenda item reviewed.
+    reviewed: bool,
+    words: &'a [crate::ops::review::ReviewWord],
 }
 
 #[derive(Serialize)]
@@ -409,7 +414,14 @@ async fn session_page(
         .await
         .map(|t| t.timeline)
         .unwrap_or_default();
-    let lines = search::public_lines(s, &timeline);
+    let lines = crate::ops::review::lines(s, &timeline, false);
+    let reviewed: Vec<u32> = state
+        .catalogue
+        .reviews(&id)
+        .await?
+        .iter()
+        .map(|r| r.item)
+        .collect();
     let clips: Vec<_> = state
         .catalogue
         .clips(&id)
@@ -451,14 +463,53 @@ async fn session_page(
         .map(|l| TranscriptRow {
             start_ms: l.start_ms,
             end_ms: l.end_ms,
+            person: l.person.as_deref(),
             speaker: l
                 .person
                 .as_deref()
                 .and_then(|p| s.person(p))
                 .map_or("", |p| &p.name),
-            text: &l.text,
+            item: l.item,
+            reviewed: l.item.is_some_and(|i| reviewed.contains(&i)),
+            words: &l.words,
         })
         .collect();
+    // What a citation says of each speaker, and of the session.
+    let people: serde_json::Map<String, serde_json::Value> = s
+        .roster
+        .iter()
+        .map(|p| {
+            (
+                p.id.clone(),
+                json!({ "name": p.name, "detail": publisher::request::detail(s, p) }),
+            )
+        })
+        .collect();
+    let page_url = format!("{}/sessions/{}", state.config.public_url, segment(&id));
+    let cite = json!({
+        "url": page_url,
+        "session": format!("{}, {}", s.body, s.title),
+        "date": s.start.format("%Y-%m-%d").to_string(),
+        "people": people,
+        "reviewed": lang.pick("rivista dallo staff del consiglio", "reviewed by the council's staff"),
+        "machine": lang.pick("trascrizione automatica, non rivista", "machine transcription, not reviewed"),
+    });
+    // A shared link (`?t=`) shows who speaks there.
+    let shared =
+        q.t.as_deref()
+            .and_then(|t| t.split('-').next()?.parse::<f64>().ok())
+            .and_then(|t_s| {
+                let at_ms = (t_s * 1000.0) as u64;
+                lines.iter().find(|l| l.end_ms >= at_ms)
+            })
+            .map(|l| {
+                let text: Vec<&str> = l.words.iter().map(|w| w.text.as_str()).collect();
+                let speaker = l.person.as_deref().and_then(|p| s.person(p));
+                match speaker {
+                    Some(p) => format!("{}: \u{201c}{}\u{201d}", p.name, text.join(" ")),
+                    None => format!("\u{201c}{}\u{201d}", text.join(" ")),
+                }
+            });
     let downloads: Vec<_> = clips
         .iter()
         .filter(|c| c.path.ends_with(".mp4") || c.path.ends_with(".mp3"))
@@ -493,6 +544,15 @@ async fn session_page(
         "transcript": transcript,
         "agenda": agenda,
         "downloads": downloads,
+        "cite": cite,
+        "og": {
+            "title": format!("{} - {}", s.body, s.title),
+            "description": shared.unwrap_or_else(|| format!("{} {}", s.title, s.start.format("%Y-%m-%d"))),
+            "url": page_url,
+            "image": player["archive"]["poster"]
+                .as_str()
+                .map(|p| format!("{}{p}", state.config.public_url)),
+        },
         "language": s.language,
         "poster": player["archive"]["poster"],
         "player": player,
@@ -567,7 +627,9 @@ mod tests {
         )
         .unwrap();
         assert!(
-            xml.contains("<loc>https://c.example/a?b=1&amp;c=&lt;2&gt;</loc><lastmod>2024-01-01</lastmod>"),
+            xml.contains(
+                "<loc>https://c.example/a?b=1&amp;c=&lt;2&gt;</loc><lastmod>2024-01-01</lastmod>"
+            ),
             "{xml}"
         );
     }
@@ -638,7 +700,8 @@ mod tests {
                 (
                     "session.html",
                     json!({ "title": "T", "body": "B", "date": "2024-01-01 10:00", "transcript": [],
-                        "agenda": [], "downloads": [], "player": { "clips": [] } }),
+                        "agenda": [], "downloads": [], "player": { "clips": [] }, "cite": {},
+                        "og": { "title": "B - T", "description": "T", "url": "http://h/sessions/s1" } }),
                 ),
             ] {
                 let html = render(name, lang, page).unwrap().0;
