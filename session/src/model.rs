@@ -363,4 +363,12 @@ impl Session {
     pub fn closed_at(&self, at: SessionMs) -> bool {
         self.closed_ranges.iter().any(|r| r.contains(at))
     }
+
+    /// The votes the public may see: those not taken inside a closed part.
+    pub fn public_votes(&self) -> impl Iterator<Item = &Vote> {
+        let clock = self.clock();
+        self.votes
+            .iter()
+            .filter(move |v| clock.to_session(v.at).is_some_and(|at| !self.closed_at(at)))
+    }
 }

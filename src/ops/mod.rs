@@ -15,6 +15,7 @@ pub mod import;
 pub mod live;
 pub mod outputs;
 pub mod pdf;
+pub mod people;
 pub mod publish;
 pub mod record;
 pub mod report;
