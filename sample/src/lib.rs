@@ -85,6 +85,9 @@ impl SampleError {
 pub struct SampleOptions {
     pub lang: Lang,
     pub seed: u64,
+    /// Draw the cast (and so the roster) from this seed instead of `seed`: sessions with other
+    /// seeds and the same cast seed share their people, ids included.
+    pub cast_seed: Option<u64>,
     pub seconds: u64,
     /// Councillors besides the chair.
     pub speakers: u32,
@@ -239,7 +242,10 @@ pub fn create(
     std::fs::create_dir_all(dir).map_err(|e| SampleError::io(dir, "creating", e))?;
     let mut rng = Rng::new(opts.seed);
     let hybrid = opts.mode == Mode::Hybrid;
-    let cast = script::cast(opts.lang, opts.speakers, hybrid, &mut rng);
+    let cast = match opts.cast_seed {
+        Some(seed) => script::cast(opts.lang, opts.speakers, hybrid, &mut Rng::new(seed)),
+        None => script::cast(opts.lang, opts.speakers, hybrid, &mut rng),
+    };
     let agenda = script::agenda(opts.lang, opts.items, &cast, &mut rng);
     let duration_ms = opts.seconds * 1000;
 
