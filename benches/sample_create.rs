@@ -15,6 +15,7 @@ fn main() {
     let opts = SampleOptions {
         lang: Lang::It,
         seed: 1,
+        cast_seed: None,
         seconds,
         speakers: 4,
         items: 5,

@@ -3,7 +3,7 @@
 //! clip report (the seed's indicators). Pure functions over plain data.
 
 use serde::Serialize;
-use session::{Session, SessionMs};
+use session::{Session, SessionMs, Vote};
 
 /// One clip as the package and the feed describe it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -27,8 +27,9 @@ pub struct PackageClip {
     pub media_type: String,
 }
 
-/// `metadata.json`: the session, its agenda and every clip.
+/// `metadata.json`: the session, its agenda, its votes (none taken in a closed part) and every clip.
 pub fn metadata(session: &Session, clips: &[PackageClip], presets: &[String]) -> serde_json::Value {
+    let clock = session.clock();
     serde_json::json!({
         "session": {
             "id": session.id,
@@ -40,6 +41,14 @@ pub fn metadata(session: &Session, clips: &[PackageClip], presets: &[String]) ->
         },
         "agenda": session.agenda.iter().map(|a| serde_json::json!({
             "number": a.number, "title": a.title, "kind": a.kind.as_str(), "act": a.act,
+            "proposer_group": a.proposer_group,
+        })).collect::<Vec<_>>(),
+        "votes": session.public_votes().map(|v| serde_json::json!({
+            "item": v.item, "at": v.at, "at_ms": clock.to_session(v.at), "subject": v.subject,
+            "result": v.result.as_str(), "counts": v.counts,
+            "ballots": v.ballots.iter().map(|b| serde_json::json!({
+                "person": b.person, "name": session.name_of(&b.person), "vote": b.vote.as_str(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "presets": presets,
         "clips": clips,
@@ -142,6 +151,36 @@ pub struct FeedItem {
     pub url: String,
     pub subtitles_url: Option<String>,
     pub poster_url: Option<String>,
+    /// What the council voted on the clip's item, each a line of [`vote_summary`].
+    pub votes: Vec<String>,
+}
+
+/// One vote in a line, in Italian or English as `language` says: "Voto: Bilancio: approvato
+/// (favorevoli 12, contrari 3, astenuti 1)".
+pub fn vote_summary(vote: &Vote, language: &str) -> String {
+    use session::VoteResult::*;
+    let c = vote.counts;
+    if language == "it" {
+        let result = match vote.result {
+            Approved => "approvato",
+            Rejected => "respinto",
+            NoQuorum => "manca il numero legale",
+        };
+        format!(
+            "Voto: {}: {result} (favorevoli {}, contrari {}, astenuti {})",
+            vote.subject, c.favour, c.against, c.abstained
+        )
+    } else {
+        let result = match vote.result {
+            Approved => "approved",
+            Rejected => "rejected",
+            NoQuorum => "no quorum",
+        };
+        format!(
+            "Vote: {}: {result} (in favour {}, against {}, abstained {})",
+            vote.subject, c.favour, c.against, c.abstained
+        )
+    }
 }
 
 /// RSS 2.0 with Media RSS: one item per clip, its enclosure, subtitles, thumbnail, speakers and item.
@@ -163,7 +202,13 @@ pub fn rss(title: &str, link: &str, description: &str, items: &[FeedItem]) -> St
             escape(&format!("{} - {}", i.session_title, c.title)),
             escape(&c.id),
             i.published.to_rfc2822(),
-            escape(&c.excerpt),
+            escape(
+                &std::iter::once(c.excerpt.as_str())
+                    .chain(i.votes.iter().map(String::as_str))
+                    .filter(|t| !t.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
             escape(&i.url),
             c.bytes,
             escape(&c.media_type),
@@ -297,6 +342,9 @@ mod tests {
             url: "http://localhost/a.mp4?x=1&y=2".into(),
             subtitles_url: Some("http://localhost/a.vtt".into()),
             poster_url: None,
+            votes: vec![
+                "Voto: Bilancio <2021>: approvato (favorevoli 2, contrari 1, astenuti 0)".into(),
+            ],
         };
         let xml = rss("Feed & co", "http://localhost/", "d", &[item.clone(), item]);
         assert_eq!(xml.matches("<enclosure ").count(), 2);
@@ -304,6 +352,48 @@ mod tests {
         assert!(xml.contains("url=\"http://localhost/a.mp4?x=1&amp;y=2\""));
         assert!(xml.contains("<pubDate>Mon, 15 Mar 2021 20:00:00 +0000</pubDate>"));
         assert!(!xml.contains("<2021>"));
+        assert!(xml.contains(
+            "<description>Grazie presidente\nVoto: Bilancio &lt;2021&gt;: approvato (favorevoli 2, contrari 1, astenuti 0)</description>"
+        ));
+    }
+
+    #[test]
+    fn metadata_has_the_votes_but_none_of_a_closed_part() {
+        let mut session: Session = serde_json::from_str(
+            r#"{"id": "s1", "body": "Consiglio", "title": "Seduta", "start": "2021-03-15T17:00:00Z",
+                "mode": "in_person",
+                "roster": [{"id": "anna", "name": "Anna Verdi", "role": "councillor", "group": "Misto"}],
+                "agenda": [{"number": 1, "title": "Mozione", "kind": "motion", "proposer_group": "Misto"}],
+                "closed_ranges": [{"start_ms": 600000, "end_ms": 900000}],
+                "votes": [{"item": 1, "at": "2021-03-15T17:05:00Z", "subject": "Mozione", "result": "approved",
+                           "counts": {"favour": 1, "against": 0, "abstained": 0},
+                           "ballots": [{"person": "anna", "vote": "favour"}]},
+                          {"item": 1, "at": "2021-03-15T17:12:00Z", "subject": "Segreto", "result": "rejected",
+                           "counts": {"favour": 0, "against": 1, "abstained": 0}}]}"#,
+        )
+        .unwrap();
+        assert!(session.validate().is_empty(), "{:?}", session.validate());
+        let meta = metadata(&session, &[], &[]);
+        assert_eq!(meta["agenda"][0]["proposer_group"], "Misto");
+        let votes = meta["votes"].as_array().unwrap();
+        assert_eq!(votes.len(), 1, "{votes:?}");
+        assert_eq!(votes[0]["at_ms"], 300_000);
+        assert_eq!(votes[0]["result"], "approved");
+        assert_eq!(votes[0]["counts"]["favour"], 1);
+        assert_eq!(votes[0]["ballots"][0]["name"], "Anna Verdi");
+        assert_eq!(votes[0]["ballots"][0]["vote"], "favour");
+        assert_eq!(
+            vote_summary(&session.votes[0], "en"),
+            "Vote: Mozione: approved (in favour 1, against 0, abstained 0)"
+        );
+        session.closed_ranges.clear();
+        assert_eq!(
+            metadata(&session, &[], &[])["votes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

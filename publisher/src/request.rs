@@ -379,6 +379,7 @@ mod tests {
                 kind: ItemKind::Other,
                 act: None,
                 rapporteur: None,
+                proposer_group: None,
             })
             .collect();
         s

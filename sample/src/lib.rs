@@ -22,7 +22,8 @@
 //! [`create`] renders the whole session: a chair opens it and announces each agenda item in words,
 //! councillors speak on the items with silences between turns (espeak-ng voices), a 720p camera file
 //! shows who speaks and the running time, floor events carry the conference system's jitter, the
-//! clerk's agenda markers mark each item, and `truth.json` says who said what when.
+//! clerk's agenda markers mark each item, a roll-call vote closes each resolution and motion, and
+//! `truth.json` says who said what when.
 
 pub mod render;
 pub mod score;
@@ -34,8 +35,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use session::{
-    part_path, AgendaMarker, FloorEvent, MicAction, Mode, Session, SessionId, SessionMs, Source,
-    SourceKind,
+    part_path, AgendaMarker, Ballot, Choice, FloorEvent, ItemKind, MicAction, Mode, Session,
+    SessionId, SessionMs, Source, SourceKind, Vote, VoteCounts, VoteResult,
 };
 
 use render::RenderError;
@@ -84,6 +85,9 @@ impl SampleError {
 pub struct SampleOptions {
     pub lang: Lang,
     pub seed: u64,
+    /// Draw the cast (and so the roster) from this seed instead of `seed`: sessions with other
+    /// seeds and the same cast seed share their people, ids included.
+    pub cast_seed: Option<u64>,
     pub seconds: u64,
     /// Councillors besides the chair.
     pub speakers: u32,
@@ -238,7 +242,10 @@ pub fn create(
     std::fs::create_dir_all(dir).map_err(|e| SampleError::io(dir, "creating", e))?;
     let mut rng = Rng::new(opts.seed);
     let hybrid = opts.mode == Mode::Hybrid;
-    let cast = script::cast(opts.lang, opts.speakers, hybrid, &mut rng);
+    let cast = match opts.cast_seed {
+        Some(seed) => script::cast(opts.lang, opts.speakers, hybrid, &mut Rng::new(seed)),
+        None => script::cast(opts.lang, opts.speakers, hybrid, &mut rng),
+    };
     let agenda = script::agenda(opts.lang, opts.items, &cast, &mut rng);
     let duration_ms = opts.seconds * 1000;
 
@@ -307,6 +314,7 @@ pub fn create(
         .with_timezone(&Utc)
         + Duration::days((opts.seed % 365) as i64);
     let mut session = session_document(opts, &cast, agenda, start);
+    session.votes = votes(&layout, &cast, &session.agenda, start);
     let floor_events = floor_events(&layout, &cast, start, opts);
     let mut truth = Truth::from_layout(&layout, &cast);
     if let Some(c) = &closed {
@@ -542,7 +550,53 @@ fn session_document(
         closed_ranges: Vec::new(),
         floor_events: Vec::new(),
         agenda_markers: Vec::new(),
+        votes: Vec::new(),
     }
+}
+
+/// A roll-call vote at the end of each resolution and motion, everyone voting: member `i` votes
+/// against item `n` when `i + n` is a multiple of 4, abstains when it is one more, else in favour.
+fn votes(
+    layout: &Layout,
+    cast: &[CastMember],
+    agenda: &[session::AgendaItem],
+    start: DateTime<Utc>,
+) -> Vec<Vote> {
+    layout
+        .items
+        .iter()
+        .filter_map(|span| {
+            let item = agenda.iter().find(|a| a.number == span.number)?;
+            if !matches!(item.kind, ItemKind::Resolution | ItemKind::Motion) {
+                return None;
+            }
+            let ballots: Vec<Ballot> = cast
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Ballot {
+                    person: m.person.id.clone(),
+                    vote: match (i as u32 + item.number) % 4 {
+                        0 => Choice::Against,
+                        1 => Choice::Abstained,
+                        _ => Choice::Favour,
+                    },
+                })
+                .collect();
+            let counts = VoteCounts::of(ballots.iter().map(|b| b.vote));
+            Some(Vote {
+                item: item.number,
+                at: start + Duration::milliseconds(span.end_ms.0 as i64),
+                subject: item.title.clone(),
+                result: if counts.favour > counts.against {
+                    VoteResult::Approved
+                } else {
+                    VoteResult::Rejected
+                },
+                counts,
+                ballots,
+            })
+        })
+        .collect()
 }
 
 /// Mic on/off as a conference system reports them, each off by up to `jitter_ms` either way: a

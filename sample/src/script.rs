@@ -190,6 +190,10 @@ pub fn agenda(lang: Lang, items: u32, cast: &[CastMember], rng: &mut Rng) -> Vec
                         .id
                         .clone()
                 }),
+                proposer_group: (matches!(kind, ItemKind::Motion | ItemKind::Question)
+                    && cast.len() > 1)
+                    .then(|| cast[1 + i % (cast.len() - 1)].person.group.clone())
+                    .flatten(),
             }
         })
         .collect()

@@ -134,6 +134,43 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_vote_value_names_the_field() {
+        let vote = |result: &str, choice: &str| {
+            MINIMAL.replace(
+                r#""mode":"in_person""#,
+                &format!(
+                    r#""mode":"in_person","agenda":[{{"number":1,"title":"x","kind":"motion"}}],
+                    "roster":[{{"id":"p","name":"P","role":"councillor"}}],
+                    "votes":[{{"item":1,"at":"2021-03-15T18:00:00Z","subject":"x","result":"{result}",
+                    "counts":{{"favour":1,"against":0,"abstained":0}},
+                    "ballots":[{{"person":"p","vote":"{choice}"}}]}}]"#
+                ),
+            )
+        };
+        assert_eq!(
+            parse(&vote("approved", "favour"), Format::Json)
+                .unwrap()
+                .votes
+                .len(),
+            1
+        );
+        let err = parse(&vote("passed", "favour"), Format::Json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("votes[0].result: unknown variant `passed`"),
+            "{err}"
+        );
+        let err = parse(&vote("approved", "yes"), Format::Json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("votes[0].ballots[0].vote: unknown variant `yes`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn not_json() {
         let err = parse("<session/>", Format::Json).unwrap_err();
         assert!(matches!(err, DocumentError::Json(_)), "{err}");

@@ -1,5 +1,5 @@
 //! aula's domain model: a council session with its sources, roster, agenda and live evidence
-//! (floor events, agenda markers), what it produces (transcripts, interventions, clips), and session
+//! (floor events, agenda markers, votes), what it produces (transcripts, interventions, clips), and session
 //! time. Plain data with serde and validation, no media libraries; the only I/O is the one piece
 //! every crate shares, files written whole ([`files`]).
 //!
@@ -25,8 +25,8 @@ pub use error::ErrorKind;
 pub use files::{hex, part_path, part_writer, remove_stale_parts, write_atomic, PartFile};
 pub use id::{BadSessionId, SessionId, MAX_SESSION_ID_LEN};
 pub use model::{
-    AgendaItem, AgendaMarker, ClosedRange, FloorEvent, ItemKind, MicAction, Mode, Person, Role,
-    Session, Source, SourceKind,
+    AgendaItem, AgendaMarker, Ballot, Choice, ClosedRange, FloorEvent, ItemKind, MicAction, Mode,
+    Person, Role, Session, Source, SourceKind, Vote, VoteCounts, VoteResult,
 };
 pub use time::{SessionClock, SessionMs};
 pub use timeline::{ItemSpan, Timeline, TimelineWord};

@@ -30,6 +30,9 @@ pub struct Session {
     pub floor_events: Vec<FloorEvent>,
     #[serde(default)]
     pub agenda_markers: Vec<AgendaMarker>,
+    /// The votes taken, as the conference system reports them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub votes: Vec<Vote>,
 }
 
 fn default_language() -> String {
@@ -143,6 +146,9 @@ pub struct AgendaItem {
     /// Person id of the rapporteur (relatore).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rapporteur: Option<String>,
+    /// The council group that tabled the motion or question (a `group` of the roster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposer_group: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +250,92 @@ pub struct AgendaMarker {
     pub item: u32,
 }
 
+/// A vote of the council on an agenda item, as the conference system reports it. `at` is wall
+/// clock like the floor events' and the agenda markers'; a secret ballot has counts and no ballots.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// The agenda item's number.
+    pub item: u32,
+    pub at: DateTime<Utc>,
+    /// What was voted on: the resolution, the motion, an amendment.
+    pub subject: String,
+    pub result: VoteResult,
+    pub counts: VoteCounts,
+    /// Each person's vote; empty for a secret ballot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ballots: Vec<Ballot>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteResult {
+    Approved,
+    Rejected,
+    /// Not enough members present for the vote to count (mancanza del numero legale).
+    NoQuorum,
+}
+
+impl VoteResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteResult::Approved => "approved",
+            VoteResult::Rejected => "rejected",
+            VoteResult::NoQuorum => "no_quorum",
+        }
+    }
+}
+
+/// How many voted in favour, against, and abstained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteCounts {
+    pub favour: u32,
+    pub against: u32,
+    pub abstained: u32,
+}
+
+impl VoteCounts {
+    /// The counts of a list of choices.
+    pub fn of(choices: impl IntoIterator<Item = Choice>) -> VoteCounts {
+        let mut counts = VoteCounts::default();
+        for choice in choices {
+            match choice {
+                Choice::Favour => counts.favour += 1,
+                Choice::Against => counts.against += 1,
+                Choice::Abstained => counts.abstained += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// One person's vote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ballot {
+    pub person: String,
+    pub vote: Choice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    Favour,
+    Against,
+    Abstained,
+}
+
+impl Choice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Favour => "favour",
+            Choice::Against => "against",
+            Choice::Abstained => "abstained",
+        }
+    }
+}
+
 impl Session {
     pub fn clock(&self) -> SessionClock {
         SessionClock::new(self.start)
@@ -270,5 +362,13 @@ impl Session {
     /// Whether the instant `at` lies in a closed part.
     pub fn closed_at(&self, at: SessionMs) -> bool {
         self.closed_ranges.iter().any(|r| r.contains(at))
+    }
+
+    /// The votes the public may see: those not taken inside a closed part.
+    pub fn public_votes(&self) -> impl Iterator<Item = &Vote> {
+        let clock = self.clock();
+        self.votes
+            .iter()
+            .filter(move |v| clock.to_session(v.at).is_some_and(|at| !self.closed_at(at)))
     }
 }

@@ -1,9 +1,10 @@
 //! Checks a session document and reports every problem with its field path and the reason.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::model::{Mode, Session, SourceKind};
+use crate::model::{Mode, Session, SourceKind, VoteCounts};
 
 /// One thing wrong with a document, e.g. `agenda[3].number: 4 appears twice`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +52,7 @@ pub const MAX_PERSONS: usize = 2_000;
 pub const MAX_ITEMS: usize = 1_000;
 pub const MAX_CLOSED_RANGES: usize = 100;
 pub const MAX_EVIDENCE: usize = 100_000;
+pub const MAX_VOTES: usize = 1_000;
 pub const MAX_TEXT_CHARS: usize = 2_000;
 
 struct Problems(Vec<Problem>);
@@ -119,6 +121,7 @@ impl Session {
         self.validate_agenda(&mut p);
         self.validate_closed_ranges(&mut p);
         self.validate_evidence(&mut p);
+        self.validate_votes(&mut p);
         self.validate_sizes(&mut p);
         p.0
     }
@@ -132,6 +135,7 @@ impl Session {
             ("closed_ranges", self.closed_ranges.len(), MAX_CLOSED_RANGES),
             ("floor_events", self.floor_events.len(), MAX_EVIDENCE),
             ("agenda_markers", self.agenda_markers.len(), MAX_EVIDENCE),
+            ("votes", self.votes.len(), MAX_VOTES),
         ];
         for (list, len, max) in lists {
             if len > max {
@@ -148,6 +152,12 @@ impl Session {
         }
         for (i, x) in self.agenda.iter().enumerate() {
             texts.push((format!("agenda[{i}].title"), &x.title));
+            if let Some(g) = &x.proposer_group {
+                texts.push((format!("agenda[{i}].proposer_group"), g));
+            }
+        }
+        for (i, x) in self.votes.iter().enumerate() {
+            texts.push((format!("votes[{i}].subject"), &x.subject));
         }
         for (i, x) in self.sources.iter().enumerate() {
             texts.push((format!("sources[{i}].uri"), &x.uri));
@@ -281,6 +291,14 @@ impl Session {
                     );
                 }
             }
+            if let Some(group) = &item.proposer_group {
+                if !self.roster.iter().any(|x| x.group.as_ref() == Some(group)) {
+                    p.add(
+                        format!("agenda[{i}].proposer_group"),
+                        format!("{group:?} is not the group of anyone in the roster"),
+                    );
+                }
+            }
         }
         p.unique(
             "agenda",
@@ -360,6 +378,67 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Votes on items of the agenda, at or after the start, by people of the roster each voting
+    /// once, with counts that are the ballots' when ballots are given.
+    fn validate_votes(&self, p: &mut Problems) {
+        let clock = self.clock();
+        for (i, vote) in self.votes.iter().enumerate() {
+            let path = format!("votes[{i}]");
+            if self.item(vote.item).is_none() {
+                p.add(
+                    format!("{path}.item"),
+                    format!("{} is not an agenda item number", vote.item),
+                );
+            }
+            if clock.to_session(vote.at).is_none() {
+                p.add(
+                    format!("{path}.at"),
+                    format!("{} is before the session's start {}", vote.at, self.start),
+                );
+            }
+            p.not_blank(format!("{path}.subject"), &vote.subject);
+            let mut first: HashMap<&str, usize> = HashMap::new();
+            for (j, ballot) in vote.ballots.iter().enumerate() {
+                let at = format!("{path}.ballots[{j}].person");
+                if self.person(&ballot.person).is_none() {
+                    p.add(at, format!("{:?} is not in the roster", ballot.person));
+                    continue;
+                }
+                match first.entry(&ballot.person) {
+                    Entry::Occupied(k) => p.add(
+                        at,
+                        format!(
+                            "{:?} votes twice (first in ballots[{}])",
+                            ballot.person,
+                            k.get()
+                        ),
+                    ),
+                    Entry::Vacant(slot) => {
+                        slot.insert(j);
+                    }
+                }
+            }
+            if vote.ballots.is_empty() {
+                continue;
+            }
+            let cast = VoteCounts::of(vote.ballots.iter().map(|b| b.vote));
+            for (field, said, counted) in [
+                ("favour", vote.counts.favour, cast.favour),
+                ("against", vote.counts.against, cast.against),
+                ("abstained", vote.counts.abstained, cast.abstained),
+            ] {
+                if said != counted {
+                    p.add(
+                        format!("{path}.counts.{field}"),
+                        format!("is {said}, but {counted} of the ballots say {field}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,7 +456,12 @@ mod tests {
                        {"number": 2, "title": "Mozione", "kind": "motion"}],
             "closed_ranges": [{"start_ms": 1000, "end_ms": 2000}],
             "floor_events": [{"at": "2021-03-15T17:00:05Z", "seat": 1, "action": "mic_on"}],
-            "agenda_markers": [{"at": "2021-03-15T17:01:00Z", "item": 2}]
+            "agenda_markers": [{"at": "2021-03-15T17:01:00Z", "item": 2}],
+            "votes": [{"item": 2, "at": "2021-03-15T17:20:00Z", "subject": "Mozione",
+                       "result": "approved", "counts": {"favour": 1, "against": 0, "abstained": 0},
+                       "ballots": [{"person": "anna", "vote": "favour"}]},
+                      {"item": 2, "at": "2021-03-15T17:30:00Z", "subject": "Bilancio",
+                       "result": "rejected", "counts": {"favour": 3, "against": 9, "abstained": 1}}]
         }"#,
         )
         .unwrap()
@@ -443,6 +527,76 @@ mod tests {
         assert!(found
             .iter()
             .any(|r| r.starts_with("floor_events[0].at: 2021-03-15 16:00:00 UTC is before")));
+    }
+
+    #[test]
+    fn a_vote_on_an_item_not_on_the_agenda() {
+        let mut s = sample();
+        s.votes[1].item = 7;
+        assert_eq!(
+            reasons(&s),
+            ["votes[1].item: 7 is not an agenda item number"]
+        );
+    }
+
+    #[test]
+    fn a_ballot_of_someone_not_in_the_roster() {
+        let mut s = sample();
+        s.votes[0].ballots[0].person = "nobody".into();
+        assert_eq!(
+            reasons(&s),
+            ["votes[0].ballots[0].person: \"nobody\" is not in the roster"]
+        );
+    }
+
+    #[test]
+    fn a_person_voting_twice() {
+        let mut s = sample();
+        s.votes[0].ballots.push(crate::Ballot {
+            person: "anna".into(),
+            vote: crate::Choice::Against,
+        });
+        s.votes[0].counts.against = 1;
+        assert_eq!(
+            reasons(&s),
+            ["votes[0].ballots[1].person: \"anna\" votes twice (first in ballots[0])"]
+        );
+    }
+
+    #[test]
+    fn counts_that_do_not_add_up_to_the_ballots() {
+        let mut s = sample();
+        s.votes[0].counts.favour = 5;
+        s.votes[0].counts.abstained = 1;
+        assert_eq!(
+            reasons(&s),
+            [
+                "votes[0].counts.favour: is 5, but 1 of the ballots say favour",
+                "votes[0].counts.abstained: is 1, but 0 of the ballots say abstained",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_secret_ballot_has_counts_only_and_a_vote_is_never_before_the_start() {
+        let mut s = sample();
+        s.votes[1].at = "2021-03-15T16:59:00Z".parse().unwrap();
+        assert_eq!(
+            reasons(&s),
+            ["votes[1].at: 2021-03-15 16:59:00 UTC is before the session's start 2021-03-15 17:00:00 UTC"]
+        );
+    }
+
+    #[test]
+    fn a_proposer_group_must_be_a_group_of_the_roster() {
+        let mut s = sample();
+        s.agenda[1].proposer_group = Some("Misto".into());
+        assert_eq!(reasons(&s), Vec::<String>::new());
+        s.agenda[1].proposer_group = Some("Altro".into());
+        assert_eq!(
+            reasons(&s),
+            ["agenda[1].proposer_group: \"Altro\" is not the group of anyone in the roster"]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use session::{
     AgendaItem, AgendaMarker, ClosedRange, ErrorKind, FloorEvent, Person, Session, SessionId,
-    SessionMs, Source,
+    SessionMs, Source, Vote, VoteCounts,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
@@ -239,8 +239,9 @@ impl Catalogue {
         }
         for (ord, a) in session.agenda.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO agenda_items (session_id, ord, number, title, kind, act_ref, rapporteur)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO agenda_items (session_id, ord, number, title, kind, act_ref, rapporteur,
+                                           proposer_group)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(session.id.as_str())
             .bind(ord as i64)
@@ -249,6 +250,33 @@ impl Catalogue {
             .bind(a.kind.as_str())
             .bind(a.act.clone())
             .bind(a.rapporteur.clone())
+            .bind(a.proposer_group.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let clock = session.clock();
+        for (ord, v) in session.votes.iter().enumerate() {
+            let at_ms = clock
+                .to_session(v.at)
+                .ok_or_else(|| CatalogueError::BeforeStart {
+                    what: format!("vote {ord} ({})", timestamp(v.at)),
+                    start: timestamp(session.start),
+                })?;
+            sqlx::query(
+                "INSERT INTO votes (session_id, ord, item, at_ms, subject, result, favour, against,
+                                    abstained, ballots)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(session.id.as_str())
+            .bind(ord as i64)
+            .bind(i64::from(v.item))
+            .bind(at_ms.0 as i64)
+            .bind(&v.subject)
+            .bind(v.result.as_str())
+            .bind(i64::from(v.counts.favour))
+            .bind(i64::from(v.counts.against))
+            .bind(i64::from(v.counts.abstained))
+            .bind(json_text(&v.ballots))
             .execute(&mut *tx)
             .await?;
         }
@@ -436,6 +464,7 @@ async fn read_session(conn: &mut AnyConnection, id: &str) -> Result<StoredSessio
         closed_ranges: Vec::new(),
         floor_events: Vec::new(),
         agenda_markers: Vec::new(),
+        votes: Vec::new(),
     };
     let base_dir = PathBuf::from(row.try_get::<String, _>("base_dir")?);
     for row in rows(
@@ -479,7 +508,7 @@ async fn read_session(conn: &mut AnyConnection, id: &str) -> Result<StoredSessio
                 .collect::<Result<_>>()?,
         });
     }
-    let query = "SELECT number, title, kind, act_ref, rapporteur FROM agenda_items";
+    let query = "SELECT number, title, kind, act_ref, rapporteur, proposer_group FROM agenda_items";
     for row in rows(&mut *conn, query, id).await? {
         session.agenda.push(AgendaItem {
             number: number(row.try_get("number")?, "agenda_items", "number")?,
@@ -487,6 +516,7 @@ async fn read_session(conn: &mut AnyConnection, id: &str) -> Result<StoredSessio
             kind: parse_enum("agenda_items", "kind", row.try_get("kind")?)?,
             act: row.try_get("act_ref")?,
             rapporteur: row.try_get("rapporteur")?,
+            proposer_group: row.try_get("proposer_group")?,
         });
     }
     let query = "SELECT start_ms, end_ms, reason FROM closed_ranges";
@@ -511,6 +541,23 @@ async fn read_session(conn: &mut AnyConnection, id: &str) -> Result<StoredSessio
         session.agenda_markers.push(AgendaMarker {
             at: clock.to_wall(ms(row.try_get("at_ms")?, "agenda_markers", "at_ms")?),
             item: number(row.try_get("item")?, "agenda_markers", "item")?,
+        });
+    }
+    let query =
+        "SELECT item, at_ms, subject, result, favour, against, abstained, ballots FROM votes";
+    for row in rows(&mut *conn, query, id).await? {
+        let count = |column| number(row.try_get(column)?, "votes", column);
+        session.votes.push(Vote {
+            item: number(row.try_get("item")?, "votes", "item")?,
+            at: clock.to_wall(ms(row.try_get("at_ms")?, "votes", "at_ms")?),
+            subject: row.try_get("subject")?,
+            result: parse_enum("votes", "result", row.try_get("result")?)?,
+            counts: VoteCounts {
+                favour: count("favour")?,
+                against: count("against")?,
+                abstained: count("abstained")?,
+            },
+            ballots: json_column(&row, "votes", "ballots")?,
         });
     }
     Ok(StoredSession { session, base_dir })
@@ -613,6 +660,7 @@ async fn delete_rows(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &str) -> Res
         "closed_ranges",
         "floor_events",
         "agenda_markers",
+        "votes",
         "item_reviews",
     ] {
         sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))

@@ -26,6 +26,10 @@ pub struct SampleArgs {
     /// Same seed, same session.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Draw the people from this seed instead: sessions of other seeds with the same cast seed
+    /// share their roster (the same person ids, names, groups and seats).
+    #[arg(long)]
+    pub cast_seed: Option<u64>,
     /// Length of the session in seconds.
     #[arg(long, default_value_t = 120)]
     pub seconds: u64,
@@ -79,6 +83,7 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
             LangArg::En => Lang::En,
         },
         seed: args.seed,
+        cast_seed: args.cast_seed,
         seconds: args.seconds,
         speakers: args.speakers,
         items: args.items,

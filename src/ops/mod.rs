@@ -17,6 +17,7 @@ pub mod live;
 pub mod open_data;
 pub mod outputs;
 pub mod pdf;
+pub mod people;
 pub mod publish;
 pub mod record;
 pub mod report;

@@ -425,7 +425,17 @@ fn feed_items(
                 .find(|s| s.ends_with(".vtt"))
                 .map(|s| format!("{base_url}/{s}")),
             poster_url: c.poster.as_ref().map(|p| format!("{base_url}/{p}")),
+            votes: item_votes(session, c.item),
         })
+        .collect()
+}
+
+/// The public votes on `item`, each in a line in the session's language.
+fn item_votes(session: &Session, item: Option<u32>) -> Vec<String> {
+    session
+        .public_votes()
+        .filter(|v| Some(v.item) == item)
+        .map(|v| package::vote_summary(v, &session.language))
         .collect()
 }
 
@@ -567,6 +577,7 @@ async fn all_sessions_feed(
                 url: format!("{base}/{}", record.path),
                 subtitles_url: file("vtt"),
                 poster_url: file("jpg"),
+                votes: item_votes(&session, record.item),
             });
         }
     }
@@ -581,7 +592,7 @@ async fn all_sessions_feed(
 
 #[cfg(test)]
 mod tests {
-    use session::SessionMs;
+    use session::{SessionMs, VoteResult};
 
     use super::*;
     use crate::ops::testing::{self, plan};
@@ -635,8 +646,26 @@ mod tests {
     }
 
     #[test]
-    fn feed_items_link_the_clip_its_subtitles_and_poster() {
-        let session = testing::session();
+    fn feed_items_link_the_clip_its_subtitles_and_poster_and_say_the_item_s_votes() {
+        let mut session = testing::session();
+        for (item, minute, result) in [
+            (1, "17:00:20", VoteResult::Approved),
+            (2, "17:00:40", VoteResult::Rejected),
+            (1, "17:00:52", VoteResult::Rejected),
+        ] {
+            session.votes.push(session::Vote {
+                item,
+                at: format!("2026-03-02T{minute}Z").parse().unwrap(),
+                subject: format!("Voto {minute}"),
+                result,
+                counts: session::VoteCounts {
+                    favour: 2,
+                    against: 1,
+                    abstained: 0,
+                },
+                ballots: Vec::new(),
+            });
+        }
         let clip = PackageClip {
             id: "s1-item-1-web-720p".into(),
             title: "Item 1: Bilancio".into(),
@@ -665,5 +694,10 @@ mod tests {
         );
         assert_eq!(items[0].poster_url, None);
         assert_eq!(items[0].session_title, "Seduta 2026-03-02");
+        assert_eq!(
+            items[0].votes,
+            ["Voto: Voto 17:00:20: approvato (favorevoli 2, contrari 1, astenuti 0)"],
+            "item 1's vote, not item 2's nor the one in the closed part (50-55 s)"
+        );
     }
 }

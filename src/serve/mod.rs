@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod kit;
 pub mod pages;
+pub mod people;
 pub mod public;
 pub mod review;
 pub mod signin;
@@ -158,6 +159,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
+        .merge(people::routes())
         .merge(workspace::routes())
         .merge(review::routes())
         .merge(kit::routes())

@@ -198,6 +198,19 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "signin.html",
             include_str!("../../web/templates/signin.html"),
         ),
+        (
+            "people.html",
+            include_str!("../../web/templates/people.html"),
+        ),
+        (
+            "councillor.html",
+            include_str!("../../web/templates/councillor.html"),
+        ),
+        ("group.html", include_str!("../../web/templates/group.html")),
+        (
+            "not_found.html",
+            include_str!("../../web/templates/not_found.html"),
+        ),
     ] {
         // Invariant: the embedded templates parse (the unit test below renders each one).
         env.add_template(name, source)
@@ -321,6 +334,23 @@ struct AgendaRow<'a> {
     start_ms: Option<u64>,
     number: u32,
     title: &'a str,
+    /// The group that tabled the item, and its page's id.
+    proposer_group: Option<&'a str>,
+    proposer_group_id: Option<String>,
+    votes: Vec<VoteRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct VoteRow<'a> {
+    subject: &'a str,
+    result: &'static str,
+    counts: session::VoteCounts,
+}
+
+#[derive(Serialize)]
+struct Speaker<'a> {
+    id: &'a str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -455,9 +485,32 @@ async fn session_page(
                 start_ms: aligned.or_else(marked),
                 number: item.number,
                 title: &item.title,
+                proposer_group: item.proposer_group.as_deref(),
+                proposer_group_id: item
+                    .proposer_group
+                    .as_deref()
+                    .map(crate::ops::people::group_id),
+                votes: s
+                    .public_votes()
+                    .filter(|v| v.item == item.number)
+                    .map(|v| VoteRow {
+                        subject: &v.subject,
+                        result: v.result.as_str(),
+                        counts: v.counts,
+                    })
+                    .collect(),
             }
         })
         .collect();
+    let mut speakers: Vec<Speaker> = Vec::new();
+    for person in lines.iter().filter_map(|l| s.person(l.person.as_deref()?)) {
+        if !speakers.iter().any(|x| x.id == person.id) {
+            speakers.push(Speaker {
+                id: &person.id,
+                name: &person.name,
+            });
+        }
+    }
     let transcript: Vec<_> = lines
         .iter()
         .map(|l| TranscriptRow {
@@ -543,6 +596,7 @@ async fn session_page(
         "date": s.start.format("%Y-%m-%d %H:%M").to_string(),
         "transcript": transcript,
         "agenda": agenda,
+        "speakers": speakers,
         "downloads": downloads,
         "cite": cite,
         "og": {
@@ -700,15 +754,85 @@ mod tests {
                 (
                     "session.html",
                     json!({ "title": "T", "body": "B", "date": "2024-01-01 10:00", "transcript": [],
-                        "agenda": [], "downloads": [], "player": { "clips": [] }, "cite": {},
+                        "agenda": [{"start_ms": 0, "number": 1, "title": "Mozione",
+                            "proposer_group": "Centro Città", "proposer_group_id": "centro-citta",
+                            "votes": [{"subject": "Mozione", "result": "approved",
+                                "counts": {"favour": 3, "against": 1, "abstained": 0}}]}],
+                        "speakers": [{"id": "rossi", "name": "Mario Rossi"}],
+                        "downloads": [], "player": { "clips": [] }, "cite": {},
                         "og": { "title": "B - T", "description": "T", "url": "http://h/sessions/s1" } }),
                 ),
+                (
+                    "councillor.html",
+                    json!({ "id": "rossi", "name": "Mario Rossi", "role": "councillor",
+                        "group": "Centro Città", "group_id": "centro-citta", "seat": 3,
+                        "monogram": {"initials": "MR", "hue": 120},
+                        "interventions": [{"session": {"id": "s1", "title": "Seduta", "date": "2021-03-15"},
+                            "person": "rossi", "name": "Mario Rossi", "item": 1, "item_title": "Bilancio",
+                            "start_ms": 61000, "end_ms": 75000, "duration_ms": 14000,
+                            "first_words": "Grazie", "clip": "clips/c 1.mp4"}],
+                        "sessions": [{"session": {"id": "s1", "title": "Seduta", "date": "2021-03-15"},
+                            "interventions": 1, "spoken_ms": 14000}],
+                        "items": [], "votes": [{"session": {"id": "s1", "title": "Seduta", "date": "2021-03-15"},
+                            "item": 1, "item_title": "Bilancio", "subject": "Bilancio", "vote": "against",
+                            "result": "rejected"}] }),
+                ),
+                (
+                    "group.html",
+                    json!({ "id": "centro-citta", "name": "Centro Città",
+                        "members": [{"id": "rossi", "name": "Mario Rossi", "role": "councillor",
+                            "monogram": {"initials": "MR", "hue": 120}}],
+                        "interventions": [], "tabled": [{"session": {"id": "s1", "title": "Seduta",
+                            "date": "2021-03-15"}, "number": 2, "title": "Mozione", "kind": "motion",
+                            "start_ms": null, "outcome": null, "counts": null}] }),
+                ),
+                ("not_found.html", json!({ "message": "x" })),
             ] {
                 let html = render(name, lang, page).unwrap().0;
                 assert!(
                     html.starts_with(opening) && html.contains(nav),
                     "{name}: {html}"
                 );
+                let english = lang == Lang::En;
+                let expected: &[&str] = match name {
+                    "session.html" if english => &[
+                        "Approved",
+                        "in favour 3, against 1",
+                        "/gruppi/centro-citta?lang=en",
+                        "/consiglieri/rossi?lang=en",
+                    ],
+                    "session.html" => &[
+                        "Approvato",
+                        "favorevoli 3, contrari 1",
+                        "/gruppi/centro-citta\"",
+                        "/consiglieri/rossi\"",
+                    ],
+                    "councillor.html" if english => &[
+                        "Councillor",
+                        "Against",
+                        "Rejected",
+                        "/sessions/s1?t=61&amp;lang=en",
+                        "/files/s1/clips&#x2f;c%201.mp4",
+                    ],
+                    "councillor.html" => &[
+                        "Consigliere",
+                        "Contrario",
+                        "Respinto",
+                        "/sessions/s1?t=61\"",
+                        ">MR<",
+                    ],
+                    "group.html" if english => {
+                        &["Motion: Mozione", "not voted", "/sessions/s1?lang=en"]
+                    }
+                    "group.html" => &["Mozione: Mozione", "non votata", "/consiglieri/rossi\""],
+                    _ => &[],
+                };
+                for text in expected {
+                    assert!(
+                        html.contains(text),
+                        "{name} in {lang:?} lacks {text}: {html}"
+                    );
+                }
             }
         }
     }

@@ -69,6 +69,8 @@ pub struct Spec {
     pub speakers: u32,
     pub mode: &'static str,
     pub seed: u64,
+    /// The seed the people are drawn from, when not `seed`'s (sessions sharing it share people).
+    pub cast_seed: Option<u64>,
     /// A closed part, in seconds.
     pub closed: Option<(u64, u64)>,
     pub mic_channels: bool,
@@ -85,6 +87,7 @@ impl Default for Spec {
             speakers: 3,
             mode: "in_person",
             seed: 1,
+            cast_seed: None,
             closed: None,
             mic_channels: false,
             silence_percent: None,
@@ -107,6 +110,9 @@ impl Spec {
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value])
         .collect();
+        if let Some(seed) = self.cast_seed {
+            args.extend(["--cast-seed".to_owned(), seed.to_string()]);
+        }
         if let Some((from, to)) = self.closed {
             args.extend(["--closed".to_owned(), format!("{from}-{to}")]);
         }

@@ -471,6 +471,7 @@ mod tests {
                 kind: ItemKind::Other,
                 act: None,
                 rapporteur: None,
+                proposer_group: None,
             })
             .collect();
         s

@@ -171,6 +171,7 @@ mod tests {
                 kind: ItemKind::Other,
                 act: None,
                 rapporteur: None,
+                proposer_group: None,
             });
         }
         s
