@@ -281,12 +281,12 @@ impl MarkupSession {
     fn spoken_word(&self) -> String {
         use scraper::{Html, Node, Selector};
         let html = Html::parse_document(&self.get(&format!("/sessions/{}", self.id)));
-        let lines = Selector::parse("#transcript .line").unwrap();
+        let words = Selector::parse("#transcript .line .w").unwrap();
         let spoken: String = html
-            .select(&lines)
-            .flat_map(|line| line.children())
+            .select(&words)
+            .flat_map(|word| word.children())
             .filter_map(|node| match node.value() {
-                Node::Text(text) => Some(text.to_string()),
+                Node::Text(text) => Some(format!("{} ", &**text)),
                 _ => None,
             })
             .collect();
@@ -322,6 +322,7 @@ fn markup_session() -> &'static MarkupSession {
         {
             item["title"] = markup(&format!("item {}", k + 1)).into();
         }
+        let mut groups = serde_json::Map::new();
         for (k, person) in session["roster"]
             .as_array_mut()
             .unwrap()
@@ -329,8 +330,17 @@ fn markup_session() -> &'static MarkupSession {
             .enumerate()
         {
             person["name"] = markup(&format!("name {}", k + 1)).into();
-            if !person["group"].is_null() {
-                person["group"] = markup(&format!("group {}", k + 1)).into();
+            if let Some(group) = person["group"].as_str().map(str::to_owned) {
+                let renamed = groups
+                    .entry(group)
+                    .or_insert_with(|| markup(&format!("group {}", k + 1)).into());
+                person["group"] = renamed.clone();
+            }
+        }
+        // The groups that tabled items are renamed with their members.
+        for item in session["agenda"].as_array_mut().unwrap() {
+            if let Some(group) = item["proposer_group"].as_str() {
+                item["proposer_group"] = groups[group].clone();
             }
         }
         std::fs::write(&document, session.to_string()).unwrap();
@@ -453,7 +463,8 @@ fn markup_in_a_sessions_texts_comes_back_as_text_on_every_page() {
         }
         let mut expected_scripts = vec!["/static/hls.min.js", "/static/app.js"];
         if page.starts_with("/sessions/") {
-            expected_scripts.insert(0, "application/json");
+            // The player's data and the citation's.
+            expected_scripts.splice(0..0, ["application/json", "application/json"]);
         }
         assert_eq!(scripts, expected_scripts, "{page}");
         if page.contains("%3Cscript%3E") {
@@ -504,7 +515,8 @@ async fn markup_in_a_sessions_texts_runs_no_script_in_chromium() {
             )
             .await
             .unwrap();
-        let scripts = if page.starts_with("/sessions/") { 3 } else { 2 };
+        // A session page also has the player's and the citation's data.
+        let scripts = if page.starts_with("/sessions/") { 4 } else { 2 };
         let h1 = found[1].as_str().unwrap();
         assert_eq!(
             found[0].as_str(),
