@@ -1,7 +1,9 @@
-//! Transcript search, the pure part: a timeline's public lines (closed ranges left out) and a light
-//! Italian stemmer applied to both the indexed words and the query, so "approvata" finds
-//! "approvato". The catalogue (`catalogue::search`) keeps the SQLite FTS5 index of these lines.
+//! Transcript search, the pure part: a timeline's public lines (closed ranges left out), Snowball
+//! stems in the session's language (rust-stemmers) for the indexed words and the query, so
+//! "approvata" finds "approvato", and the query syntax (words, `"phrases"`). The catalogue
+//! (`catalogue::search`) keeps the SQLite FTS5 index of these lines.
 
+use rust_stemmers::{Algorithm, Stemmer};
 use serde::Serialize;
 use session::{Session, Timeline};
 
@@ -19,8 +21,53 @@ pub struct Line {
 pub struct Hit {
     pub session: String,
     pub title: String,
+    /// The session's day, `YYYY-MM-DD`.
+    pub date: String,
     pub start_ms: u64,
     pub text: String,
+    /// The speaker's roster id and name, when known.
+    pub person: Option<String>,
+    pub speaker: Option<String>,
+    /// The agenda item under way, its title and kind.
+    pub item: Option<u32>,
+    pub item_title: Option<String>,
+}
+
+/// What a search may be narrowed to; `None` is no limit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filters {
+    /// A speaker's roster id.
+    pub person: Option<String>,
+    /// A council group's name.
+    pub group: Option<String>,
+    /// The first and the last day, `YYYY-MM-DD`, both included.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// An agenda item kind (`motion`, `question`, ...).
+    pub kind: Option<String>,
+}
+
+impl Filters {
+    /// The filters with empty fields as none, and the days checked: `YYYY-MM-DD`, else what is
+    /// wrong, naming the field.
+    pub fn checked(self) -> Result<Filters, String> {
+        let some = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let day = |name: &str, v: Option<String>| -> Result<Option<String>, String> {
+            match some(v) {
+                Some(d) if chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").is_err() => {
+                    Err(format!("{name}: {d:?} is not a day (expected YYYY-MM-DD)"))
+                }
+                v => Ok(v),
+            }
+        };
+        Ok(Filters {
+            person: some(self.person),
+            group: some(self.group),
+            from: day("from", self.from)?,
+            to: day("to", self.to)?,
+            kind: some(self.kind),
+        })
+    }
 }
 
 const MAX_LINE_WORDS: usize = 20;
@@ -71,45 +118,71 @@ fn fold(word: &str) -> String {
         .collect()
 }
 
-/// A light Italian stemmer: strips the commonest inflectional and derivational endings from words
-/// longer than four letters (the stem keeps at least four).
-pub fn stem(word: &str) -> String {
-    const ENDINGS: [&str; 34] = [
-        "amente", "azioni", "azione", "mente", "zioni", "zione", "ando", "endo", "ante", "enti",
-        "ente", "ato", "ata", "ati", "ate", "ito", "ita", "iti", "ite", "uto", "uta", "uti", "ute",
-        "are", "ere", "ire", "io", "ia", "ie", "ii", "a", "e", "i", "o",
-    ];
-    let w = fold(word);
-    if w.chars().count() <= 4 {
-        return w;
-    }
-    for ending in ENDINGS {
-        if let Some(stem) = w.strip_suffix(ending) {
-            if stem.chars().count() >= 4 {
-                return stem.to_owned();
-            }
-        }
-    }
-    w
+/// The Snowball stemmer of a session's language (`it`, `en`; Italian for any other).
+fn stemmer(language: &str) -> Stemmer {
+    Stemmer::create(if language.starts_with("en") {
+        Algorithm::English
+    } else {
+        Algorithm::Italian
+    })
+}
+
+/// A word's stem in `language`: lower case, Snowball's stem (rust-stemmers), then accents folded,
+/// so "approvata" and "approvato", "Città" and "citta" meet.
+pub fn stem(word: &str, language: &str) -> String {
+    let lower: String = word
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    fold(&stemmer(language).stem(&lower))
 }
 
 /// The stems of a line's words, as the index keeps them.
-pub fn stems(text: &str) -> String {
+pub fn stems(text: &str, language: &str) -> String {
     text.split_whitespace()
-        .map(stem)
+        .map(|w| stem(w, language))
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-/// The query's words, stemmed, all required; quoted so that no FTS5 syntax gets through.
+/// The languages a query is stemmed in: the index holds each session's lines stemmed in the
+/// session's own language.
+const QUERY_LANGUAGES: [&str; 2] = ["it", "en"];
+
+/// A query for the index: every word required (a word matches as a prefix of a stem), a
+/// `"quoted phrase"` matches those words one after the other; each stemmed in Italian and in
+/// English. Everything is quoted, so that no FTS5 syntax gets through.
 pub fn fts_query(q: &str) -> Option<String> {
-    let terms: Vec<String> = q
-        .split_whitespace()
-        .map(stem)
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("\"{s}\"*"))
-        .collect();
+    let mut terms = Vec::new();
+    let parts: Vec<&str> = q.split('"').collect();
+    for (k, part) in parts.iter().enumerate() {
+        // Between two quotes (an unclosed one quotes nothing).
+        let phrase = k % 2 == 1 && k + 1 < parts.len();
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if phrase && stems(part, "it").split(' ').count() > 1 {
+            let mut forms: Vec<String> = QUERY_LANGUAGES
+                .iter()
+                .map(|lang| format!("\"{}\"", stems(part, lang)))
+                .collect();
+            forms.dedup();
+            terms.push(format!("({})", forms.join(" OR ")));
+            continue;
+        }
+        for word in words {
+            let mut forms: Vec<String> = QUERY_LANGUAGES
+                .iter()
+                .map(|lang| stem(word, lang))
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("\"{s}\"*"))
+                .collect();
+            forms.dedup();
+            if !forms.is_empty() {
+                terms.push(format!("({})", forms.join(" OR ")));
+            }
+        }
+    }
     (!terms.is_empty()).then(|| format!("stems : ({})", terms.join(" AND ")))
 }
 
@@ -119,21 +192,25 @@ mod tests {
 
     #[test]
     fn stems_meet_across_inflections_and_accents() {
-        assert_eq!(stem("approvata"), stem("approvato"));
-        assert_eq!(stem("bilanci"), stem("bilancio"));
-        assert_eq!(stem("Città"), stem("citta"));
-        assert_eq!(stem("votazione"), stem("votazioni"));
-        assert_eq!(stem("per"), "per");
+        assert_eq!(stem("approvata", "it"), stem("approvato", "it"));
+        assert_eq!(stem("bilanci", "it"), stem("bilancio", "it"));
+        assert_eq!(stem("Città", "it"), stem("citta", "it"));
+        assert_eq!(stem("votazione", "it"), stem("votazioni", "it"));
+        assert_eq!(stem("villages", "en"), stem("village", "en"));
+        assert_eq!(stem("per", "it"), "per");
     }
 
     #[test]
-    fn queries_are_quoted_and_stemmed() {
-        assert_eq!(
-            fts_query("Bilancio approvato").unwrap(),
-            "stems : (\"bilanc\"* AND \"approv\"*)"
-        );
+    fn queries_are_quoted_and_stemmed_in_both_languages() {
+        let q = fts_query("Bilancio approvato").unwrap();
+        assert!(q.starts_with("stems : ((\"bilanc\"* OR "), "{q}");
+        assert!(q.contains(") AND (\"approv\"* OR "), "{q}");
+        // A phrase is its stems one after the other, without prefixes.
+        let q = fts_query("\"small villages\" report").unwrap();
+        assert!(q.contains("\"small villag\""), "{q}");
+        assert!(q.ends_with("AND (\"report\"*))"), "{q}");
         // FTS5 syntax in a query is only ever a quoted word.
-        assert_eq!(fts_query("\" OR *").unwrap(), "stems : (\"or\"*)");
+        assert_eq!(fts_query("\" OR *").unwrap(), "stems : ((\"or\"*))");
         assert_eq!(fts_query("\" * :"), None);
     }
 }

@@ -28,7 +28,7 @@ fn a_live_session_is_started_steered_and_stopped_from_the_control_room() {
     // The session begins now: the clerk's actions are at the server's session time.
     let document = sample.document();
     let mut doc = read_json(&document);
-    doc["start"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+    common::move_start(&mut doc, &chrono::Utc::now().to_rfc3339());
     std::fs::write(&document, doc.to_string()).unwrap();
     let id = aula.import(&document, Evidence::None);
     let admin = aula

@@ -282,7 +282,7 @@ fn a_stream_recorded_late_is_transcribed_and_clipped_in_session_time() {
         .port();
     let mut doc = read_json(dir.join("session.json"));
     let started = chrono::Utc::now() - chrono::Duration::seconds(20);
-    doc["start"] = started.to_rfc3339().into();
+    common::move_start(&mut doc, &started.to_rfc3339());
     doc["sources"] = serde_json::json!([{
         "id": "cam1",
         "kind": "camera",

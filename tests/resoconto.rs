@@ -281,7 +281,7 @@ fn sixteen_sessions(aula: &Aula) -> Vec<String> {
             let start = format!("2021-{day}T17:00:00Z");
             document["id"] = format!("cc-2021-{:02}", i + 1).into();
             document["title"] = format!("Seduta n. {}", i + 1).into();
-            document["start"] = start.clone().into();
+            common::move_start(&mut document, &start);
             document["agenda_markers"] = serde_json::json!([{ "at": start, "item": 1 }]);
             document["floor_events"] = serde_json::json!([]);
             let path = sample.dir.join(format!("session-{i}.json"));

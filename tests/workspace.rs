@@ -279,7 +279,7 @@ async fn the_clerk_runs_a_live_session_from_the_control_room() {
     });
     let document = sample.document();
     let mut doc = read_json(&document);
-    doc["start"] = serde_json::json!(chrono::Utc::now().to_rfc3339());
+    common::move_start(&mut doc, &chrono::Utc::now().to_rfc3339());
     std::fs::write(&document, doc.to_string()).unwrap();
     let id = aula.import(&document, Evidence::None);
     aula.create_user("chiara", "clerk", PASSWORD);

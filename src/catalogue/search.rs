@@ -1,18 +1,24 @@
 //! The transcript search index: SQLite FTS5 rows of every session's public lines (the pure
-//! `crate::search` makes them), accent-insensitive, written in the transaction of the change.
+//! `crate::search` makes them) with their speaker, group and agenda item for the filters,
+//! accent-insensitive, written in the transaction of the change.
 
 use session::Timeline;
 use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::{json_column, ms, read_session, Catalogue, CatalogueError, Result};
-use crate::search::{fts_query, public_lines, stems, Hit};
+use crate::search::{fts_query, public_lines, stems, Filters, Hit};
 
-/// Creates the index table (SQLite with FTS5 only).
+/// Creates the index table (SQLite with FTS5 only); the lines of an older index without the
+/// speaker and the item (`search_lines`) go, and `index_unindexed` writes them again.
 pub(super) async fn ensure_index(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
+    sqlx::query("DROP TABLE IF EXISTS search_lines")
+        .execute(pool)
+        .await?;
     sqlx::query(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS search_lines USING fts5(\
-         session_id UNINDEXED, start_ms UNINDEXED, text, stems, \
+        "CREATE VIRTUAL TABLE IF NOT EXISTS search_passages USING fts5(\
+         session_id UNINDEXED, start_ms UNINDEXED, person UNINDEXED, speaker UNINDEXED, \
+         grp UNINDEXED, item UNINDEXED, item_title UNINDEXED, kind UNINDEXED, text, stems, \
          tokenize = 'unicode61 remove_diacritics 2')",
     )
     .execute(pool)
@@ -33,20 +39,31 @@ impl Catalogue {
             return Ok(());
         }
         // A write first: the transaction holds the database's write lock before it reads.
-        sqlx::query("DELETE FROM search_lines WHERE session_id = $1")
+        sqlx::query("DELETE FROM search_passages WHERE session_id = $1")
             .bind(id)
             .execute(&mut *conn)
             .await?;
         let session = read_session(&mut *conn, id).await?.session;
         for line in public_lines(&session, timeline) {
+            let person = line.person.as_deref().and_then(|p| session.person(p));
+            let item = timeline
+                .item_at(session::SessionMs(line.start_ms))
+                .and_then(|n| session.item(n));
             sqlx::query(
-                "INSERT INTO search_lines (session_id, start_ms, text, stems)
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO search_passages
+                   (session_id, start_ms, person, speaker, grp, item, item_title, kind, text, stems)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(line.start_ms as i64)
+            .bind(person.map(|p| p.id.clone()))
+            .bind(person.map(|p| p.name.clone()))
+            .bind(person.and_then(|p| p.group.clone()))
+            .bind(item.map(|i| i64::from(i.number)))
+            .bind(item.map(|i| i.title.clone()))
+            .bind(item.map(|i| i.kind.as_str().to_owned()))
             .bind(&line.text)
-            .bind(stems(&line.text))
+            .bind(stems(&line.text, &session.language))
             .execute(&mut *conn)
             .await?;
         }
@@ -69,7 +86,7 @@ impl Catalogue {
                 self.write_index(conn, id, &timeline).await
             }
             None => {
-                sqlx::query("DELETE FROM search_lines WHERE session_id = $1")
+                sqlx::query("DELETE FROM search_passages WHERE session_id = $1")
                     .bind(id)
                     .execute(&mut *conn)
                     .await?;
@@ -97,7 +114,7 @@ impl Catalogue {
     pub async fn unindexed(&self) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT session_id FROM timelines
-             WHERE session_id NOT IN (SELECT DISTINCT session_id FROM search_lines)
+             WHERE session_id NOT IN (SELECT DISTINCT session_id FROM search_passages)
              ORDER BY session_id",
         )
         .fetch_all(&self.pool)
@@ -107,31 +124,74 @@ impl Catalogue {
             .collect()
     }
 
-    /// The public lines that have every word of `q` (stemmed), best first, at most `limit`.
-    pub async fn search(&self, q: &str, limit: u32) -> Result<Vec<Hit>> {
+    /// The public lines that match `q` (every word, stemmed; `"phrases"` in order) within
+    /// `filters`, best first, at most `limit`.
+    pub async fn search(&self, q: &str, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
         let Some(query) = fts_query(q) else {
             return Ok(Vec::new());
         };
         let rows = sqlx::query(
             "SELECT s.session_id AS session_id, s.start_ms AS start_ms, s.text AS text,
-                    x.title AS title
-             FROM search_lines s JOIN sessions x ON x.id = s.session_id
-             WHERE search_lines MATCH $1 ORDER BY rank LIMIT $2",
+                    s.person AS person, s.speaker AS speaker, s.item AS item,
+                    s.item_title AS item_title, x.title AS title, x.start_at AS start_at
+             FROM search_passages s JOIN sessions x ON x.id = s.session_id
+             WHERE search_passages MATCH $1
+               AND ($2 IS NULL OR s.person = $2) AND ($3 IS NULL OR s.grp = $3)
+               AND ($4 IS NULL OR substr(x.start_at, 1, 10) >= $4)
+               AND ($5 IS NULL OR substr(x.start_at, 1, 10) <= $5)
+               AND ($6 IS NULL OR s.kind = $6)
+             ORDER BY rank LIMIT $7",
         )
         .bind(query)
+        .bind(filters.person.clone())
+        .bind(filters.group.clone())
+        .bind(filters.from.clone())
+        .bind(filters.to.clone())
+        .bind(filters.kind.clone())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
+                let start_at: String = row.try_get("start_at")?;
                 Ok(Hit {
                     session: row.try_get("session_id")?,
                     title: row.try_get("title")?,
-                    start_ms: ms(row.try_get("start_ms")?, "search_lines", "start_ms")?.0,
+                    date: start_at.chars().take(10).collect(),
+                    start_ms: ms(row.try_get("start_ms")?, "search_passages", "start_ms")?.0,
                     text: row.try_get("text")?,
+                    person: row.try_get("person")?,
+                    speaker: row.try_get("speaker")?,
+                    item: row
+                        .try_get::<Option<i64>, _>("item")?
+                        .and_then(|n| u32::try_from(n).ok()),
+                    item_title: row.try_get("item_title")?,
                 })
             })
             .collect::<Result<_, CatalogueError>>()
+    }
+
+    /// The speakers and groups found in the index, for a search form's choices: `(person id,
+    /// name)` and group names, sorted.
+    pub async fn search_choices(&self) -> Result<(Vec<(String, String)>, Vec<String>)> {
+        let people = sqlx::query(
+            "SELECT DISTINCT person, speaker FROM search_passages
+             WHERE person IS NOT NULL ORDER BY speaker",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("person")?, row.try_get("speaker")?)))
+        .collect::<Result<Vec<_>, CatalogueError>>()?;
+        let groups = sqlx::query(
+            "SELECT DISTINCT grp FROM search_passages WHERE grp IS NOT NULL ORDER BY grp",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("grp")?))
+        .collect::<Result<Vec<_>, CatalogueError>>()?;
+        Ok((people, groups))
     }
 }
 
@@ -180,7 +240,13 @@ mod tests {
         catalogue.import(&session, dir.path(), false).await.unwrap();
         let found = |q: &'static str| {
             let catalogue = catalogue.clone();
-            async move { catalogue.search(q, 10).await.unwrap().len() }
+            async move {
+                catalogue
+                    .search(q, &Filters::default(), 10)
+                    .await
+                    .unwrap()
+                    .len()
+            }
         };
         let first = timeline(&[
             ("mozione", 1_000),
@@ -211,6 +277,124 @@ mod tests {
         assert_eq!(found("mozione").await, 0, "imported again: no timeline yet");
     }
 
+    /// A journalist's search: a stemmed word finds its inflections, a quoted phrase only those
+    /// words in that order, and the filters narrow by speaker, group, day and item kind.
+    #[tokio::test]
+    async fn phrases_and_filters_narrow_the_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
+            .await
+            .unwrap();
+        for (id, day) in [("s1", "2024-03-15"), ("s2", "2024-05-20")] {
+            let session = session::parse(
+                &format!(
+                    r#"{{"id":"{id}","body":"Consiglio","title":"Seduta","start":"{day}T17:00:00Z",
+                    "mode":"in_person",
+                    "roster":[{{"id":"rossi","name":"Anna Rossi","role":"councillor","group":"Lista Civica"}},
+                              {{"id":"bianchi","name":"Luca Bianchi","role":"councillor","group":"Centro"}}],
+                    "agenda":[{{"number":1,"title":"Bilancio","kind":"resolution"}},
+                              {{"number":2,"title":"Scuole","kind":"question"}}]}}"#
+                ),
+                session::Format::Json,
+            )
+            .unwrap();
+            catalogue.import(&session, dir.path(), false).await.unwrap();
+            let word = |text: &str, at_ms: u64, person: &str| TimelineWord {
+                text: text.to_owned(),
+                start_ms: SessionMs(at_ms),
+                end_ms: SessionMs(at_ms + 400),
+                person: Some(person.to_owned()),
+                item: None,
+                confidence: 1.0,
+                asr_confidence: 1.0,
+                segment: 0,
+            };
+            let span = |number: u32, start_ms: u64, end_ms: u64| session::ItemSpan {
+                number,
+                title: String::new(),
+                start_ms: SessionMs(start_ms),
+                end_ms: SessionMs(end_ms),
+                confidence: 1.0,
+            };
+            let timeline = Timeline {
+                words: vec![
+                    word("il", 1_000, "rossi"),
+                    word("bilancio", 1_500, "rossi"),
+                    word("approvato", 2_000, "rossi"),
+                    word("le", 40_000, "bianchi"),
+                    word("scuole", 40_500, "bianchi"),
+                    word("approvate", 41_000, "bianchi"),
+                    word("bilancio", 41_500, "bianchi"),
+                ],
+                items: vec![span(1, 0, 30_000), span(2, 30_000, 60_000)],
+                ..Timeline::default()
+            };
+            catalogue
+                .put_timeline(id, &timeline, &timeline, AgendaSource::Transcript, &[])
+                .await
+                .unwrap();
+        }
+        let found = |q: &'static str, filters: Filters| {
+            let catalogue = catalogue.clone();
+            async move {
+                let mut hits: Vec<String> = catalogue
+                    .search(q, &filters, 10)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|h| {
+                        format!(
+                            "{} {} {}",
+                            h.session,
+                            h.speaker.clone().unwrap(),
+                            h.item.unwrap()
+                        )
+                    })
+                    .collect();
+                hits.sort();
+                hits
+            }
+        };
+        assert_eq!(
+            found("approvata", Filters::default()).await.len(),
+            4,
+            "stemmed"
+        );
+        assert_eq!(
+            found("\"bilancio approvato\"", Filters::default()).await,
+            ["s1 Anna Rossi 1", "s2 Anna Rossi 1"],
+            "the phrase, not its words apart"
+        );
+        let only = |f: fn(&mut Filters)| {
+            let mut filters = Filters::default();
+            f(&mut filters);
+            filters
+        };
+        assert_eq!(
+            found("bilancio", only(|f| f.person = Some("bianchi".into()))).await,
+            ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
+        );
+        assert_eq!(
+            found("bilancio", only(|f| f.group = Some("Lista Civica".into()))).await,
+            ["s1 Anna Rossi 1", "s2 Anna Rossi 1"]
+        );
+        assert_eq!(
+            found("bilancio", only(|f| f.from = Some("2024-04-01".into()))).await,
+            ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
+        );
+        assert_eq!(
+            found("bilancio", only(|f| f.to = Some("2024-03-15".into()))).await,
+            ["s1 Anna Rossi 1", "s1 Luca Bianchi 2"]
+        );
+        assert_eq!(
+            found("bilancio", only(|f| f.kind = Some("question".into()))).await,
+            ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
+        );
+        let (people, groups) = catalogue.search_choices().await.unwrap();
+        assert_eq!(people[0], ("rossi".to_owned(), "Anna Rossi".to_owned()));
+        assert_eq!(groups, ["Centro", "Lista Civica"]);
+    }
+
     /// The index rows are written by the timeline's own transaction: when they cannot be written,
     /// the timeline stays as it was.
     #[tokio::test]
@@ -231,7 +415,7 @@ mod tests {
             .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
             .await
             .unwrap();
-        sqlx::query("DROP TABLE search_lines")
+        sqlx::query("DROP TABLE search_passages")
             .execute(&catalogue.pool)
             .await
             .unwrap();
@@ -240,7 +424,7 @@ mod tests {
             .put_timeline("s1", &first, &second, AgendaSource::Transcript, &[])
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("search_lines"), "{err}");
+        assert!(err.to_string().contains("search_passages"), "{err}");
         let stored = catalogue.timeline("s1").await.unwrap().timeline;
         assert_eq!(stored.words[0].text, "mozione");
     }

@@ -577,14 +577,33 @@ pub async fn report(
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     q: String,
+    person: Option<String>,
+    group: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
 }
 
-/// Searches every session's public transcript (accent-insensitive, Italian stems) (public).
-#[utoipa::path(get, path = "/api/v1/search", params(("q" = String, Query)),
-    responses((status = 200, body = [Hit])))]
+/// Searches every session's public transcript (public): every word, Snowball stems in the
+/// session's language, accents folded; `"a phrase"` in order; narrowed by speaker (roster id),
+/// group, days (`YYYY-MM-DD`, both included) and agenda item kind.
+#[utoipa::path(get, path = "/api/v1/search", params(("q" = String, Query),
+    ("person" = Option<String>, Query), ("group" = Option<String>, Query),
+    ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+    ("kind" = Option<String>, Query)),
+    responses((status = 200, body = [Hit]), (status = 400)))]
 pub async fn search_transcripts(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Vec<Hit>> {
-    Ok(Json(state.catalogue.search(&q.q, 50).await?))
+    let filters = crate::search::Filters {
+        person: q.person,
+        group: q.group,
+        from: q.from,
+        to: q.to,
+        kind: q.kind,
+    }
+    .checked()
+    .map_err(ApiError::bad_request)?;
+    Ok(Json(state.catalogue.search(&q.q, &filters, 50).await?))
 }

@@ -614,20 +614,80 @@ async fn session_page(
     Ok(render("session.html", lang, page)?.into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SearchPageQuery {
+    lang: Option<String>,
+    q: Option<String>,
+    person: Option<String>,
+    group: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    kind: Option<String>,
+}
+
+/// The hits of one session, in the order the search ranks them.
+#[derive(Serialize)]
+struct SessionHits {
+    session: String,
+    title: String,
+    date: String,
+    hits: Vec<crate::search::Hit>,
+}
+
+/// Groups hits by session, the sessions in the order of their best hit.
+fn by_session(hits: Vec<crate::search::Hit>) -> Vec<SessionHits> {
+    let mut groups: Vec<SessionHits> = Vec::new();
+    for hit in hits {
+        match groups.iter_mut().find(|g| g.session == hit.session) {
+            Some(g) => g.hits.push(hit),
+            None => groups.push(SessionHits {
+                session: hit.session.clone(),
+                title: hit.title.clone(),
+                date: hit.date.clone(),
+                hits: vec![hit],
+            }),
+        }
+    }
+    groups
+}
+
 async fn search_page(
     State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<SearchPageQuery>,
 ) -> Result<Html<String>, ApiError> {
+    let lang = Lang::parse(q.lang.as_deref());
     let query = q.q.clone().unwrap_or_default();
-    let hits = if query.trim().is_empty() {
-        Vec::new()
-    } else {
-        state.catalogue.search(&query, 50).await?
+    let filters = crate::search::Filters {
+        person: q.person,
+        group: q.group,
+        from: q.from,
+        to: q.to,
+        kind: q.kind,
+    }
+    .checked();
+    let (hits, error, filters) = match filters {
+        Ok(f) if query.trim().is_empty() => (Vec::new(), None, f),
+        Ok(f) => (state.catalogue.search(&query, &f, 50).await?, None, f),
+        Err(e) => (Vec::new(), Some(e), crate::search::Filters::default()),
     };
+    let (people, groups) = state.catalogue.search_choices().await?;
+    let count = hits.len();
     render(
         "search.html",
-        Lang::of(&q),
-        json!({ "query": query, "hits": hits }),
+        lang,
+        json!({
+            "query": query,
+            "count": count,
+            "sessions": by_session(hits),
+            "error": error,
+            "people": people.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+            "groups": groups,
+            "kinds": ["motion", "question", "resolution", "communication", "other"],
+            "filters": {
+                "person": filters.person, "group": filters.group, "from": filters.from,
+                "to": filters.to, "kind": filters.kind,
+            },
+        }),
     )
 }
 
@@ -742,7 +802,14 @@ mod tests {
                         "destinations": [{"name": "d", "kind": "sftp", "place": "sftp://u@h:22/in"}],
                         "data": {} }),
                 ),
-                ("search.html", json!({ "query": "", "hits": [] })),
+                (
+                    "search.html",
+                    json!({ "query": "bilancio", "count": 1, "sessions": [{"session": "s1",
+                        "title": "T", "date": "2024-01-01", "hits": [{"session": "s1",
+                        "start_ms": 1000, "text": "il bilancio", "person": "p", "speaker": "P",
+                        "item": 1, "item_title": "A"}]}], "people": [{"id": "p", "name": "P"}],
+                        "groups": ["G"], "filters": {"person": "p"} }),
+                ),
                 (
                     "signin.html",
                     json!({ "form_csrf": "t", "next": "", "name": "", "error": "wrong_password" }),

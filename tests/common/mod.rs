@@ -354,6 +354,17 @@ pub fn decode(path: &Path) -> Decoded {
     }
 }
 
+/// Moves a session document to begin at `start` (RFC 3339), its votes with it.
+pub fn move_start(doc: &mut serde_json::Value, start: &str) {
+    let time =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let shift = time(&serde_json::json!(start)) - time(&doc["start"]);
+    doc["start"] = start.into();
+    for vote in doc["votes"].as_array_mut().into_iter().flatten() {
+        vote["at"] = (time(&vote["at"]) + shift).to_rfc3339().into();
+    }
+}
+
 pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
     let path = path.as_ref();
     serde_json::from_str(&std::fs::read_to_string(path).unwrap())
