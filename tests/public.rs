@@ -128,6 +128,53 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
         404
     );
 
+    // The search a journalist uses: a spoken word, narrowed to its speaker, grouped by session.
+    let passage = passages
+        .iter()
+        .find(|p| !p["person"].is_null())
+        .expect("a passage with a known speaker");
+    let word: String = passage["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_alphabetic())
+        .max_by_key(|w| w.len())
+        .unwrap()
+        .to_lowercase();
+    let person = passage["person"].as_str().unwrap();
+    let (status, page) = http(
+        port,
+        "GET",
+        &format!("/search?q={word}&person={person}&lang=en"),
+        None,
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("class=\"hit-session\""), "{page}");
+    assert!(
+        page.contains(passage["speaker"].as_str().unwrap()),
+        "{page}"
+    );
+    let (_, page) = http(
+        port,
+        "GET",
+        &format!("/search?q={word}&person=nobody&lang=en"),
+        None,
+        "",
+    );
+    assert!(page.contains("0 results"), "{page}");
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/api/v1/search?q={word}&from=yesterday"),
+        None,
+        "",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("from: \\\"yesterday\\\" is not a day"),
+        "{body}"
+    );
+
     let page = format!("http://localhost:8080/sessions/{}", f.id);
     let (status, oembed) = http(
         port,

@@ -38,7 +38,6 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     pub lang: Option<String>,
-    q: Option<String>,
     /// A session page's deep link: `75` or `75.2-90.5` (seconds of session time).
     t: Option<String>,
 }

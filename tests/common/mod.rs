@@ -360,7 +360,8 @@ pub fn move_start(doc: &mut serde_json::Value, start: &str) {
         |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     let shift = time(&serde_json::json!(start)) - time(&doc["start"]);
     doc["start"] = start.into();
-    for vote in doc["votes"].as_array_mut().into_iter().flatten() {
+    let votes = doc.get_mut("votes").and_then(|v| v.as_array_mut());
+    for vote in votes.into_iter().flatten() {
         vote["at"] = (time(&vote["at"]) + shift).to_rfc3339().into();
     }
 }
