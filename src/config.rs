@@ -22,6 +22,8 @@ pub struct Config {
     /// The sites that may show the embedded player in a frame (`embed_origins`, such as
     /// `https://www.comune.example`); none but aula itself when empty.
     pub embed_origins: Vec<String>,
+    /// The mail server that sends alerts to subscribers (`[alerts]`); no alerts without it.
+    pub alerts: Option<delivery::SmtpServer>,
 }
 
 /// The optional `$AULA_HOME/aula.toml`.
@@ -35,6 +37,7 @@ struct ConfigFile {
     embed_origins: Vec<String>,
     #[serde(default)]
     delivery: Vec<toml::Table>,
+    alerts: Option<toml::Table>,
 }
 
 impl Config {
@@ -68,6 +71,13 @@ impl Config {
             .with_context(|| {
                 crate::BadInput(format!("bad configuration file {}", file_path.display()))
             })?;
+        let alerts = file
+            .alerts
+            .map(|table| alerts_server(table, &home))
+            .transpose()
+            .with_context(|| {
+                crate::BadInput(format!("bad configuration file {}", file_path.display()))
+            })?;
         Ok(Config {
             home,
             database_url,
@@ -77,6 +87,7 @@ impl Config {
                 .licence
                 .unwrap_or_else(|| crate::ops::open_data::DEFAULT_LICENCE.to_owned()),
             embed_origins,
+            alerts,
         })
     }
 
@@ -147,15 +158,24 @@ impl Config {
         self.home.join("feed.xml")
     }
 
-    /// The media playlist of the live stream's top rendition, which tells whether it is still live.
     /// Each source's state during a recording (the live control room reads it).
     pub fn live_sources(&self, id: &SessionId) -> PathBuf {
         self.recordings_dir(id).join("sources.json")
     }
 
+    /// The media playlist of the live stream's top rendition, which tells whether it is still live.
     pub fn live_media_playlist(&self, id: &SessionId) -> PathBuf {
         self.live_dir(id).join("720p").join("index.m3u8")
     }
+}
+
+/// The `[alerts]` table: a mail server's settings, checked.
+fn alerts_server(table: toml::Table, home: &Path) -> Result<delivery::SmtpServer> {
+    let server = delivery::smtp_server(table, home)
+        .map_err(|e| anyhow::anyhow!("alerts: {}", e.message()))?;
+    delivery::check_smtp_server(&server)
+        .map_err(|(field, problem)| anyhow::anyhow!("alerts: {field}: {problem}"))?;
+    Ok(server)
 }
 
 pub fn absolute(path: &Path) -> Result<PathBuf> {

@@ -45,6 +45,8 @@ pub struct Filters {
     pub to: Option<String>,
     /// An agenda item kind (`motion`, `question`, ...).
     pub kind: Option<String>,
+    /// One session's id.
+    pub session: Option<String>,
 }
 
 impl Filters {
@@ -66,7 +68,83 @@ impl Filters {
             from: day("from", self.from)?,
             to: day("to", self.to)?,
             kind: some(self.kind),
+            session: some(self.session),
         })
+    }
+}
+
+/// The agenda item kinds a search or an alert may be narrowed to.
+pub const ITEM_KINDS: [&str; 5] = ["motion", "question", "resolution", "communication", "other"];
+
+/// What an alert follows: words (or a `"phrase"`), a councillor (roster id), a group (its name)
+/// or an agenda item kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Topic {
+    Words(String),
+    Person(String),
+    Group(String),
+    Kind(String),
+}
+
+/// The longest topic accepted, in characters.
+const MAX_TOPIC_CHARS: usize = 200;
+
+impl Topic {
+    /// A topic from its kind's name (`words`, `person`, `group`, `kind`) and value, checked:
+    /// words that make a query, an item kind that exists, no more than 200 characters.
+    pub fn new(kind: &str, value: &str) -> Result<Topic, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("{kind}: empty (expected what the alert follows)"));
+        }
+        if value.chars().count() > MAX_TOPIC_CHARS {
+            return Err(format!("{kind}: longer than {MAX_TOPIC_CHARS} characters"));
+        }
+        let value = value.to_owned();
+        match kind {
+            "words" if fts_query(&value).is_none() => {
+                Err(format!("words: {value:?} has no word to look for"))
+            }
+            "words" => Ok(Topic::Words(value)),
+            "person" => Ok(Topic::Person(value)),
+            "group" => Ok(Topic::Group(value)),
+            "kind" if !ITEM_KINDS.contains(&value.as_str()) => Err(format!(
+                "kind: {value:?} (expected one of {})",
+                ITEM_KINDS.join(", ")
+            )),
+            "kind" => Ok(Topic::Kind(value)),
+            other => Err(format!(
+                "topic: {other:?} (expected words, person, group or kind)"
+            )),
+        }
+    }
+
+    /// The kind's name, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Topic::Words(_) => "words",
+            Topic::Person(_) => "person",
+            Topic::Group(_) => "group",
+            Topic::Kind(_) => "kind",
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Topic::Words(v) | Topic::Person(v) | Topic::Group(v) | Topic::Kind(v) => v,
+        }
+    }
+
+    /// The search that finds the topic's passages: words to match, if any, and filters.
+    pub fn search(&self) -> (Option<&str>, Filters) {
+        let mut filters = Filters::default();
+        match self {
+            Topic::Words(q) => return (Some(q), filters),
+            Topic::Person(p) => filters.person = Some(p.clone()),
+            Topic::Group(g) => filters.group = Some(g.clone()),
+            Topic::Kind(k) => filters.kind = Some(k.clone()),
+        }
+        (None, filters)
     }
 }
 
@@ -189,6 +267,27 @@ pub fn fts_query(q: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_is_checked_and_becomes_a_search() {
+        let words = Topic::new("words", " \"piano regolatore\" ").unwrap();
+        assert_eq!(
+            words.search(),
+            (Some("\"piano regolatore\""), Filters::default())
+        );
+        let kind = Topic::new("kind", "motion").unwrap();
+        assert_eq!(kind.search().1.kind.as_deref(), Some("motion"));
+        assert_eq!(Topic::new(kind.kind(), kind.value()), Ok(kind));
+        assert!(Topic::new("kind", "petition")
+            .unwrap_err()
+            .contains("motion"));
+        assert!(Topic::new("words", "\"\" ?")
+            .unwrap_err()
+            .contains("no word"));
+        assert!(Topic::new("person", "  ").unwrap_err().contains("empty"));
+        assert!(Topic::new("person", &"x".repeat(201)).is_err());
+        assert!(Topic::new("colour", "red").unwrap_err().contains("colour"));
+    }
 
     #[test]
     fn stems_meet_across_inflections_and_accents() {

@@ -15,6 +15,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, Row};
 
+mod alerts;
 mod clips;
 mod deliveries;
 mod jobs;
@@ -25,6 +26,7 @@ mod timeline;
 mod tokens;
 mod users;
 
+pub use alerts::{AlertSession, Subscription};
 pub use clips::ClipRecord;
 pub use deliveries::{Attempt, Outcome as DeliveryOutcome};
 pub use jobs::{Job, JobKind, JobState, NewJob, Submission};

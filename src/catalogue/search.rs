@@ -127,30 +127,47 @@ impl Catalogue {
     /// The public lines that match `q` (every word, stemmed; `"phrases"` in order) within
     /// `filters`, best first, at most `limit`.
     pub async fn search(&self, q: &str, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
-        let Some(query) = fts_query(q) else {
-            return Ok(Vec::new());
+        match fts_query(q) {
+            Some(query) => self.hits(Some(query), filters, limit).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The public lines within `filters` (which should narrow them), in the order they were
+    /// said, the latest sessions first, at most `limit`.
+    pub async fn passages(&self, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
+        self.hits(None, filters, limit).await
+    }
+
+    async fn hits(&self, query: Option<String>, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
+        // FTS5 takes MATCH only as a condition of its own, never under an OR.
+        let (matching, order) = match query {
+            Some(_) => ("search_passages MATCH $1", "rank"),
+            None => ("$1 IS NULL", "x.start_at DESC, s.session_id, s.start_ms"),
         };
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT s.session_id AS session_id, s.start_ms AS start_ms, s.text AS text,
                     s.person AS person, s.speaker AS speaker, s.item AS item,
                     s.item_title AS item_title, x.title AS title, x.start_at AS start_at
              FROM search_passages s JOIN sessions x ON x.id = s.session_id
-             WHERE search_passages MATCH $1
+             WHERE {matching}
                AND ($2 IS NULL OR s.person = $2) AND ($3 IS NULL OR s.grp = $3)
                AND ($4 IS NULL OR substr(x.start_at, 1, 10) >= $4)
                AND ($5 IS NULL OR substr(x.start_at, 1, 10) <= $5)
-               AND ($6 IS NULL OR s.kind = $6)
-             ORDER BY rank LIMIT $7",
-        )
-        .bind(query)
-        .bind(filters.person.clone())
-        .bind(filters.group.clone())
-        .bind(filters.from.clone())
-        .bind(filters.to.clone())
-        .bind(filters.kind.clone())
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+               AND ($6 IS NULL OR s.kind = $6) AND ($7 IS NULL OR s.session_id = $7)
+             ORDER BY {order} LIMIT $8"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(query)
+            .bind(filters.person.clone())
+            .bind(filters.group.clone())
+            .bind(filters.from.clone())
+            .bind(filters.to.clone())
+            .bind(filters.kind.clone())
+            .bind(filters.session.clone())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 let start_at: String = row.try_get("start_at")?;
@@ -390,6 +407,18 @@ mod tests {
             found("bilancio", only(|f| f.kind = Some("question".into()))).await,
             ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
         );
+        assert_eq!(
+            found("bilancio", only(|f| f.session = Some("s2".into()))).await,
+            ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
+        );
+        let said: Vec<(String, u64)> = catalogue
+            .passages(&only(|f| f.person = Some("bianchi".into())), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.session, h.start_ms))
+            .collect();
+        assert_eq!(said, [("s2".into(), 40_000), ("s1".into(), 40_000)]);
         let (people, groups) = catalogue.search_choices().await.unwrap();
         assert_eq!(people[0], ("rossi".to_owned(), "Anna Rossi".to_owned()));
         assert_eq!(groups, ["Centro", "Lista Civica"]);

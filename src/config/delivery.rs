@@ -44,7 +44,9 @@ impl Channel {
                 };
                 format!("sftp://{}@{}:{}{dir}", s.user, s.host, s.port)
             }
-            Channel::Smtp(s) => format!("{} ({}:{})", s.to.join(", "), s.host, s.port),
+            Channel::Smtp(s) => {
+                format!("{} ({}:{})", s.to.join(", "), s.server.host, s.server.port)
+            }
             Channel::Webhook(w) => {
                 let bare = w.url.split(['?', '#']).next().unwrap_or_default();
                 match bare.split_once("://") {
@@ -120,9 +122,16 @@ pub enum Upload {
 }
 
 /// An e-mail to the press list with the kit's links and excerpts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Smtp {
+    pub server: SmtpServer,
+    pub to: Vec<String>,
+}
+
+/// The mail server aula sends through, and the sender (`[[delivery]]` of kind smtp, `[alerts]`).
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Smtp {
+pub struct SmtpServer {
     pub host: String,
     #[serde(default = "submission_port")]
     pub port: u16,
@@ -133,7 +142,6 @@ pub struct Smtp {
     pub user: Option<String>,
     pub password: Option<String>,
     pub from: String,
-    pub to: Vec<String>,
 }
 
 fn submission_port() -> u16 {
@@ -158,16 +166,15 @@ pub struct Webhook {
 }
 
 /// Shown without the password.
-impl std::fmt::Debug for Smtp {
+impl std::fmt::Debug for SmtpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Smtp")
+        f.debug_struct("SmtpServer")
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("ca_file", &self.ca_file)
             .field("user", &self.user)
             .field("from", &self.from)
-            .field("to", &self.to)
             .finish_non_exhaustive()
     }
 }
@@ -263,8 +270,12 @@ pub fn destinations(
                 Channel::Sftp(s)
             }
             "smtp" => {
-                let mut s: Smtp = toml::Value::Table(table).try_into().map_err(parse_error)?;
-                s.ca_file = s.ca_file.map(|f| home.join(f));
+                let to = match table.remove("to") {
+                    Some(value) => value.try_into().map_err(parse_error)?,
+                    None => Vec::new(),
+                };
+                let server = smtp_server(table, home).map_err(parse_error)?;
+                let s = Smtp { server, to };
                 check_smtp(&s).map_err(|(field, problem)| fail(field, problem))?;
                 Channel::Smtp(s)
             }
@@ -289,7 +300,8 @@ pub fn destinations(
     Ok(out)
 }
 
-type Problem = (&'static str, String);
+/// The field at fault and what is wrong with it.
+pub type Problem = (&'static str, String);
 
 fn loopback(host: &str) -> bool {
     host == "localhost"
@@ -326,7 +338,29 @@ fn check_sftp(s: &Sftp) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Reads a mail server's table; a relative `ca_file` is taken from `home`.
+pub fn smtp_server(table: toml::Table, home: &Path) -> Result<SmtpServer, toml::de::Error> {
+    let mut s: SmtpServer = toml::Value::Table(table).try_into()?;
+    s.ca_file = s.ca_file.map(|f| home.join(f));
+    Ok(s)
+}
+
 fn check_smtp(s: &Smtp) -> Result<(), Problem> {
+    check_smtp_server(&s.server)?;
+    if s.to.is_empty() {
+        return Err(("to", "empty (expected at least one address)".into()));
+    }
+    for (i, to) in s.to.iter().enumerate() {
+        if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+            return Err(("to", format!("[{i}] {to:?}: {e}")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a mail server's settings: STARTTLS but on the loopback interface, a user with a
+/// password, a sender that is an address; else the field and what is wrong.
+pub fn check_smtp_server(s: &SmtpServer) -> Result<(), Problem> {
     check_host(&s.host, s.port)?;
     if s.tls == SmtpTls::None && !loopback(&s.host) {
         return Err((
@@ -343,14 +377,6 @@ fn check_smtp(s: &Smtp) -> Result<(), Problem> {
     s.from
         .parse::<lettre::message::Mailbox>()
         .map_err(|e| ("from", format!("{:?}: {e}", s.from)))?;
-    if s.to.is_empty() {
-        return Err(("to", "empty (expected at least one address)".into()));
-    }
-    for (i, to) in s.to.iter().enumerate() {
-        if let Err(e) = to.parse::<lettre::message::Mailbox>() {
-            return Err(("to", format!("[{i}] {to:?}: {e}")));
-        }
-    }
     Ok(())
 }
 
@@ -439,7 +465,10 @@ mod tests {
         let Channel::Smtp(smtp) = &d[1].channel else {
             panic!("{d:?}")
         };
-        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::Starttls));
+        assert_eq!(
+            (smtp.server.port, smtp.server.tls),
+            (587, SmtpTls::Starttls)
+        );
         assert_eq!(
             d[1].retry,
             Retry {

@@ -3,6 +3,7 @@
 //! draws progress or knows about clap or HTTP.
 
 pub mod accounts;
+pub mod alerts;
 pub mod align;
 pub mod archive;
 pub mod board;
@@ -14,6 +15,7 @@ pub mod documents;
 pub mod evidence;
 pub mod import;
 pub mod live;
+pub mod mail;
 pub mod open_data;
 pub mod outputs;
 pub mod pdf;
@@ -59,6 +61,7 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
         CatalogueError,
         accounts::AccountError,
         accounts::SignInRefused,
+        alerts::AlertError,
         crate::config::delivery::DestinationError,
         import::ImportError,
         delete::DeleteError,

@@ -74,6 +74,8 @@ pub struct PublishReport {
     pub files: usize,
     /// The whole session as one HLS VOD (`archive/`), when it could be made.
     pub archive: Option<super::archive::ArchiveReport>,
+    /// What the subscribers to alerts were sent.
+    pub alerts: super::alerts::AlertReport,
     pub warnings: Vec<String>,
 }
 
@@ -325,6 +327,20 @@ pub async fn publish(
         }
     };
     all_sessions_feed(config, catalogue, &set).await?;
+    // The kit is out: a mail server that fails costs the subscribers their alert, not the kit.
+    let alerts = match super::alerts::after_publish(config, catalogue, session.id.as_str()).await {
+        Ok(report) => report,
+        Err(e) => {
+            warnings.push(format!("the alerts could not be sent: {e}"));
+            super::alerts::AlertReport::default()
+        }
+    };
+    warnings.extend(
+        alerts
+            .failed
+            .iter()
+            .map(|f| format!("an alert could not be mailed: {f}")),
+    );
 
     Ok(PublishReport {
         package: package_dir,
@@ -333,6 +349,7 @@ pub async fn publish(
         cut,
         files,
         archive,
+        alerts,
         warnings,
     })
 }

@@ -602,6 +602,7 @@ pub async fn search_transcripts(
         from: q.from,
         to: q.to,
         kind: q.kind,
+        session: None,
     }
     .checked()
     .map_err(ApiError::bad_request)?;

@@ -2,6 +2,7 @@
 //! `/api/v1/openapi.json`), the durable jobs' workers, file downloads with HTTP Range, the public
 //! and press pages, `/healthz` and Prometheus `/metrics`; stops gracefully on SIGTERM.
 
+pub mod alerts;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -166,6 +167,7 @@ pub fn app(state: AppState) -> Router {
         .merge(signin::routes())
         .merge(documents::routes())
         .merge(public::routes())
+        .merge(alerts::routes())
         .fallback(no_route)
         .layer(middleware::map_response(no_framing))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -581,9 +583,12 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let tasks = state
+    let mut tasks = state
         .jobs
         .start_workers(config.clone(), workers, cancel.clone());
+    if workers > 0 && config.alerts.is_some() {
+        tasks.push(tokio::spawn(alert_rounds(state.clone(), cancel.clone())));
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -609,6 +614,29 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
     }
     tracing::info!("stopped; unfinished jobs resume at the next start");
     Ok(())
+}
+
+/// How often the server mails the alerts that waited for a subscription's daily limit and
+/// deletes the unconfirmed subscriptions that expired.
+const ALERT_ROUND: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+async fn alert_rounds(state: AppState, cancel: Cancel) {
+    let mut next = tokio::time::Instant::now() + ALERT_ROUND;
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        if tokio::time::Instant::now() < next {
+            continue;
+        }
+        next += ALERT_ROUND;
+        match crate::ops::alerts::send_due(&state.config, &state.catalogue).await {
+            Ok(report) => {
+                for f in &report.failed {
+                    tracing::warn!("an alert could not be mailed: {f}");
+                }
+            }
+            Err(e) => tracing::warn!("alerts: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]

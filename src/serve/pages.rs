@@ -117,7 +117,7 @@ impl Lang {
         }
     }
 
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Lang::It => "it",
             Lang::En => "en",
@@ -181,6 +181,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "sitemap.xml",
             include_str!("../../web/templates/sitemap.xml"),
+        ),
+        (
+            "alert_feed.xml",
+            include_str!("../../web/templates/alert_feed.xml"),
+        ),
+        (
+            "alerts.html",
+            include_str!("../../web/templates/alerts.html"),
         ),
         ("board.html", include_str!("../../web/templates/board.html")),
         ("clips.html", include_str!("../../web/templates/clips.html")),
@@ -662,6 +670,7 @@ async fn search_page(
         from: q.from,
         to: q.to,
         kind: q.kind,
+        session: None,
     }
     .checked();
     let (hits, error, filters) = match filters {
@@ -681,7 +690,7 @@ async fn search_page(
             "error": error,
             "people": people.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "groups": groups,
-            "kinds": ["motion", "question", "resolution", "communication", "other"],
+            "kinds": crate::search::ITEM_KINDS,
             "filters": {
                 "person": filters.person, "group": filters.group, "from": filters.from,
                 "to": filters.to, "kind": filters.kind,

@@ -294,6 +294,21 @@ impl SmtpSink {
         )
     }
 
+    /// An `[alerts]` table sending through this server, trusting its certificate.
+    pub fn alerts_table(&self) -> String {
+        format!(
+            "[alerts]\nhost = \"127.0.0.1\"\nport = {port}\nca_file = \"{cert}\"\n\
+             from = \"Consiglio comunale <avvisi@example.org>\"\n",
+            port = self.port,
+            cert = self.dir.path().join("cert.pem").display(),
+        )
+    }
+
+    /// The `n`th message as received, headers and all.
+    pub fn raw_mail(&self, n: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join("mail").join(format!("{n}.eml"))).unwrap()
+    }
+
     /// The `n`th message received (from 1): envelope, subject and text, as smtp_sink.py wrote it.
     pub fn mail(&self, n: usize) -> serde_json::Value {
         super::read_json(self.dir.path().join("mail").join(format!("{n}.json")))

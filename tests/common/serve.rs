@@ -73,7 +73,11 @@ impl Fixture {
 
 /// A blocking HTTP/1.1 request to 127.0.0.1:port; returns the status and the body.
 pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let text = http_raw(port, method, path, token, body);
+    split(&http_raw(port, method, path, token, body))
+}
+
+/// A response's status and body.
+fn split(text: &str) -> (u16, String) {
     let status = text
         .split_whitespace()
         .nth(1)
@@ -88,6 +92,29 @@ pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str
 
 /// The same request; the whole response as received (status line, headers, body).
 pub fn http_raw(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> String {
+    request(port, method, path, token, "application/json", body)
+}
+
+/// A POST of a urlencoded form, as a browser sends it; the status and the body.
+pub fn http_form(port: u16, path: &str, body: &str) -> (u16, String) {
+    split(&request(
+        port,
+        "POST",
+        path,
+        None,
+        "application/x-www-form-urlencoded",
+        body,
+    ))
+}
+
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -97,7 +124,7 @@ pub fn http_raw(port: u16, method: &str, path: &str, token: Option<&str>, body: 
         .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

@@ -1,66 +1,27 @@
-//! The e-mail channel (lettre): one message to the press list with the kit's links and the
-//! excerpt of every clip, sent with STARTTLS required (plain only to a loopback test server).
+//! The e-mail channel: one message to the press list with the kit's links and the excerpt of
+//! every clip, sent through `ops::mail`.
 
-use std::time::Duration;
-
-use lettre::message::{header::ContentType, Mailbox};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Message, SmtpTransport, Transport};
+use lettre::message::header::ContentType;
+use lettre::Message;
 
 use super::{Kit, SendError};
-use crate::config::delivery::{Smtp, SmtpTls};
-
-const TIMEOUT: Duration = Duration::from_secs(60);
+use crate::config::delivery::Smtp;
+use crate::ops::mail::{self, MailError};
 
 /// Mails the kit's summary to `settings.to`; the server's answer to the message.
 pub fn send(name: &str, settings: &Smtp, kit: &Kit) -> Result<String, SendError> {
-    let fail = |step: &str, answer: &dyn std::fmt::Display| SendError::new(name, step, answer);
-    let mailbox = |field: &str, text: &str| {
-        text.parse::<Mailbox>()
-            .map_err(|e| fail(field, &format!("{text:?}: {e}")))
-    };
+    let fail = |e: MailError| SendError::new(name, e.step, e.answer);
     let mut message = Message::builder()
-        .from(mailbox("from", &settings.from)?)
+        .from(mail::mailbox("from", &settings.server.from).map_err(fail)?)
         .subject(subject(kit))
         .header(ContentType::TEXT_PLAIN);
     for to in &settings.to {
-        message = message.to(mailbox("to", to)?);
+        message = message.to(mail::mailbox("to", to).map_err(fail)?);
     }
     let message = message
         .body(text(kit))
-        .map_err(|e| fail("writing the message", &e))?;
-    let mut transport = SmtpTransport::builder_dangerous(&settings.host)
-        .port(settings.port)
-        .timeout(Some(TIMEOUT));
-    if settings.tls == SmtpTls::Starttls {
-        let mut tls = TlsParameters::builder(settings.host.clone());
-        if let Some(ca) = &settings.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| fail("ca_file", &format!("{}: {e}", ca.display())))?;
-            let certificate = Certificate::from_pem(&pem)
-                .map_err(|e| fail("ca_file", &format!("{}: {e}", ca.display())))?;
-            tls = tls.add_root_certificate(certificate);
-        }
-        let tls = tls.build().map_err(|e| fail("setting up TLS", &e))?;
-        transport = transport.tls(Tls::Required(tls));
-    }
-    if let Some(user) = &settings.user {
-        transport = transport.credentials(Credentials::new(
-            user.clone(),
-            settings.password.clone().unwrap_or_default(),
-        ));
-    }
-    let address = format!("{}:{}", settings.host, settings.port);
-    let response = transport
-        .build()
-        .send(&message)
-        .map_err(|e| fail(&format!("sending to {address}"), &e))?;
-    Ok(format!(
-        "{} {}",
-        response.code(),
-        response.message().collect::<Vec<_>>().join(" ")
-    ))
+        .map_err(|e| SendError::new(name, "writing the message", e))?;
+    mail::send(&settings.server, &message).map_err(fail)
 }
 
 fn italian(kit: &Kit) -> bool {
