@@ -85,10 +85,67 @@ fn a_live_session_is_started_steered_and_stopped_from_the_control_room() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = api("POST", "/live-actions", r#"{"item_starts": 9}"#);
     assert_eq!(status, 400, "an item not on the agenda: {body}");
+    let speaker = &doc["roster"][0];
+    let (status, body) = api(
+        "POST",
+        "/live-actions",
+        &format!(r#"{{"has_the_floor": {}}}"#, speaker["id"]),
+    );
+    assert_eq!(status, 200, "{body}");
+    // The public page follows: the item under way and who has the floor.
+    let now = || {
+        let (status, body) = http(
+            server.port,
+            "GET",
+            &format!("/sessions/{id}/now.json"),
+            None,
+            "",
+        );
+        assert_eq!(status, 200, "{body}");
+        json(&body)
+    };
+    let under_way = now();
+    assert_eq!(under_way["item"], 2, "{under_way}");
+    assert_eq!(under_way["floor"]["name"], speaker["name"], "{under_way}");
+    let page = loop {
+        let (_, page) = http(
+            server.port,
+            "GET",
+            &format!("/sessions/{id}?lang=en"),
+            None,
+            "",
+        );
+        if page.contains("id=\"floor\"") || started.elapsed() > Duration::from_secs(8) {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        page.contains(r#"<li data-item="2" class="current" aria-current="step">"#),
+        "{page}"
+    );
+    let floor = page
+        .split("id=\"floor\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        floor
+            .split("</p>")
+            .next()
+            .unwrap()
+            .contains(speaker["name"].as_str().unwrap()),
+        "{floor}"
+    );
     at(8);
     let (status, body) = api("POST", "/live-actions", r#""closed_starts""#);
     assert_eq!(status, 200, "{body}");
     let closed_from_ms = json(&body)["at_ms"].as_u64().unwrap();
+    let under_way = now();
+    assert_eq!(under_way["closed"], true, "{under_way}");
+    assert!(
+        under_way["item"].is_null() && under_way["floor"].is_null(),
+        "{under_way}"
+    );
     at(15);
     let (status, body) = api("POST", "/live-actions", r#""closed_ends""#);
     assert_eq!(status, 200, "{body}");
@@ -124,7 +181,7 @@ fn a_live_session_is_started_steered_and_stopped_from_the_control_room() {
         .iter()
         .map(|l| l["kind"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(kinds, ["item", "closed_start", "closed_end"], "{status}");
+    assert_eq!(kinds, ["item", "floor", "closed_start", "closed_end"], "{status}");
     assert!(status["log"][0]["detail"]
         .as_str()
         .unwrap()

@@ -132,8 +132,39 @@
   if (data.live) {
     playHls(data.live);
     video.play().catch(() => {});
+    if (data.now) followLive(data.now);
     return;
   }
+  // While live, the item the clerk marked and who has the floor, asked again every 5 s.
+  function followLive(now) {
+    const floor = document.getElementById("floor");
+    function show(state) {
+      document.querySelectorAll(".agenda > li[data-item]").forEach((li) => {
+        const on = Number(li.dataset.item) === state.item;
+        li.classList.toggle("current", on);
+        if (on) li.setAttribute("aria-current", "step");
+        else li.removeAttribute("aria-current");
+      });
+      if (!floor) return;
+      floor.textContent = "";
+      if (state.closed) {
+        floor.textContent = now.closed;
+      } else if (state.floor) {
+        const a = document.createElement("a");
+        a.href = `/consiglieri/${encodeURIComponent(state.floor.person)}` +
+          (data.lang === "en" ? "?lang=en" : "");
+        a.textContent = state.floor.name;
+        floor.append(`${now.floor}: `, a);
+      }
+    }
+    setInterval(() => {
+      fetch(now.url, { cache: "no-store" })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((state) => state && show(state))
+        .catch(() => {});
+    }, 5000);
+  }
+
   let player = null;
   if (data.archive) player = archivePlayer(data.archive);
   else if (data.clips.length > 0) player = clipsPlayer(data.clips);

@@ -70,6 +70,78 @@ pub async fn act(
 
 /// The floor events giving `person` the floor at `now`: every other microphone still on goes off,
 /// then theirs goes on (a manual turn overrides the conference system's).
+/// The people whose microphone is on after the floor events up to `until`, in the order they
+/// got the floor (the last one has it). A seat's event counts for the roster's person there.
+fn mics_on(session: &Session, until: DateTime<Utc>) -> Vec<String> {
+    let holder = |e: &FloorEvent| {
+        e.person.clone().or_else(|| {
+            let seat = e.seat?;
+            let p = session.roster.iter().find(|p| p.seat == Some(seat))?;
+            Some(p.id.clone())
+        })
+    };
+    let mut on: Vec<String> = Vec::new();
+    let mut events: Vec<_> = session
+        .floor_events
+        .iter()
+        .filter(|e| e.at <= until)
+        .collect();
+    events.sort_by_key(|e| e.at);
+    for e in events {
+        let Some(who) = holder(e) else { continue };
+        on.retain(|p| *p != who);
+        if e.action == MicAction::MicOn {
+            on.push(who);
+        }
+    }
+    on
+}
+
+/// What a live session's public page shows as under way: the agenda item the clerk marked last
+/// and who has the floor; neither while a closed part is open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct UnderWay {
+    pub closed: bool,
+    pub item: Option<u32>,
+    /// The roster id and name of who has the floor.
+    pub floor: Option<Speaking>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Speaking {
+    pub person: String,
+    pub name: String,
+}
+
+/// What is under way in `session` at `now`.
+pub fn under_way(session: &Session, now: DateTime<Utc>) -> UnderWay {
+    let closed = session
+        .clock()
+        .to_session(now)
+        .is_some_and(|at| session.closed_at(at));
+    if closed {
+        return UnderWay {
+            closed,
+            ..UnderWay::default()
+        };
+    }
+    let item = session
+        .agenda_markers
+        .iter()
+        .filter(|m| m.at <= now)
+        .max_by_key(|m| m.at)
+        .map(|m| m.item);
+    let floor = mics_on(session, now).pop().map(|person| Speaking {
+        name: session.name_of(&person).to_owned(),
+        person,
+    });
+    UnderWay {
+        closed,
+        item,
+        floor,
+    }
+}
+
 pub fn floor_to(
     session: &Session,
     person: &str,
@@ -81,23 +153,7 @@ pub fn floor_to(
             session.id
         )));
     }
-    let holder = |e: &FloorEvent| {
-        e.person.clone().or_else(|| {
-            let seat = e.seat?;
-            let p = session.roster.iter().find(|p| p.seat == Some(seat))?;
-            Some(p.id.clone())
-        })
-    };
-    let mut on: Vec<String> = Vec::new();
-    let mut events: Vec<_> = session.floor_events.iter().collect();
-    events.sort_by_key(|e| e.at);
-    for e in events {
-        let Some(who) = holder(e) else { continue };
-        on.retain(|p| *p != who);
-        if e.action == MicAction::MicOn {
-            on.push(who);
-        }
-    }
+    let on = mics_on(session, now);
     let off = on.into_iter().filter(|p| p != person).map(|p| FloorEvent {
         at: now,
         seat: None,
@@ -265,5 +321,30 @@ mod tests {
         assert!(log[2]
             .detail
             .starts_with(&format!("{}. ", session.agenda[0].number)));
+    }
+
+    #[test]
+    fn the_page_shows_the_item_marked_last_and_who_has_the_floor_but_not_behind_closed_doors() {
+        let mut session = testing::session();
+        let start = session.start;
+        let at = |s: i64| start + chrono::Duration::seconds(s);
+        let rossi = session.roster[1].clone();
+        let item = session.agenda[0].number;
+        assert_eq!(under_way(&session, at(5)), UnderWay::default());
+        session.agenda_markers = vec![AgendaMarker { at: at(10), item }];
+        session.floor_events = floor_to(&session, &rossi.id, at(12)).unwrap();
+        let now = under_way(&session, at(20));
+        assert_eq!(now.item, Some(item));
+        assert_eq!(
+            now.floor,
+            Some(Speaking {
+                person: rossi.id.clone(),
+                name: rossi.name.clone()
+            })
+        );
+        assert_eq!(under_way(&session, at(11)).floor, None, "not yet");
+        let closed = under_way(&session, at(52));
+        assert!(closed.closed);
+        assert_eq!((closed.item, closed.floor), (None, None));
     }
 }

@@ -424,9 +424,20 @@ pub(super) fn player(
         .collect();
     playable.sort_by_key(|c| c.start_ms);
     playable.dedup_by_key(|c| c.start_ms);
+    let live = state.live_playlist(id);
+    // While live: what is under way now, and where the page asks again.
+    let now = live.as_ref().map(|_| {
+        json!({
+            "state": crate::ops::live::under_way(s, chrono::Utc::now()),
+            "url": format!("/sessions/{}/now.json", segment(id)),
+            "floor": lang.pick("Ha la parola", "Has the floor"),
+            "closed": lang.pick("Seduta segreta", "Closed session"),
+        })
+    });
     json!({
         "session": id,
-        "live": state.live_playlist(id),
+        "live": live,
+        "now": now,
         "archive": archive,
         "clips": playable.iter().map(|c| json!({
             "start_ms": c.start_ms, "end_ms": c.end_ms,

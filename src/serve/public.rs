@@ -19,6 +19,7 @@ use crate::ops::open_data;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/embed/{id}", get(embed))
+        .route("/sessions/{id}/now.json", get(now))
         .route("/oembed", get(oembed))
         .route("/sitemap.xml", get(sitemap))
         .route("/open-data/", get(open_data_index))
@@ -30,6 +31,21 @@ pub fn routes() -> Router<AppState> {
 
 /// The JSON Schema of the open data documents, shipped with aula.
 const SCHEMA: &str = include_str!("../../web/open-data.schema.json");
+
+/// What a live session's page shows as under way: the item the clerk marked last and who has the
+/// floor, asked again every few seconds; never cached.
+async fn now(
+    State(state): State<AppState>,
+    Path(id): Path<SessionId>,
+) -> Result<Response, ApiError> {
+    let stored = state.catalogue.get(&id).await?;
+    let now = crate::ops::live::under_way(&stored.session, chrono::Utc::now());
+    Ok((
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(now),
+    )
+        .into_response())
+}
 
 /// The player alone, for a frame on another site.
 async fn embed(
