@@ -181,7 +181,11 @@ fn a_live_session_is_started_steered_and_stopped_from_the_control_room() {
         .iter()
         .map(|l| l["kind"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(kinds, ["item", "floor", "closed_start", "closed_end"], "{status}");
+    assert_eq!(
+        kinds,
+        ["item", "floor", "closed_start", "closed_end"],
+        "{status}"
+    );
     assert!(status["log"][0]["detail"]
         .as_str()
         .unwrap()

@@ -214,6 +214,17 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
     assert_eq!(status, 200);
     assert!(sitemap.starts_with("<?xml"), "{sitemap}");
     assert!(sitemap.contains(&format!("<loc>{page}</loc>")), "{sitemap}");
+    // Every councillor of the roster has a page listed.
+    let roster = f.aula.ok(&["session", "show", &f.id, "--json"]);
+    let roster: serde_json::Value = serde_json::from_str(&roster).unwrap();
+    for person in roster["roster"].as_array().unwrap() {
+        let loc = format!(
+            "<loc>http://localhost:8080/consiglieri/{}</loc>",
+            person["id"].as_str().unwrap()
+        );
+        assert!(sitemap.contains(&loc), "{loc} in {sitemap}");
+    }
+    assert!(sitemap.contains("/gruppi/"), "{sitemap}");
 
     // The archive's playlists may be read by a player on another site.
     let raw = http_raw(

@@ -1,6 +1,6 @@
 //! Open data: what the public site shows of each session as documents anyone may reuse, under the
 //! licence the configuration names: per session a JSON document (the session, its agenda, the
-//! interventions and the public transcript, closed parts left out) and a CSV of its transcript
+//! interventions, the votes and the public transcript, closed parts left out) and a CSV of its transcript
 //! passages, and an index of every session in JSON and CSV. The JSON follows the schema shipped
 //! in `web/open-data.schema.json`. Pure functions over the catalogue's data.
 
@@ -19,7 +19,27 @@ pub struct SessionData<'a> {
     pub session: SessionFacts<'a>,
     pub agenda: Vec<AgendaEntry<'a>>,
     pub interventions: Vec<InterventionEntry<'a>>,
+    pub votes: Vec<VoteEntry<'a>>,
     pub transcript: Vec<Passage<'a>>,
+}
+
+/// A vote not taken in a closed part: its counts and, unless the ballot was secret, each
+/// person's vote.
+#[derive(Clone, Debug, Serialize)]
+pub struct VoteEntry<'a> {
+    pub item: u32,
+    /// Milliseconds from the session's start.
+    pub at_ms: u64,
+    pub subject: &'a str,
+    pub result: &'static str,
+    pub counts: session::VoteCounts,
+    pub ballots: Vec<BallotEntry<'a>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BallotEntry<'a> {
+    pub person: &'a str,
+    pub vote: session::Choice,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -108,6 +128,25 @@ pub fn session_data<'a>(
             }
         })
         .collect();
+    let clock = session.clock();
+    let votes = session
+        .public_votes()
+        .map(|v| VoteEntry {
+            item: v.item,
+            at_ms: clock.to_session(v.at).map_or(0, |at| at.0),
+            subject: &v.subject,
+            result: v.result.as_str(),
+            counts: v.counts,
+            ballots: v
+                .ballots
+                .iter()
+                .map(|b| BallotEntry {
+                    person: &b.person,
+                    vote: b.vote,
+                })
+                .collect(),
+        })
+        .collect();
     let transcript = search::public_lines(session, timeline)
         .into_iter()
         .map(|l| Passage {
@@ -136,6 +175,7 @@ pub fn session_data<'a>(
         },
         agenda,
         interventions,
+        votes,
         transcript,
     }
 }
@@ -249,5 +289,35 @@ mod tests {
             row(&["1".into(), "due\nrighe".into()]),
             "1,\"due\nrighe\"\r\n"
         );
+    }
+
+    /// A vote taken in a closed part is not open data; the others are, with their ballots.
+    #[test]
+    fn the_votes_are_those_outside_closed_parts() {
+        let mut session = crate::ops::testing::session();
+        let item = session.agenda[0].number;
+        let person = session.roster[0].id.clone();
+        let vote = |at_s: i64, subject: &str| session::Vote {
+            item,
+            at: session.start + chrono::Duration::seconds(at_s),
+            subject: subject.into(),
+            result: session::VoteResult::Approved,
+            counts: session::VoteCounts {
+                favour: 1,
+                against: 0,
+                abstained: 0,
+            },
+            ballots: vec![session::Ballot {
+                person: person.clone(),
+                vote: session::Choice::Favour,
+            }],
+        };
+        session.votes = vec![vote(20, "in public"), vote(52, "behind closed doors")];
+        let timeline = Timeline::default();
+        let data = session_data(&session, &timeline, DEFAULT_LICENCE, "https://aula.example");
+        let subjects: Vec<_> = data.votes.iter().map(|v| v.subject).collect();
+        assert_eq!(subjects, ["in public"]);
+        assert_eq!(data.votes[0].at_ms, 20_000);
+        assert_eq!(data.votes[0].ballots[0].person, person);
     }
 }

@@ -52,6 +52,24 @@ pub async fn load(catalogue: &Catalogue) -> Result<Vec<SessionRecord>> {
     Ok(records)
 }
 
+/// The ids of the councillors' and the groups' pages the rosters of `sessions` make, sorted,
+/// each once.
+pub fn page_ids<'a>(sessions: impl IntoIterator<Item = &'a Session>) -> (Vec<String>, Vec<String>) {
+    let mut people = Vec::new();
+    let mut groups = Vec::new();
+    for s in sessions {
+        for p in &s.roster {
+            people.push(p.id.clone());
+            groups.extend(p.group.as_deref().map(group_id));
+        }
+    }
+    for ids in [&mut people, &mut groups] {
+        ids.sort();
+        ids.dedup();
+    }
+    (people, groups)
+}
+
 /// A group's id: its name folded to lower-case ASCII, runs of anything but letters and digits
 /// turned into one `-` ("Centro Città" is `centro-citta`).
 pub fn group_id(name: &str) -> String {

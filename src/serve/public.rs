@@ -159,11 +159,19 @@ async fn sitemap(State(state): State<AppState>) -> Result<Response, ApiError> {
         json!({ "loc": format!("{base}/search") }),
         json!({ "loc": format!("{base}/open-data/") }),
     ];
+    let mut sessions = Vec::new();
     for s in state.catalogue.list().await? {
         urls.push(json!({
             "loc": format!("{base}/sessions/{}", pages::segment(&s.id)),
             "lastmod": s.start.format("%Y-%m-%d").to_string(),
         }));
+        sessions.push(state.catalogue.get(&s.id).await?.session);
+    }
+    let (people, groups) = crate::ops::people::page_ids(&sessions);
+    for (path, ids) in [("consiglieri", people), ("gruppi", groups)] {
+        for id in ids {
+            urls.push(json!({ "loc": format!("{base}/{path}/{}", pages::segment(&id)) }));
+        }
     }
     let xml = pages::render_fragment("sitemap.xml", json!({ "urls": urls }))?;
     Ok((
