@@ -140,11 +140,45 @@ pub async fn mark(
     Ok(catalogue.reviews(id).await?)
 }
 
+/// The start times of the words of `timeline` that the staff corrected: words whose text, time
+/// or speaker is not as the alignment (`base`) had them.
+pub fn corrected_words(base: &Timeline, timeline: &Timeline) -> std::collections::HashSet<u64> {
+    let aligned: std::collections::HashSet<_> = base
+        .words
+        .iter()
+        .map(|w| (w.start_ms, w.text.trim(), w.person.as_deref()))
+        .collect();
+    timeline
+        .words
+        .iter()
+        .filter(|w| !aligned.contains(&(w.start_ms, w.text.trim(), w.person.as_deref())))
+        .map(|w| w.start_ms.0)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use session::{SessionMs, TimelineWord};
 
     use super::*;
+
+    #[test]
+    fn a_word_changed_in_text_or_speaker_is_corrected() {
+        let base = Timeline {
+            words: vec![
+                word("bilancio", 1_000, "rossi", 1, 0.9),
+                word("aprovato", 1_500, "rossi", 1, 0.9),
+                word("grazie", 3_000, "rossi", 1, 0.9),
+            ],
+            ..Timeline::default()
+        };
+        let mut corrected = base.clone();
+        corrected.words[1].text = "approvato".into();
+        corrected.words[2].person = Some("chair".into());
+        let changed = corrected_words(&base, &corrected);
+        assert_eq!(changed, [1_500, 3_000].into_iter().collect());
+        assert!(corrected_words(&base, &base).is_empty());
+    }
 
     fn word(text: &str, start_ms: u64, person: &str, item: u32, asr: f32) -> TimelineWord {
         TimelineWord {

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::pages::{render, render_fragment, Lang};
+use super::signin::field;
 use super::AppState;
 use crate::ops::alerts::{self, AlertError, Subscribed};
 use crate::search::{Topic, ITEM_KINDS};
@@ -86,14 +87,6 @@ async fn form_page(
     form(&state, lang, status, json!({ "topic": "words" }), None).await
 }
 
-/// A urlencoded form's field.
-fn field(body: &[u8], name: &str) -> String {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 async fn subscribe(
     State(state): State<AppState>,
     Query(q): Query<FormQuery>,
@@ -162,16 +155,18 @@ fn plausible(token: &str) -> bool {
     (1..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-async fn confirm_page(Query(q): Query<LinkQuery>) -> Result<Response, ApiError> {
+/// The page a mail's link opens: a button that does what the link is for (a GET alone, as a
+/// mail scanner's, changes nothing).
+fn button_page(q: &LinkQuery, step: &str) -> Result<Response, ApiError> {
     let lang = Lang::parse(q.lang.as_deref());
     if !plausible(&q.t) {
         return unknown_link(lang);
     }
-    page(
-        lang,
-        StatusCode::OK,
-        json!({ "step": "confirm", "token": q.t }),
-    )
+    page(lang, StatusCode::OK, json!({ "step": step, "token": q.t }))
+}
+
+async fn confirm_page(Query(q): Query<LinkQuery>) -> Result<Response, ApiError> {
+    button_page(&q, "confirm")
 }
 
 async fn confirm(
@@ -201,15 +196,7 @@ async fn confirm(
 }
 
 async fn unsubscribe_page(Query(q): Query<LinkQuery>) -> Result<Response, ApiError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    if !plausible(&q.t) {
-        return unknown_link(lang);
-    }
-    page(
-        lang,
-        StatusCode::OK,
-        json!({ "step": "unsubscribe", "token": q.t }),
-    )
+    button_page(&q, "unsubscribe")
 }
 
 /// The page's button and the mail client's one-click POST (`List-Unsubscribe=One-Click`) alike.

@@ -367,7 +367,7 @@ struct TranscriptRow<'a> {
     person: Option<&'a str>,
     speaker: &'a str,
     item: Option<u32>,
-    /// The council's staff marked its agenda item reviewed.
+    /// The council's staff marked its agenda item reviewed, or corrected one of its words.
     reviewed: bool,
     words: &'a [crate::ops::review::ReviewWord],
 }
@@ -394,6 +394,20 @@ fn beside(dir: &std::path::Path, id: &SessionId, clip: &str, ext: &str) -> Optio
     dir.join(&side)
         .is_file()
         .then(|| file_url(id, &side.to_string_lossy()))
+}
+
+/// The session's published clips, as the player and the downloads list them.
+pub(super) async fn published_clips(
+    state: &AppState,
+    id: &SessionId,
+) -> Result<Vec<crate::catalogue::ClipRecord>, ApiError> {
+    Ok(state
+        .catalogue
+        .clips(id)
+        .await?
+        .into_iter()
+        .filter(|c| c.published_at.is_some())
+        .collect())
 }
 
 /// What the player plays (`web/app.js`): the live stream while the session is live; else the
@@ -456,13 +470,15 @@ async fn session_page(
     let lang = Lang::of(&q);
     let stored = state.catalogue.get(&id).await?;
     let s = &stored.session;
-    let timeline = state
+    let (base, timeline) = state
         .catalogue
         .timeline(&id)
         .await
-        .map(|t| t.timeline)
+        .map(|t| (t.base, t.timeline))
         .unwrap_or_default();
     let lines = crate::ops::review::lines(s, &timeline, false);
+    // A line is reviewed when the staff marked its item reviewed or corrected one of its words.
+    let corrected = crate::ops::review::corrected_words(&base, &timeline);
     let reviewed: Vec<u32> = state
         .catalogue
         .reviews(&id)
@@ -470,13 +486,7 @@ async fn session_page(
         .iter()
         .map(|r| r.item)
         .collect();
-    let clips: Vec<_> = state
-        .catalogue
-        .clips(&id)
-        .await?
-        .into_iter()
-        .filter(|c| c.published_at.is_some())
-        .collect();
+    let clips = published_clips(&state, &id).await?;
     let dir = state.config.session_dir(&id);
     let beside = |clip: &str, ext: &str| beside(&dir, &id, clip, ext);
     let player = player(&state, s, &clips, lang);
@@ -541,7 +551,8 @@ async fn session_page(
                 .and_then(|p| s.person(p))
                 .map_or("", |p| &p.name),
             item: l.item,
-            reviewed: l.item.is_some_and(|i| reviewed.contains(&i)),
+            reviewed: l.item.is_some_and(|i| reviewed.contains(&i))
+                || l.words.iter().any(|w| corrected.contains(&w.start_ms)),
             words: &l.words,
         })
         .collect();

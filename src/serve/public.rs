@@ -56,13 +56,7 @@ async fn embed(
     let lang = Lang::of(&q);
     let stored = state.catalogue.get(&id).await?;
     let s = &stored.session;
-    let published: Vec<_> = state
-        .catalogue
-        .clips(&id)
-        .await?
-        .into_iter()
-        .filter(|c| c.published_at.is_some())
-        .collect();
+    let published = pages::published_clips(&state, &id).await?;
     let player = pages::player(&state, s, &published, lang);
     let page = json!({
         "id": id,

@@ -123,8 +123,8 @@ fn client(request: &Request) -> String {
         .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string())
 }
 
-/// A urlencoded form's field.
-fn field(body: &[u8], name: &str) -> String {
+/// A urlencoded form's field; empty when the form has none.
+pub(super) fn field(body: &[u8], name: &str) -> String {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
