@@ -255,4 +255,18 @@ async fn the_whole_session_plays_without_its_closed_part() {
     }
     assert_eq!(http(server.port, "GET", &file, None, "").0, 404);
     assert_eq!(http(server.port, "GET", &file, Some(&admin), "").0, 200);
+
+    // Published again, the archive is made anew for the new closed part and is public again;
+    // published once more with nothing changed, it is kept as it is.
+    let publish = || -> serde_json::Value {
+        let out = aula.ok(&["publish", &id, "--presets", "archive", "--json"]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let report = publish();
+    assert_eq!(report["archive"]["kept"], false, "{report}");
+    assert_eq!(report["archive"]["cards"], 2, "{report}");
+    assert_eq!(http(server.port, "GET", &file, None, "").0, 200);
+    let again = publish();
+    assert_eq!(again["archive"]["kept"], true, "{again}");
+    assert_eq!(again["archive"]["segments"], report["archive"]["segments"]);
 }

@@ -42,6 +42,16 @@ pub struct ArchiveIndex {
     /// The rendition's width and height.
     pub width: u32,
     pub height: u32,
+    /// The SHA-256 of what it was made from (the recording, the session, the timeline, the
+    /// preset): the same again, and publishing keeps it.
+    #[serde(default)]
+    pub fingerprint: String,
+    #[serde(default)]
+    pub pieces: usize,
+    #[serde(default)]
+    pub cards: usize,
+    #[serde(default)]
+    pub segments: usize,
 }
 
 /// What building the archive made.
@@ -52,6 +62,8 @@ pub struct ArchiveReport {
     pub pieces: usize,
     pub cards: usize,
     pub segments: usize,
+    /// Nothing it is made from had changed: the archive was kept as it was.
+    pub kept: bool,
     pub warnings: Vec<String>,
 }
 
@@ -170,6 +182,18 @@ pub async fn build(
     let presets = super::load_presets(config)?;
     let preset = presets.get("archive")?.clone();
     let dir = config.archive_dir(id);
+    let fingerprint = fingerprint(&media, &plans, &session, &timeline, &preset)?;
+    if let Some(index) = current(config, &session).filter(|i| i.fingerprint == fingerprint) {
+        return Ok(ArchiveReport {
+            dir,
+            duration_ms: index.map.duration_ms(),
+            pieces: index.pieces,
+            cards: index.cards,
+            segments: index.segments,
+            kept: true,
+            warnings,
+        });
+    }
     let work = dir.with_file_name("archive.part");
     let job = Job {
         session,
@@ -178,6 +202,7 @@ pub async fn build(
         source,
         plans,
         preset,
+        fingerprint,
         work: work.clone(),
         cancel,
         share,
@@ -210,6 +235,35 @@ pub async fn build(
     })
 }
 
+/// What an archive is made from, hashed: the recording (its path, size and modification time),
+/// the plan of pieces and cards, the session document, the timeline and the preset.
+fn fingerprint(
+    media: &MediaFile,
+    plans: &[Plan],
+    session: &Session,
+    timeline: &Timeline,
+    preset: &presets::Preset,
+) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let meta = std::fs::metadata(&media.path)
+        .with_context(|| format!("reading {}", media.path.display()))?;
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "{}\n{}\n{modified_ns}\n",
+        media.path.display(),
+        meta.len()
+    ));
+    hash.update(format!("{plans:?}\n{preset:?}\n"));
+    hash.update(serde_json::to_vec(session)?);
+    hash.update(serde_json::to_vec(timeline)?);
+    Ok(session::hex(&hash.finalize()))
+}
+
 /// The blocking part of [`build`]: the media work in `work/`.
 struct Job {
     session: Session,
@@ -218,6 +272,7 @@ struct Job {
     source: String,
     plans: Vec<Plan>,
     preset: presets::Preset,
+    fingerprint: String,
     work: PathBuf,
     cancel: Cancel,
     /// The part of the job's progress this build fills.
@@ -292,6 +347,10 @@ impl Job {
             width: format.width,
             height: format.height,
             map,
+            fingerprint: self.fingerprint.clone(),
+            pieces,
+            cards,
+            segments: segments.len(),
         };
         write_atomic(
             &self.work.join("archive.json"),
@@ -304,6 +363,7 @@ impl Job {
             pieces,
             cards,
             segments: segments.len(),
+            kept: false,
             warnings,
         })
     }

@@ -367,16 +367,27 @@ fn inside(dir: &FsPath, path: &str) -> Option<PathBuf> {
     safe.then(|| dir.join(relative))
 }
 
-/// Whether the public may fetch `path` of a session: the live stream, the archive made for the
-/// closed parts the session has now, the published press kit (not its bookkeeping), and
-/// published clips with their subtitles and posters.
+/// Whether `path` is a file of the session's archive made for the closed parts the session has
+/// now (not one being made, nor one made before a closed part was declared): then anyone may
+/// fetch it.
+async fn current_archive(
+    state: &AppState,
+    session: &SessionId,
+    path: &str,
+) -> Result<bool, ApiError> {
+    if !path.starts_with("archive/") {
+        return Ok(false);
+    }
+    let stored = state.catalogue.get(session).await?;
+    Ok(crate::ops::archive::current(&state.config, &stored.session).is_some())
+}
+
+/// Whether the public may fetch `path` of a session (not the archive's, [`current_archive`]):
+/// the live stream, the published press kit (not its bookkeeping), and published clips with
+/// their subtitles and posters.
 async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Result<bool, ApiError> {
     if path.starts_with("live/") {
         return Ok(true);
-    }
-    if path.starts_with("archive/") {
-        let stored = state.catalogue.get(session).await?;
-        return Ok(crate::ops::archive::current(&state.config, &stored.session).is_some());
     }
     if let Some(kit) = path.strip_prefix("packages/press/") {
         return Ok(!kit.split('/').any(|part| part.starts_with('.')));
@@ -398,17 +409,13 @@ async fn public_file(state: &AppState, session: &SessionId, path: &str) -> Resul
         .any(|c| c.published_at.is_some() && (c.path == path || stem(&c.path) == stem(path))))
 }
 
-/// Whether a file may hold closed time: a live segment not yet vetted (`live.pending/`), an
-/// archive not made for the closed parts the session has now (or one being made), a recorded
-/// segment whose span touches a closed part, or any other recording file (a joined one, an
-/// index) of a session with closed parts. Those are for admin only.
+/// Whether a file (not the archive's, [`current_archive`]) may hold closed time: a live segment
+/// not yet vetted (`live.pending/`), a recorded segment whose span touches a closed part, or any
+/// other recording file (a joined one, an index) of a session with closed parts. Those are for
+/// admin only.
 fn holds_closed(state: &AppState, session: &Session, path: &str) -> bool {
     if path.starts_with("live.pending/") {
         return true;
-    }
-    if path.starts_with("archive") {
-        return !path.starts_with("archive/")
-            || crate::ops::archive::current(&state.config, session).is_none();
     }
     let Some(rest) = path.strip_prefix("recordings/") else {
         return false;
@@ -502,13 +509,21 @@ async fn file(
     {
         return Err(not_found());
     }
-    if !caller.sees_unpublished() && !public_file(&state, &session, &path).await? {
-        return Err(not_found());
-    }
-    if !caller.sees_closed() {
-        let stored = state.catalogue.get(&session).await?;
-        if holds_closed(&state, &stored.session, &path) {
+    if path.starts_with("archive") {
+        // The archive (each of its segments asked in turn): one look at the session and at
+        // archive.json says whether it was made for the closed parts the session has now.
+        if !caller.sees_closed() && !current_archive(&state, &session, &path).await? {
             return Err(not_found());
+        }
+    } else {
+        if !caller.sees_unpublished() && !public_file(&state, &session, &path).await? {
+            return Err(not_found());
+        }
+        if !caller.sees_closed() {
+            let stored = state.catalogue.get(&session).await?;
+            if holds_closed(&state, &stored.session, &path) {
+                return Err(not_found());
+            }
         }
     }
     let download = request
