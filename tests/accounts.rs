@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::browser::{chromium, start_driver};
@@ -22,20 +19,7 @@ const PASSWORD: &str = "una password lunga";
 fn user_cmd(aula: &Aula, args: &[&str], stdin: &str) -> std::process::Output {
     let mut args_all = vec!["user"];
     args_all.extend_from_slice(args);
-    let mut child = aula
-        .command(&args_all)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    common::output_with_input(&mut aula.command(&args_all), stdin)
 }
 
 fn create_user(aula: &Aula, name: &str, role: &str) {

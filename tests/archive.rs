@@ -6,33 +6,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::browser::{chromium, screenshots, start_driver};
 use common::live::{is_slate, listed};
 use common::serve::{http, start_server};
-use common::{decode, model, read_json, stderr, tone_share, Aula, Evidence, Spec, RATE_HZ};
+use common::{decode, ffprobe_ms, read_json, stderr, tone_share, Aula, Evidence, Spec};
 
 const CLOSED_MS: (u64, u64) = (14_000, 24_000);
 const CARD_MS: u64 = 3_000;
-
-fn ffprobe_ms(file: &Path) -> u64 {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .expect("ffprobe (Debian's ffmpeg, scripts/setup)");
-    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    (seconds * 1000.0).round() as u64
-}
 
 /// Where session time `ms` plays in an archive without the closed part.
 fn expected_vod_ms(ms: u64) -> u64 {
@@ -149,33 +131,7 @@ async fn the_whole_session_plays_without_its_closed_part() {
         session_frames.abs_diff(public_frames) <= 12,
         "{session_frames} frames of the session in the VOD, {public_frames} are public"
     );
-    let wav = aula.path().join("archive.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE_HZ as u32,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
-    for s in &public_audio {
-        writer
-            .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
-    }
-    writer.finalize().unwrap();
-    let model = model("tiny.en");
-    let heard = aula
-        .ok(&[
-            "transcribe",
-            wav.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--lang",
-            "en",
-            "--format",
-            "txt",
-        ])
-        .to_lowercase();
+    let heard = aula.heard(&public_audio, "archive.wav");
     assert!(!heard.contains(&word), "the archive says {word:?}: {heard}");
     assert!(heard.split_whitespace().count() >= 10, "{heard}");
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::live::{is_slate, listed};
 use common::serve::{http, start_server};
-use common::{decode, model, read_json, stderr, tone_share, Aula, Evidence, Spec, RATE_HZ};
+use common::{decode, read_json, stderr, tone_share, Aula, Evidence, Spec};
 
 fn segment_number(file: &Path) -> u64 {
     let stem = file.file_stem().unwrap().to_string_lossy();
@@ -137,35 +137,7 @@ fn a_closed_part_declared_live_never_reaches_the_public_stream() {
 
     // Not one word of the closed part can be transcribed back out of the public stream; the
     // rest of the session can (so this check can fail).
-    let wav = aula.path().join("public.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE_HZ as u32,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
-    for s in &public_audio {
-        writer
-            .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
-    }
-    writer.finalize().unwrap();
-    let model = model("tiny.en");
-    let transcribe = |file: &Path| {
-        aula.ok(&[
-            "transcribe",
-            file.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--lang",
-            "en",
-            "--format",
-            "txt",
-        ])
-        .to_lowercase()
-    };
-    let public_text = transcribe(&wav);
+    let public_text = aula.heard(&public_audio, "public.wav");
     assert!(
         !public_text.contains(&word),
         "the public stream says {word:?}: {public_text}"
@@ -193,7 +165,7 @@ fn a_closed_part_declared_live_never_reaches_the_public_stream() {
     assert_eq!(http(server.port, "GET", &url, None, "").0, 404);
     assert_eq!(http(server.port, "GET", &url, Some(&press), "").0, 404);
     assert_eq!(http(server.port, "GET", &url, Some(&admin), "").0, 200);
-    let recorded = transcribe(&recordings.join(camera).join(file));
+    let recorded = aula.hear(&recordings.join(camera).join(file));
     assert!(
         recorded.contains(&word),
         "the recording lost the closed part: {recorded}"

@@ -12,57 +12,35 @@ use std::time::Duration;
 use common::browser::{chromium, screenshots, start_driver};
 use common::serve::{fixture, http, http_raw, start_server};
 
+/// Runs a Python `script` with `args`, `input` on its standard input; its output.
+fn python(program: &Path, script: &str, args: &[&Path], input: &str) -> std::process::Output {
+    common::output_with_input(Command::new(program).args(["-c", script]).args(args), input)
+}
+
 /// Checks `document` against the shipped schema (`pointer` names a part of it, `#` the whole)
 /// with Python's jsonschema; the validator's complaint when it fails.
 fn schema_errors(document: &str, pointer: &str) -> Option<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = root.join(".venv-tests/bin/python");
+    let venv = root.join(".venv-tests/bin/python");
     assert!(
-        python.is_file(),
+        venv.is_file(),
         "{} is missing: run scripts/setup",
-        python.display()
+        venv.display()
     );
     let script = "import json, sys, jsonschema\n\
         schema = json.load(open(sys.argv[1]))\n\
         if sys.argv[2] != '#':\n    schema = dict(schema['$defs'][sys.argv[2]], **{'$defs': schema['$defs']})\n\
         doc = json.load(sys.stdin)\n\
         jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)\n";
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .arg(root.join("web/open-data.schema.json"))
-        .arg(pointer)
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(document.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let schema = root.join("web/open-data.schema.json");
+    let out = python(&venv, script, &[&schema, Path::new(pointer)], document);
     (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Rows of a CSV document, parsed by Python's csv module.
 fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut child = Command::new("python3")
-        .args([
-            "-c",
-            "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let script = "import csv, json, sys; print(json.dumps(list(csv.reader(sys.stdin))))";
+    let out = python(Path::new("python3"), script, &[], text);
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::browser::{chromium, screenshots, sign_in, start_driver, wait_text};
@@ -14,23 +13,6 @@ use common::{read_json, Aula, Evidence, Spec};
 use fantoccini::Locator;
 
 const PASSWORD: &str = "una password lunga";
-
-fn duration_ms(file: &Path) -> u64 {
-    let out = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(file)
-        .output()
-        .expect("ffprobe (Debian's ffmpeg, scripts/setup)");
-    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    (seconds * 1000.0).round() as u64
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_press_office_cuts_three_sentences_and_downloads_the_clip() {
@@ -130,7 +112,7 @@ async fn the_press_office_cuts_three_sentences_and_downloads_the_clip() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = duration_ms(&downloaded);
+    let got = common::ffprobe_ms(&downloaded);
     let want = to_ms - from_ms;
     assert!(
         got.abs_diff(want) <= 40,

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod people;
 pub mod public;
 pub mod review;
+pub mod search;
 pub mod signin;
 pub mod workspace;
 
@@ -160,6 +161,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(pages::routes())
+        .merge(search::routes())
         .merge(people::routes())
         .merge(workspace::routes())
         .merge(review::routes())

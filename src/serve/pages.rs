@@ -1,7 +1,7 @@
 //! The pages, rendered on the server (Italian, `?lang=en` for English) with a little JavaScript
 //! (`web/app.js`): home (live now, recent sessions), a session (player, agenda as chapters,
-//! transcript that follows the player and seeks on click, clip downloads), search, and the press
-//! office's clip requests. The player plays the live stream, else the archive (the whole session
+//! transcript that follows the player and seeks on click, clip downloads), and the press office's
+//! clip requests; the page templates they and the other page modules render. The player plays the live stream, else the archive (the whole session
 //! without its closed parts, `ops::archive`), else the published clips one after another: no
 //! closed-session frame is ever in a public page.
 //!
@@ -30,7 +30,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/sessions/{id}", get(session_page))
-        .route("/search", get(search_page))
         .route("/press", get(press_page))
         .route("/static/{name}", get(super::assets::asset))
 }
@@ -641,84 +640,6 @@ async fn session_page(
         "player": player,
     });
     Ok(render("session.html", lang, page)?.into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct SearchPageQuery {
-    lang: Option<String>,
-    q: Option<String>,
-    person: Option<String>,
-    group: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    kind: Option<String>,
-}
-
-/// The hits of one session, in the order the search ranks them.
-#[derive(Serialize)]
-struct SessionHits {
-    session: String,
-    title: String,
-    date: String,
-    hits: Vec<crate::search::Hit>,
-}
-
-/// Groups hits by session, the sessions in the order of their best hit.
-fn by_session(hits: Vec<crate::search::Hit>) -> Vec<SessionHits> {
-    let mut groups: Vec<SessionHits> = Vec::new();
-    for hit in hits {
-        match groups.iter_mut().find(|g| g.session == hit.session) {
-            Some(g) => g.hits.push(hit),
-            None => groups.push(SessionHits {
-                session: hit.session.clone(),
-                title: hit.title.clone(),
-                date: hit.date.clone(),
-                hits: vec![hit],
-            }),
-        }
-    }
-    groups
-}
-
-async fn search_page(
-    State(state): State<AppState>,
-    Query(q): Query<SearchPageQuery>,
-) -> Result<Html<String>, ApiError> {
-    let lang = Lang::parse(q.lang.as_deref());
-    let query = q.q.clone().unwrap_or_default();
-    let filters = crate::search::Filters {
-        person: q.person,
-        group: q.group,
-        from: q.from,
-        to: q.to,
-        kind: q.kind,
-        session: None,
-    }
-    .checked();
-    let (hits, error, filters) = match filters {
-        Ok(f) if query.trim().is_empty() => (Vec::new(), None, f),
-        Ok(f) => (state.catalogue.search(&query, &f, 50).await?, None, f),
-        Err(e) => (Vec::new(), Some(e), crate::search::Filters::default()),
-    };
-    let (people, groups) = state.catalogue.search_choices().await?;
-    let count = hits.len();
-    render(
-        "search.html",
-        lang,
-        json!({
-            "query": query,
-            "count": count,
-            "sessions": by_session(hits),
-            "error": error,
-            "people": people.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
-            "groups": groups,
-            "kinds": crate::search::ITEM_KINDS,
-            "filters": {
-                "person": filters.person, "group": filters.group, "from": filters.from,
-                "to": filters.to, "kind": filters.kind,
-            },
-        }),
-    )
 }
 
 async fn press_page(

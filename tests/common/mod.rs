@@ -366,6 +366,81 @@ pub fn move_start(doc: &mut serde_json::Value, start: &str) {
     }
 }
 
+/// Runs `command` with `input` on its standard input (not a terminal); its output.
+pub fn output_with_input(command: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A media file's duration as ffprobe reads its container, in ms.
+pub fn ffprobe_ms(file: &Path) -> u64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(file)
+        .output()
+        .expect("ffprobe (Debian's ffmpeg, scripts/setup)");
+    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    (seconds * 1000.0).round() as u64
+}
+
+impl Aula {
+    /// What `aula transcribe` (tiny.en, English) hears in `audio` (mono at [`RATE_HZ`]), lower
+    /// case; `name` is the WAV file written for it in the scratch directory.
+    pub fn heard(&self, audio: &[f32], name: &str) -> String {
+        let wav = self.path().join(name);
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: RATE_HZ as u32,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+        for s in audio {
+            writer
+                .write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+                .unwrap();
+        }
+        writer.finalize().unwrap();
+        self.hear(&wav)
+    }
+
+    /// What `aula transcribe` (tiny.en, English) hears in the media file `file`, lower case.
+    pub fn hear(&self, file: &Path) -> String {
+        let model = model("tiny.en");
+        self.ok(&[
+            "transcribe",
+            file.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--lang",
+            "en",
+            "--format",
+            "txt",
+        ])
+        .to_lowercase()
+    }
+}
+
 pub fn read_json(path: impl AsRef<Path>) -> serde_json::Value {
     let path = path.as_ref();
     serde_json::from_str(&std::fs::read_to_string(path).unwrap())
