@@ -322,6 +322,40 @@ async fn the_clerk_runs_a_live_session_from_the_control_room() {
         wait_text(&client, kinds, "item,closed_start,closed_end", 5).await,
         "item,closed_start,closed_end"
     );
+
+    // The public page, live: the item marked is highlighted; when the clerk gives the floor, the
+    // page says who has it within its 5 s round.
+    client
+        .goto(&format!("{base}/sessions/{id}?lang=en"))
+        .await
+        .unwrap();
+    let current = "return Array.from(document.querySelectorAll('.agenda > li.current')).map(l => l.dataset.item).join(',')";
+    assert_eq!(wait_text(&client, current, "2", 5).await, "2");
+    let floor = "return document.getElementById('floor').textContent";
+    assert_eq!(wait_text(&client, floor, "", 1).await, "");
+    let speaker = &doc["roster"][0];
+    client
+        .execute(
+            "const token = document.querySelector('meta[name=csrf-token]').content;\n\
+             fetch(arguments[0], { method: 'POST', headers: { 'x-csrf-token': token,\n\
+               'content-type': 'application/json' }, body: JSON.stringify({ has_the_floor: arguments[1] }) });",
+            vec![
+                serde_json::json!(format!("/api/v1/sessions/{id}/live-actions")),
+                speaker["id"].clone(),
+            ],
+        )
+        .await
+        .unwrap();
+    let says = format!("Has the floor: {}", speaker["name"].as_str().unwrap());
+    assert_eq!(wait_text(&client, floor, &says, 8).await, says);
+    screenshots(
+        &client,
+        "workspace",
+        &format!("{base}/sessions/{id}?lang=en"),
+        "live-session",
+    )
+    .await;
+    client.goto(&format!("{base}{live}?lang=en")).await.unwrap();
     client
         .find(Locator::Id("stop"))
         .await
