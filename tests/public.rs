@@ -433,3 +433,65 @@ async fn a_journalist_cites_selected_words_and_the_link_plays_exactly_them() {
     }
     client.close().await.unwrap();
 }
+
+/// The first address of the sitemap under `prefix` (`/consiglieri/`), without the site.
+fn listed_page(sitemap: &str, prefix: &str) -> String {
+    let at = sitemap
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} page in {sitemap}"));
+    sitemap[at..].split('<').next().unwrap().to_owned()
+}
+
+/// Every public page, Italian and English, fits a phone's width and passes axe-core (WCAG 2.1 A
+/// and AA) in Chromium: home, the session, a search with hits and one narrowed to a speaker, the
+/// press office, a councillor, a group, the alerts, the sign-in and a page not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_public_page_passes_axe_core() {
+    let f = fixture();
+    let server = start_server(&f.home(), None);
+    let port = server.port;
+    let (_, sitemap) = http(port, "GET", "/sitemap.xml", None, "");
+    let councillor = listed_page(&sitemap, "/consiglieri/");
+    let group = listed_page(&sitemap, "/gruppi/");
+    let person = councillor.trim_start_matches("/consiglieri/");
+    let (_, doc) = http(
+        port,
+        "GET",
+        &format!("/open-data/sessions/{}.json", f.id),
+        None,
+        "",
+    );
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let word = doc["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["text"].as_str().unwrap().split_whitespace())
+        .find(|w| w.len() >= 5 && w.chars().all(char::is_alphabetic))
+        .expect("a word of the transcript")
+        .to_owned();
+    let pages = [
+        ("home", "/".to_owned()),
+        ("session", format!("/sessions/{}", f.id)),
+        ("search", format!("/search?q={word}")),
+        ("search-person", format!("/search?q={word}&person={person}")),
+        ("press", "/press".to_owned()),
+        ("councillor", councillor.clone()),
+        ("group", group.clone()),
+        ("alerts", "/avvisi".to_owned()),
+        ("signin", "/signin".to_owned()),
+        ("not-found", "/consiglieri/nessuno".to_owned()),
+    ];
+    let base = format!("http://127.0.0.1:{port}");
+    let driver = start_driver();
+    let downloads = tempfile::tempdir().unwrap();
+    let client = chromium(&driver, downloads.path()).await;
+    for (name, page) in &pages {
+        for lang in ["it", "en"] {
+            let join = if page.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{page}{join}lang={lang}");
+            screenshots(&client, "public-pages", &url, &format!("{name}-{lang}")).await;
+        }
+    }
+    client.close().await.unwrap();
+}
