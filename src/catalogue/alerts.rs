@@ -263,67 +263,69 @@ mod tests {
     /// and a session is queued for it once however often it is published.
     #[tokio::test]
     async fn a_subscription_is_confirmed_queued_and_unsubscribed() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        catalogue
-            .add_subscription(&subscription("a", "anna@example.org"), "hash-a")
-            .await
-            .unwrap();
-        catalogue
-            .add_subscription(&subscription("b", "bruno@example.org"), "hash-b")
-            .await
-            .unwrap();
-        assert_eq!(
-            catalogue.confirm_subscription("nope", 5).await.unwrap(),
-            None
-        );
-        let confirmed = catalogue.confirm_subscription("hash-a", 5).await.unwrap();
-        assert_eq!(confirmed.unwrap().confirmed_ms, Some(5));
-        let again = catalogue.confirm_subscription("hash-a", 9).await.unwrap();
-        assert_eq!(again.unwrap().confirmed_ms, Some(5), "the first time stays");
-        assert!(catalogue
-            .confirmed_subscription("b")
-            .await
-            .unwrap()
-            .is_none());
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            catalogue
+                .add_subscription(&subscription("a", "anna@example.org"), "hash-a")
+                .await
+                .unwrap();
+            catalogue
+                .add_subscription(&subscription("b", "bruno@example.org"), "hash-b")
+                .await
+                .unwrap();
+            assert_eq!(
+                catalogue.confirm_subscription("nope", 5).await.unwrap(),
+                None
+            );
+            let confirmed = catalogue.confirm_subscription("hash-a", 5).await.unwrap();
+            assert_eq!(confirmed.unwrap().confirmed_ms, Some(5));
+            let again = catalogue.confirm_subscription("hash-a", 9).await.unwrap();
+            assert_eq!(again.unwrap().confirmed_ms, Some(5), "the first time stays");
+            assert!(catalogue
+                .confirmed_subscription("b")
+                .await
+                .unwrap()
+                .is_none());
 
-        assert_eq!(catalogue.purge_unconfirmed(7 * DAY_MS).await.unwrap(), 1);
-        assert!(catalogue
-            .subscriptions_of("bruno@example.org")
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(catalogue.confirmed_subscriptions().await.unwrap().len(), 1);
+            assert_eq!(catalogue.purge_unconfirmed(7 * DAY_MS).await.unwrap(), 1);
+            assert!(catalogue
+                .subscriptions_of("bruno@example.org")
+                .await
+                .unwrap()
+                .is_empty());
+            assert_eq!(catalogue.confirmed_subscriptions().await.unwrap().len(), 1);
 
-        assert!(catalogue.queue_alert("a", "s1", 10).await.unwrap());
-        assert!(!catalogue.queue_alert("a", "s1", 20).await.unwrap());
-        let queued = catalogue.alert_sessions("a").await.unwrap();
-        assert_eq!(queued.len(), 1);
-        assert_eq!((queued[0].queued_ms, queued[0].mailed_ms), (10, None));
-        catalogue
-            .mark_alerted("a", &["s1".into()], 30, true)
-            .await
-            .unwrap();
-        assert_eq!(
-            catalogue.alert_sessions("a").await.unwrap()[0].mailed_ms,
-            Some(30)
-        );
-        let a = catalogue
-            .confirmed_subscription("a")
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(a.mailed_ms, Some(30));
+            assert!(catalogue.queue_alert("a", "s1", 10).await.unwrap());
+            assert!(!catalogue.queue_alert("a", "s1", 20).await.unwrap());
+            let queued = catalogue.alert_sessions("a").await.unwrap();
+            assert_eq!(queued.len(), 1);
+            assert_eq!((queued[0].queued_ms, queued[0].mailed_ms), (10, None));
+            catalogue
+                .mark_alerted("a", &["s1".into()], 30, true)
+                .await
+                .unwrap();
+            assert_eq!(
+                catalogue.alert_sessions("a").await.unwrap()[0].mailed_ms,
+                Some(30)
+            );
+            let a = catalogue
+                .confirmed_subscription("a")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(a.mailed_ms, Some(30));
 
-        assert!(!catalogue.unsubscribe("u-nope").await.unwrap());
-        assert!(catalogue.unsubscribe("u-a").await.unwrap());
-        assert!(catalogue
-            .confirmed_subscription("a")
-            .await
-            .unwrap()
-            .is_none());
-        assert!(catalogue.alert_sessions("a").await.unwrap().is_empty());
+            assert!(!catalogue.unsubscribe("u-nope").await.unwrap());
+            assert!(catalogue.unsubscribe("u-a").await.unwrap());
+            assert!(catalogue
+                .confirmed_subscription("a")
+                .await
+                .unwrap()
+                .is_none());
+            assert!(catalogue.alert_sessions("a").await.unwrap().is_empty());
+        }
     }
 }

@@ -410,14 +410,6 @@ mod tests {
 
     use super::*;
 
-    async fn catalogue() -> (tempfile::TempDir, Catalogue) {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        (dir, catalogue)
-    }
-
     fn new_job(id: &str, from_ms: u64, owner: &str) -> NewJob {
         NewJob {
             id: id.to_owned(),
@@ -437,221 +429,251 @@ mod tests {
 
     #[tokio::test]
     async fn an_identical_request_joins_and_a_full_queue_refuses() {
-        let (_dir, catalogue) = catalogue().await;
-        let first = queued(
-            catalogue
-                .submit_job(&new_job("j1", 0, "a"), 2)
-                .await
-                .unwrap(),
-        );
-        assert_eq!((first.state, first.kind), (JobState::Queued, JobKind::Clip));
-        assert_eq!(first.owner.as_deref(), Some("a"));
-        match catalogue
-            .submit_job(&new_job("j2", 0, "a"), 2)
-            .await
-            .unwrap()
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
         {
-            Submission::Joined(job) => assert_eq!(job.id, "j1"),
-            other => panic!("not joined: {other:?}"),
+            eprintln!("on {name}");
+            let first = queued(
+                catalogue
+                    .submit_job(&new_job("j1", 0, "a"), 2)
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!((first.state, first.kind), (JobState::Queued, JobKind::Clip));
+            assert_eq!(first.owner.as_deref(), Some("a"));
+            match catalogue
+                .submit_job(&new_job("j2", 0, "a"), 2)
+                .await
+                .unwrap()
+            {
+                Submission::Joined(job) => assert_eq!(job.id, "j1"),
+                other => panic!("not joined: {other:?}"),
+            }
+            queued(
+                catalogue
+                    .submit_job(&new_job("j3", 0, "b"), 2)
+                    .await
+                    .unwrap(),
+            );
+            queued(
+                catalogue
+                    .submit_job(&new_job("j4", 5000, "a"), 2)
+                    .await
+                    .unwrap(),
+            );
+            assert!(matches!(
+                catalogue
+                    .submit_job(&new_job("j5", 9000, "a"), 2)
+                    .await
+                    .unwrap(),
+                Submission::Full { queued: 2 }
+            ));
+            assert_eq!(catalogue.jobs(Some("a"), 200).await.unwrap().len(), 2);
+            assert_eq!(catalogue.jobs(None, 200).await.unwrap().len(), 3);
         }
-        queued(
-            catalogue
-                .submit_job(&new_job("j3", 0, "b"), 2)
-                .await
-                .unwrap(),
-        );
-        queued(
-            catalogue
-                .submit_job(&new_job("j4", 5000, "a"), 2)
-                .await
-                .unwrap(),
-        );
-        assert!(matches!(
-            catalogue
-                .submit_job(&new_job("j5", 9000, "a"), 2)
-                .await
-                .unwrap(),
-            Submission::Full { queued: 2 }
-        ));
-        assert_eq!(catalogue.jobs(Some("a"), 200).await.unwrap().len(), 2);
-        assert_eq!(catalogue.jobs(None, 200).await.unwrap().len(), 3);
     }
 
     /// Eight workers race for twenty jobs: each job is taken exactly once.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_claim_never_hands_one_job_to_two_workers() {
-        let (_dir, catalogue) = catalogue().await;
-        for k in 0..20 {
-            queued(
-                catalogue
-                    .submit_job(&new_job(&format!("j{k:02}"), k * 1000, "a"), 100)
-                    .await
-                    .unwrap(),
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            for k in 0..20 {
+                queued(
+                    catalogue
+                        .submit_job(&new_job(&format!("j{k:02}"), k * 1000, "a"), 100)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    let catalogue = catalogue.clone();
+                    tokio::spawn(async move {
+                        let mut taken = Vec::new();
+                        while let Some(job) = catalogue.claim_job(&JobKind::ALL).await.unwrap() {
+                            assert_eq!((job.state, job.attempts), (JobState::Running, 1));
+                            taken.push(job.id);
+                        }
+                        taken
+                    })
+                })
+                .collect();
+            let mut taken = Vec::new();
+            for w in workers {
+                taken.extend(w.await.unwrap());
+            }
+            let distinct: HashSet<_> = taken.iter().collect();
+            assert_eq!((taken.len(), distinct.len()), (20, 20), "{taken:?}");
+            assert_eq!(
+                catalogue.job_counts().await.unwrap(),
+                vec![(JobState::Running, 20)]
             );
         }
-        let workers: Vec<_> = (0..8)
-            .map(|_| {
-                let catalogue = catalogue.clone();
-                tokio::spawn(async move {
-                    let mut taken = Vec::new();
-                    while let Some(job) = catalogue.claim_job(&JobKind::ALL).await.unwrap() {
-                        assert_eq!((job.state, job.attempts), (JobState::Running, 1));
-                        taken.push(job.id);
-                    }
-                    taken
-                })
-            })
-            .collect();
-        let mut taken = Vec::new();
-        for w in workers {
-            taken.extend(w.await.unwrap());
-        }
-        let distinct: HashSet<_> = taken.iter().collect();
-        assert_eq!((taken.len(), distinct.len()), (20, 20), "{taken:?}");
-        assert_eq!(
-            catalogue.job_counts().await.unwrap(),
-            vec![(JobState::Running, 20)]
-        );
     }
 
     #[tokio::test]
     async fn recover_queues_the_running_jobs_again() {
-        let (_dir, catalogue) = catalogue().await;
-        for k in 0..3 {
-            queued(
-                catalogue
-                    .submit_job(&new_job(&format!("j{k}"), k * 1000, "a"), 10)
-                    .await
-                    .unwrap(),
-            );
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            for k in 0..3 {
+                queued(
+                    catalogue
+                        .submit_job(&new_job(&format!("j{k}"), k * 1000, "a"), 10)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let running = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
+            let done = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
+            catalogue
+                .finish_job(
+                    &done.id,
+                    JobState::Done,
+                    "done",
+                    Some(&serde_json::json!([1])),
+                )
+                .await
+                .unwrap();
+            assert_eq!(catalogue.recover_jobs().await.unwrap(), 1);
+            let again = catalogue.job(&running.id).await.unwrap().unwrap();
+            assert_eq!((again.state, again.attempts), (JobState::Queued, 1));
+            assert!(again.log.contains("interrupted"), "{}", again.log);
+            let done = catalogue.job(&done.id).await.unwrap().unwrap();
+            assert_eq!((done.state, done.progress), (JobState::Done, 100));
+            assert_eq!(done.outputs, serde_json::json!([1]));
+            let retaken = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
+            assert_eq!((retaken.id, retaken.attempts), (running.id, 2));
         }
-        let running = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
-        let done = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
-        catalogue
-            .finish_job(
-                &done.id,
-                JobState::Done,
-                "done",
-                Some(&serde_json::json!([1])),
-            )
-            .await
-            .unwrap();
-        assert_eq!(catalogue.recover_jobs().await.unwrap(), 1);
-        let again = catalogue.job(&running.id).await.unwrap().unwrap();
-        assert_eq!((again.state, again.attempts), (JobState::Queued, 1));
-        assert!(again.log.contains("interrupted"), "{}", again.log);
-        let done = catalogue.job(&done.id).await.unwrap().unwrap();
-        assert_eq!((done.state, done.progress), (JobState::Done, 100));
-        assert_eq!(done.outputs, serde_json::json!([1]));
-        let retaken = catalogue.claim_job(&JobKind::ALL).await.unwrap().unwrap();
-        assert_eq!((retaken.id, retaken.attempts), (running.id, 2));
     }
 
     #[tokio::test]
     async fn a_recording_is_claimed_only_by_a_worker_that_takes_recordings() {
-        let (_dir, catalogue) = catalogue().await;
-        let record = NewJob {
-            kind: JobKind::Record,
-            ..new_job("r1", 0, "a")
-        };
-        queued(catalogue.submit_job(&record, 10).await.unwrap());
-        queued(
-            catalogue
-                .submit_job(&new_job("c1", 0, "a"), 10)
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            let record = NewJob {
+                kind: JobKind::Record,
+                ..new_job("r1", 0, "a")
+            };
+            queued(catalogue.submit_job(&record, 10).await.unwrap());
+            queued(
+                catalogue
+                    .submit_job(&new_job("c1", 0, "a"), 10)
+                    .await
+                    .unwrap(),
+            );
+            let heavy = catalogue.claim_job(&JobKind::HEAVY).await.unwrap().unwrap();
+            assert_eq!(heavy.id, "c1");
+            assert!(catalogue
+                .claim_job(&JobKind::HEAVY)
                 .await
-                .unwrap(),
-        );
-        let heavy = catalogue.claim_job(&JobKind::HEAVY).await.unwrap().unwrap();
-        assert_eq!(heavy.id, "c1");
-        assert!(catalogue
-            .claim_job(&JobKind::HEAVY)
-            .await
-            .unwrap()
-            .is_none());
-        let recorder = catalogue
-            .claim_job(&[JobKind::Record])
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (recorder.id.as_str(), recorder.kind),
-            ("r1", JobKind::Record)
-        );
+                .unwrap()
+                .is_none());
+            let recorder = catalogue
+                .claim_job(&[JobKind::Record])
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (recorder.id.as_str(), recorder.kind),
+                ("r1", JobKind::Record)
+            );
+        }
     }
 
     #[tokio::test]
     async fn a_second_recording_of_a_session_is_refused_whoever_asks() {
-        let (_dir, catalogue) = catalogue().await;
-        let record = |id: &str, owner: &str| NewJob {
-            kind: JobKind::Record,
-            params: serde_json::json!({}),
-            ..new_job(id, 0, owner)
-        };
-        queued(
-            catalogue
-                .submit_job(&record("r1", "anna"), 10)
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            let record = |id: &str, owner: &str| NewJob {
+                kind: JobKind::Record,
+                params: serde_json::json!({}),
+                ..new_job(id, 0, owner)
+            };
+            queued(
+                catalogue
+                    .submit_job(&record("r1", "anna"), 10)
+                    .await
+                    .unwrap(),
+            );
+            let err = catalogue
+                .submit_job(&record("r2", "bruno"), 10)
                 .await
-                .unwrap(),
-        );
-        let err = catalogue
-            .submit_job(&record("r2", "bruno"), 10)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CatalogueError::Busy(_)), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "session s1 has a record job queued or running already"
-        );
-        let running = catalogue
-            .claim_job(&[JobKind::Record])
-            .await
-            .unwrap()
-            .unwrap();
-        catalogue
-            .finish_job(&running.id, JobState::Done, "", None)
-            .await
-            .unwrap();
-        queued(
-            catalogue
-                .submit_job(&record("r3", "bruno"), 10)
+                .unwrap_err();
+            assert!(matches!(err, CatalogueError::Busy(_)), "{err}");
+            assert_eq!(
+                err.to_string(),
+                "session s1 has a record job queued or running already"
+            );
+            let running = catalogue
+                .claim_job(&[JobKind::Record])
                 .await
-                .unwrap(),
-        );
+                .unwrap()
+                .unwrap();
+            catalogue
+                .finish_job(&running.id, JobState::Done, "", None)
+                .await
+                .unwrap();
+            queued(
+                catalogue
+                    .submit_job(&record("r3", "bruno"), 10)
+                    .await
+                    .unwrap(),
+            );
+        }
     }
 
     #[tokio::test]
     async fn a_row_with_an_unknown_state_or_kind_is_an_error_naming_it() {
-        let (_dir, catalogue) = catalogue().await;
-        queued(
-            catalogue
-                .submit_job(&new_job("j1", 0, "a"), 10)
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            queued(
+                catalogue
+                    .submit_job(&new_job("j1", 0, "a"), 10)
+                    .await
+                    .unwrap(),
+            );
+            sqlx::query("UPDATE jobs SET state = 'paused' WHERE id = 'j1'")
+                .execute(&catalogue.pool)
                 .await
-                .unwrap(),
-        );
-        sqlx::query("UPDATE jobs SET state = 'paused' WHERE id = 'j1'")
-            .execute(&catalogue.pool)
-            .await
-            .unwrap();
-        let err = catalogue.job("j1").await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "catalogue holds a bad value in jobs.state: \"paused\""
-        );
-        assert!(catalogue.job_counts().await.is_err());
-        sqlx::query("UPDATE jobs SET state = 'queued', kind = 'dub' WHERE id = 'j1'")
-            .execute(&catalogue.pool)
-            .await
-            .unwrap();
-        let err = catalogue.jobs(None, 10).await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "catalogue holds a bad value in jobs.kind: \"dub\""
-        );
-        sqlx::query("UPDATE jobs SET kind = 'clip', outputs = 'not json' WHERE id = 'j1'")
-            .execute(&catalogue.pool)
-            .await
-            .unwrap();
-        let err = catalogue.job("j1").await.unwrap_err();
-        assert!(err.to_string().contains("jobs.outputs"), "{err}");
+                .unwrap();
+            let err = catalogue.job("j1").await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "catalogue holds a bad value in jobs.state: \"paused\""
+            );
+            assert!(catalogue.job_counts().await.is_err());
+            sqlx::query("UPDATE jobs SET state = 'queued', kind = 'dub' WHERE id = 'j1'")
+                .execute(&catalogue.pool)
+                .await
+                .unwrap();
+            let err = catalogue.jobs(None, 10).await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "catalogue holds a bad value in jobs.kind: \"dub\""
+            );
+            sqlx::query("UPDATE jobs SET kind = 'clip', outputs = 'not json' WHERE id = 'j1'")
+                .execute(&catalogue.pool)
+                .await
+                .unwrap();
+            let err = catalogue.job("j1").await.unwrap_err();
+            assert!(err.to_string().contains("jobs.outputs"), "{err}");
+        }
     }
 }

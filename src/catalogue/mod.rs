@@ -22,6 +22,8 @@ mod jobs;
 mod progress;
 mod reviews;
 mod search;
+#[cfg(test)]
+pub(crate) mod testing;
 mod timeline;
 mod tokens;
 mod users;
@@ -126,8 +128,8 @@ pub struct StoredSession {
 #[derive(Clone)]
 pub struct Catalogue {
     pool: AnyPool,
-    /// Whether the transcript search index lives here (SQLite with FTS5).
-    searchable: bool,
+    /// The transcript search index this catalogue keeps, when it can keep one.
+    index: Option<search::Index>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -149,13 +151,20 @@ impl Catalogue {
             })?;
         POOLS_OPENED.fetch_add(1, Ordering::Relaxed);
         MIGRATOR.run(&pool).await?;
-        let searchable = url.starts_with("sqlite:") && search::ensure_index(&pool).await.is_ok();
-        Ok(Catalogue { pool, searchable })
+        let index = match search::ensure_index(&pool, url).await {
+            Ok(index) => Some(index),
+            Err(e) => {
+                tracing::warn!("the catalogue keeps no transcript search: {e}");
+                None
+            }
+        };
+        Ok(Catalogue { pool, index })
     }
 
-    /// Whether this catalogue keeps the transcript search index (SQLite with FTS5).
+    /// Whether this catalogue keeps the transcript search index (SQLite's FTS5, PostgreSQL's text
+    /// search).
     pub fn searchable(&self) -> bool {
-        self.searchable
+        self.index.is_some()
     }
 
     /// How many catalogue pools this process has opened (one for `aula serve`, whatever it runs).

@@ -1,6 +1,8 @@
-//! The transcript search index: SQLite FTS5 rows of every session's public lines (the pure
-//! `crate::search` makes them) with their speaker, group and agenda item for the filters,
-//! accent-insensitive, written in the transaction of the change.
+//! The transcript search index: rows of every session's public lines (the pure `crate::search`
+//! makes them) with their speaker, group and agenda item for the filters, accent-insensitive,
+//! written in the transaction of the change. On SQLite an FTS5 table over Snowball stems; on
+//! PostgreSQL a generated `tsvector` (the `italian` or `english` configuration with `unaccent`)
+//! with a GIN index, queried with `websearch_to_tsquery`.
 
 use session::Timeline;
 use sqlx::AnyConnection;
@@ -9,9 +11,23 @@ use sqlx::Row;
 use super::{json_column, ms, read_session, Catalogue, CatalogueError, Result};
 use crate::search::{fts_query, public_lines, stems, Filters, Hit};
 
-/// Creates the index table (SQLite with FTS5 only); the lines of an older index without the
-/// speaker and the item (`search_lines`) go, and `index_unindexed` writes them again.
-pub(super) async fn ensure_index(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
+/// Which index a catalogue keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Index {
+    Fts5,
+    Postgres,
+}
+
+/// Creates the index (SQLite with FTS5, or PostgreSQL with `unaccent`); the lines of an older
+/// SQLite index without the speaker and the item (`search_lines`) go, and `index_unindexed`
+/// writes them again.
+pub(super) async fn ensure_index(pool: &sqlx::AnyPool, url: &str) -> Result<Index, sqlx::Error> {
+    if url.starts_with("postgres") {
+        for sql in POSTGRES_INDEX {
+            sqlx::query(sql).execute(pool).await?;
+        }
+        return Ok(Index::Postgres);
+    }
     sqlx::query("DROP TABLE IF EXISTS search_lines")
         .execute(pool)
         .await?;
@@ -23,8 +39,35 @@ pub(super) async fn ensure_index(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error
     )
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(Index::Fts5)
 }
+
+/// PostgreSQL's index: text search configurations that fold accents before stemming, and the
+/// table with a generated `tsvector` in the session's language.
+const POSTGRES_INDEX: [&str; 5] = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "DO $$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'aula_italian') THEN
+         CREATE TEXT SEARCH CONFIGURATION aula_italian (COPY = pg_catalog.italian);
+         ALTER TEXT SEARCH CONFIGURATION aula_italian
+           ALTER MAPPING FOR hword, hword_part, word WITH unaccent, italian_stem;
+       END IF;
+       IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'aula_english') THEN
+         CREATE TEXT SEARCH CONFIGURATION aula_english (COPY = pg_catalog.english);
+         ALTER TEXT SEARCH CONFIGURATION aula_english
+           ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem;
+       END IF;
+     END $$",
+    "CREATE TABLE IF NOT EXISTS search_passages (
+       session_id TEXT NOT NULL, start_ms BIGINT NOT NULL, person TEXT, speaker TEXT, grp TEXT,
+       item BIGINT, item_title TEXT, kind TEXT, text TEXT NOT NULL, stems TEXT NOT NULL,
+       english BOOLEAN NOT NULL,
+       tsv tsvector GENERATED ALWAYS AS (CASE WHEN english
+         THEN to_tsvector('aula_english'::regconfig, text)
+         ELSE to_tsvector('aula_italian'::regconfig, text) END) STORED)",
+    "CREATE INDEX IF NOT EXISTS search_passages_tsv ON search_passages USING GIN (tsv)",
+    "CREATE INDEX IF NOT EXISTS search_passages_session ON search_passages (session_id)",
+];
 
 impl Catalogue {
     /// Replaces a session's lines with the public lines of `timeline`, on `conn` (the transaction
@@ -35,37 +78,50 @@ impl Catalogue {
         id: &str,
         timeline: &Timeline,
     ) -> Result<()> {
-        if !self.searchable {
+        let Some(index) = self.index else {
             return Ok(());
-        }
+        };
         // A write first: the transaction holds the database's write lock before it reads.
         sqlx::query("DELETE FROM search_passages WHERE session_id = $1")
             .bind(id)
             .execute(&mut *conn)
             .await?;
         let session = read_session(&mut *conn, id).await?.session;
+        let insert = match index {
+            Index::Fts5 => {
+                "INSERT INTO search_passages
+                   (session_id, start_ms, person, speaker, grp, item, item_title, kind, text, stems)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            }
+            Index::Postgres => {
+                "INSERT INTO search_passages
+                   (session_id, start_ms, person, speaker, grp, item, item_title, kind, text, stems,
+                    english)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            }
+        };
+        let english = session.language.starts_with("en");
         for line in public_lines(&session, timeline) {
             let person = line.person.as_deref().and_then(|p| session.person(p));
             let item = timeline
                 .item_at(session::SessionMs(line.start_ms))
                 .and_then(|n| session.item(n));
-            sqlx::query(
-                "INSERT INTO search_passages
-                   (session_id, start_ms, person, speaker, grp, item, item_title, kind, text, stems)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id)
-            .bind(line.start_ms as i64)
-            .bind(person.map(|p| p.id.clone()))
-            .bind(person.map(|p| p.name.clone()))
-            .bind(person.and_then(|p| p.group.clone()))
-            .bind(item.map(|i| i64::from(i.number)))
-            .bind(item.map(|i| i.title.clone()))
-            .bind(item.map(|i| i.kind.as_str().to_owned()))
-            .bind(&line.text)
-            .bind(stems(&line.text, &session.language))
-            .execute(&mut *conn)
-            .await?;
+            let query = sqlx::query(insert)
+                .bind(id)
+                .bind(line.start_ms as i64)
+                .bind(person.map(|p| p.id.clone()))
+                .bind(person.map(|p| p.name.clone()))
+                .bind(person.and_then(|p| p.group.clone()))
+                .bind(item.map(|i| i64::from(i.number)))
+                .bind(item.map(|i| i.title.clone()))
+                .bind(item.map(|i| i.kind.as_str().to_owned()))
+                .bind(&line.text)
+                .bind(stems(&line.text, &session.language));
+            let query = match index {
+                Index::Fts5 => query,
+                Index::Postgres => query.bind(english),
+            };
+            query.execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -73,7 +129,7 @@ impl Catalogue {
     /// Brings a session's lines in step with what `conn` holds: its timeline's public lines, none
     /// when the session or its timeline is gone.
     pub(super) async fn refresh_index(&self, conn: &mut AnyConnection, id: &str) -> Result<()> {
-        if !self.searchable {
+        if self.index.is_none() {
             return Ok(());
         }
         let row = sqlx::query("SELECT document FROM timelines WHERE session_id = $1")
@@ -98,7 +154,7 @@ impl Catalogue {
     /// Indexes the sessions that have a timeline and nothing in the index (aligned before the
     /// index existed), each in a transaction; returns how many.
     pub async fn index_unindexed(&self) -> Result<usize> {
-        if !self.searchable {
+        if self.index.is_none() {
             return Ok(0);
         }
         let ids = self.unindexed().await?;
@@ -127,10 +183,15 @@ impl Catalogue {
     /// The public lines that match `q` (every word, stemmed; `"phrases"` in order) within
     /// `filters`, best first, at most `limit`.
     pub async fn search(&self, q: &str, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
-        match fts_query(q) {
-            Some(query) => self.hits(Some(query), filters, limit).await,
-            None => Ok(Vec::new()),
-        }
+        // The same words are looked for on both backends: none, no search.
+        let Some(query) = fts_query(q) else {
+            return Ok(Vec::new());
+        };
+        let query = match self.index {
+            Some(Index::Postgres) => q.to_owned(),
+            _ => query,
+        };
+        self.hits(Some(query), filters, limit).await
     }
 
     /// The public lines within `filters` (which should narrow them), in the order they were
@@ -140,10 +201,19 @@ impl Catalogue {
     }
 
     async fn hits(&self, query: Option<String>, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
-        // FTS5 takes MATCH only as a condition of its own, never under an OR.
-        let (matching, order) = match query {
-            Some(_) => ("search_passages MATCH $1", "rank"),
-            None => ("$1 IS NULL", "x.start_at DESC, s.session_id, s.start_ms"),
+        // FTS5 takes MATCH only as a condition of its own, never under an OR. PostgreSQL reads
+        // the query (words, "phrases") in the row's language.
+        const POSTGRES_QUERY: &str = "(CASE WHEN s.english \
+             THEN websearch_to_tsquery('aula_english'::regconfig, $1) \
+             ELSE websearch_to_tsquery('aula_italian'::regconfig, $1) END)";
+        let rank = format!("ts_rank(s.tsv, {POSTGRES_QUERY}) DESC");
+        let (matching, order) = match (&query, self.index) {
+            (Some(_), Some(Index::Postgres)) => (format!("s.tsv @@ {POSTGRES_QUERY}"), rank),
+            (Some(_), _) => ("search_passages MATCH $1".to_owned(), "rank".to_owned()),
+            (None, _) => (
+                "CAST($1 AS TEXT) IS NULL".to_owned(),
+                "x.start_at DESC, s.session_id, s.start_ms".to_owned(),
+            ),
         };
         let sql = format!(
             "SELECT s.session_id AS session_id, s.start_ms AS start_ms, s.text AS text,
@@ -243,67 +313,74 @@ mod tests {
     /// closed range left out.
     #[tokio::test]
     async fn the_catalogue_keeps_the_index_in_step_with_the_timeline() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        assert!(catalogue.searchable());
-        let session = session::parse(
-            r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            let dir = tempfile::tempdir().unwrap();
+            assert!(catalogue.searchable());
+            let session = session::parse(
+                r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
                 "mode":"in_person","closed_ranges":[{"start_ms":10000,"end_ms":20000}]}"#,
-            session::Format::Json,
-        )
-        .unwrap();
-        catalogue.import(&session, dir.path(), false).await.unwrap();
-        let found = |q: &'static str| {
-            let catalogue = catalogue.clone();
-            async move {
-                catalogue
-                    .search(q, &Filters::default(), 10)
-                    .await
-                    .unwrap()
-                    .len()
-            }
-        };
-        let first = timeline(&[
-            ("mozione", 1_000),
-            ("approvata", 1_500),
-            ("segreto", 12_000),
-            ("bilancio", 30_000),
-        ]);
-        catalogue
-            .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
-            .await
+                session::Format::Json,
+            )
             .unwrap();
-        assert_eq!(found("approvato").await, 1, "stemmed");
-        assert_eq!(found("segreto").await, 0, "closed range");
-        catalogue
-            .open_closed("s1", SessionMs(25_000))
-            .await
-            .unwrap();
-        assert_eq!(found("bilancio").await, 0, "closed part declared");
-        let corrected = timeline(&[("mozione", 1_000), ("respinta", 1_500)]);
-        catalogue
-            .put_timeline("s1", &first, &corrected, AgendaSource::Transcript, &[])
-            .await
-            .unwrap();
-        assert_eq!(found("approvata").await, 0);
-        assert_eq!(found("respinta").await, 1);
-        assert!(catalogue.unindexed().await.unwrap().is_empty());
-        catalogue.import(&session, dir.path(), true).await.unwrap();
-        assert_eq!(found("mozione").await, 0, "imported again: no timeline yet");
+            catalogue.import(&session, dir.path(), false).await.unwrap();
+            let found = |q: &'static str| {
+                let catalogue = catalogue.clone();
+                async move {
+                    catalogue
+                        .search(q, &Filters::default(), 10)
+                        .await
+                        .unwrap()
+                        .len()
+                }
+            };
+            let first = timeline(&[
+                ("mozione", 1_000),
+                ("approvata", 1_500),
+                ("segreto", 12_000),
+                ("bilancio", 30_000),
+                ("città", 31_000),
+            ]);
+            catalogue
+                .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
+                .await
+                .unwrap();
+            assert_eq!(found("approvato").await, 1, "stemmed");
+            assert_eq!(found("segreto").await, 0, "closed range");
+            assert_eq!(found("citta").await, 1, "accents folded");
+            catalogue
+                .open_closed("s1", SessionMs(25_000))
+                .await
+                .unwrap();
+            assert_eq!(found("bilancio").await, 0, "closed part declared");
+            let corrected = timeline(&[("mozione", 1_000), ("respinta", 1_500)]);
+            catalogue
+                .put_timeline("s1", &first, &corrected, AgendaSource::Transcript, &[])
+                .await
+                .unwrap();
+            assert_eq!(found("approvata").await, 0);
+            assert_eq!(found("respinta").await, 1);
+            assert!(catalogue.unindexed().await.unwrap().is_empty());
+            catalogue.import(&session, dir.path(), true).await.unwrap();
+            assert_eq!(found("mozione").await, 0, "imported again: no timeline yet");
+        }
     }
 
     /// A journalist's search: a stemmed word finds its inflections, a quoted phrase only those
     /// words in that order, and the filters narrow by speaker, group, day and item kind.
     #[tokio::test]
     async fn phrases_and_filters_narrow_the_search() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        for (id, day) in [("s1", "2024-03-15"), ("s2", "2024-05-20")] {
-            let session = session::parse(
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            let dir = tempfile::tempdir().unwrap();
+            for (id, day) in [("s1", "2024-03-15"), ("s2", "2024-05-20")] {
+                let session = session::parse(
                 &format!(
                     r#"{{"id":"{id}","body":"Consiglio","title":"Seduta","start":"{day}T17:00:00Z",
                     "mode":"in_person",
@@ -315,146 +392,150 @@ mod tests {
                 session::Format::Json,
             )
             .unwrap();
-            catalogue.import(&session, dir.path(), false).await.unwrap();
-            let word = |text: &str, at_ms: u64, person: &str| TimelineWord {
-                text: text.to_owned(),
-                start_ms: SessionMs(at_ms),
-                end_ms: SessionMs(at_ms + 400),
-                person: Some(person.to_owned()),
-                item: None,
-                confidence: 1.0,
-                asr_confidence: 1.0,
-                segment: 0,
-            };
-            let span = |number: u32, start_ms: u64, end_ms: u64| session::ItemSpan {
-                number,
-                title: String::new(),
-                start_ms: SessionMs(start_ms),
-                end_ms: SessionMs(end_ms),
-                confidence: 1.0,
-            };
-            let timeline = Timeline {
-                words: vec![
-                    word("il", 1_000, "rossi"),
-                    word("bilancio", 1_500, "rossi"),
-                    word("approvato", 2_000, "rossi"),
-                    word("le", 40_000, "bianchi"),
-                    word("scuole", 40_500, "bianchi"),
-                    word("approvate", 41_000, "bianchi"),
-                    word("bilancio", 41_500, "bianchi"),
-                ],
-                items: vec![span(1, 0, 30_000), span(2, 30_000, 60_000)],
-                ..Timeline::default()
-            };
-            catalogue
-                .put_timeline(id, &timeline, &timeline, AgendaSource::Transcript, &[])
-                .await
-                .unwrap();
-        }
-        let found = |q: &'static str, filters: Filters| {
-            let catalogue = catalogue.clone();
-            async move {
-                let mut hits: Vec<String> = catalogue
-                    .search(q, &filters, 10)
+                catalogue.import(&session, dir.path(), false).await.unwrap();
+                let word = |text: &str, at_ms: u64, person: &str| TimelineWord {
+                    text: text.to_owned(),
+                    start_ms: SessionMs(at_ms),
+                    end_ms: SessionMs(at_ms + 400),
+                    person: Some(person.to_owned()),
+                    item: None,
+                    confidence: 1.0,
+                    asr_confidence: 1.0,
+                    segment: 0,
+                };
+                let span = |number: u32, start_ms: u64, end_ms: u64| session::ItemSpan {
+                    number,
+                    title: String::new(),
+                    start_ms: SessionMs(start_ms),
+                    end_ms: SessionMs(end_ms),
+                    confidence: 1.0,
+                };
+                let timeline = Timeline {
+                    words: vec![
+                        word("il", 1_000, "rossi"),
+                        word("bilancio", 1_500, "rossi"),
+                        word("approvato", 2_000, "rossi"),
+                        word("le", 40_000, "bianchi"),
+                        word("scuole", 40_500, "bianchi"),
+                        word("approvate", 41_000, "bianchi"),
+                        word("bilancio", 41_500, "bianchi"),
+                    ],
+                    items: vec![span(1, 0, 30_000), span(2, 30_000, 60_000)],
+                    ..Timeline::default()
+                };
+                catalogue
+                    .put_timeline(id, &timeline, &timeline, AgendaSource::Transcript, &[])
                     .await
-                    .unwrap()
-                    .iter()
-                    .map(|h| {
-                        format!(
-                            "{} {} {}",
-                            h.session,
-                            h.speaker.clone().unwrap(),
-                            h.item.unwrap()
-                        )
-                    })
-                    .collect();
-                hits.sort();
-                hits
+                    .unwrap();
             }
-        };
-        assert_eq!(
-            found("approvata", Filters::default()).await.len(),
-            4,
-            "stemmed"
-        );
-        assert_eq!(
-            found("\"bilancio approvato\"", Filters::default()).await,
-            ["s1 Anna Rossi 1", "s2 Anna Rossi 1"],
-            "the phrase, not its words apart"
-        );
-        let only = |f: fn(&mut Filters)| {
-            let mut filters = Filters::default();
-            f(&mut filters);
-            filters
-        };
-        assert_eq!(
-            found("bilancio", only(|f| f.person = Some("bianchi".into()))).await,
-            ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
-        );
-        assert_eq!(
-            found("bilancio", only(|f| f.group = Some("Lista Civica".into()))).await,
-            ["s1 Anna Rossi 1", "s2 Anna Rossi 1"]
-        );
-        assert_eq!(
-            found("bilancio", only(|f| f.from = Some("2024-04-01".into()))).await,
-            ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
-        );
-        assert_eq!(
-            found("bilancio", only(|f| f.to = Some("2024-03-15".into()))).await,
-            ["s1 Anna Rossi 1", "s1 Luca Bianchi 2"]
-        );
-        assert_eq!(
-            found("bilancio", only(|f| f.kind = Some("question".into()))).await,
-            ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
-        );
-        assert_eq!(
-            found("bilancio", only(|f| f.session = Some("s2".into()))).await,
-            ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
-        );
-        let said: Vec<(String, u64)> = catalogue
-            .passages(&only(|f| f.person = Some("bianchi".into())), 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|h| (h.session, h.start_ms))
-            .collect();
-        assert_eq!(said, [("s2".into(), 40_000), ("s1".into(), 40_000)]);
-        let (people, groups) = catalogue.search_choices().await.unwrap();
-        assert_eq!(people[0], ("rossi".to_owned(), "Anna Rossi".to_owned()));
-        assert_eq!(groups, ["Centro", "Lista Civica"]);
+            let found = |q: &'static str, filters: Filters| {
+                let catalogue = catalogue.clone();
+                async move {
+                    let mut hits: Vec<String> = catalogue
+                        .search(q, &filters, 10)
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(|h| {
+                            format!(
+                                "{} {} {}",
+                                h.session,
+                                h.speaker.clone().unwrap(),
+                                h.item.unwrap()
+                            )
+                        })
+                        .collect();
+                    hits.sort();
+                    hits
+                }
+            };
+            assert_eq!(
+                found("approvata", Filters::default()).await.len(),
+                4,
+                "stemmed"
+            );
+            assert_eq!(
+                found("\"bilancio approvato\"", Filters::default()).await,
+                ["s1 Anna Rossi 1", "s2 Anna Rossi 1"],
+                "the phrase, not its words apart"
+            );
+            let only = |f: fn(&mut Filters)| {
+                let mut filters = Filters::default();
+                f(&mut filters);
+                filters
+            };
+            assert_eq!(
+                found("bilancio", only(|f| f.person = Some("bianchi".into()))).await,
+                ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
+            );
+            assert_eq!(
+                found("bilancio", only(|f| f.group = Some("Lista Civica".into()))).await,
+                ["s1 Anna Rossi 1", "s2 Anna Rossi 1"]
+            );
+            assert_eq!(
+                found("bilancio", only(|f| f.from = Some("2024-04-01".into()))).await,
+                ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
+            );
+            assert_eq!(
+                found("bilancio", only(|f| f.to = Some("2024-03-15".into()))).await,
+                ["s1 Anna Rossi 1", "s1 Luca Bianchi 2"]
+            );
+            assert_eq!(
+                found("bilancio", only(|f| f.kind = Some("question".into()))).await,
+                ["s1 Luca Bianchi 2", "s2 Luca Bianchi 2"]
+            );
+            assert_eq!(
+                found("bilancio", only(|f| f.session = Some("s2".into()))).await,
+                ["s2 Anna Rossi 1", "s2 Luca Bianchi 2"]
+            );
+            let said: Vec<(String, u64)> = catalogue
+                .passages(&only(|f| f.person = Some("bianchi".into())), 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| (h.session, h.start_ms))
+                .collect();
+            assert_eq!(said, [("s2".into(), 40_000), ("s1".into(), 40_000)]);
+            let (people, groups) = catalogue.search_choices().await.unwrap();
+            assert_eq!(people[0], ("rossi".to_owned(), "Anna Rossi".to_owned()));
+            assert_eq!(groups, ["Centro", "Lista Civica"]);
+        }
     }
 
     /// The index rows are written by the timeline's own transaction: when they cannot be written,
     /// the timeline stays as it was.
     #[tokio::test]
     async fn a_timeline_is_not_stored_without_its_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        let session = session::parse(
-            r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            let dir = tempfile::tempdir().unwrap();
+            let session = session::parse(
+                r#"{"id":"s1","body":"Consiglio","title":"Seduta","start":"2021-03-15T17:00:00Z",
                 "mode":"in_person"}"#,
-            session::Format::Json,
-        )
-        .unwrap();
-        catalogue.import(&session, dir.path(), false).await.unwrap();
-        let first = timeline(&[("mozione", 1_000)]);
-        catalogue
-            .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
-            .await
+                session::Format::Json,
+            )
             .unwrap();
-        sqlx::query("DROP TABLE search_passages")
-            .execute(&catalogue.pool)
-            .await
-            .unwrap();
-        let second = timeline(&[("bilancio", 1_000)]);
-        let err = catalogue
-            .put_timeline("s1", &first, &second, AgendaSource::Transcript, &[])
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains("search_passages"), "{err}");
-        let stored = catalogue.timeline("s1").await.unwrap().timeline;
-        assert_eq!(stored.words[0].text, "mozione");
+            catalogue.import(&session, dir.path(), false).await.unwrap();
+            let first = timeline(&[("mozione", 1_000)]);
+            catalogue
+                .put_timeline("s1", &first, &first, AgendaSource::Transcript, &[])
+                .await
+                .unwrap();
+            sqlx::query("DROP TABLE search_passages")
+                .execute(&catalogue.pool)
+                .await
+                .unwrap();
+            let second = timeline(&[("bilancio", 1_000)]);
+            let err = catalogue
+                .put_timeline("s1", &first, &second, AgendaSource::Transcript, &[])
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("search_passages"), "{err}");
+            let stored = catalogue.timeline("s1").await.unwrap().timeline;
+            assert_eq!(stored.words[0].text, "mozione");
+        }
     }
 }

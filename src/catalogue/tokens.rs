@@ -77,28 +77,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_token_is_found_by_its_hash_and_a_bad_role_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        catalogue
-            .add_token("h1", Role::Press, "ufficio stampa")
-            .await
-            .unwrap();
-        assert_eq!(catalogue.token_role("h1").await.unwrap(), Some(Role::Press));
-        assert_eq!(catalogue.token_role("h2").await.unwrap(), None);
-        assert!(matches!(
-            catalogue.add_token("h3", Role::Public, "").await,
-            Err(CatalogueError::PublicToken)
-        ));
-        sqlx::query("UPDATE tokens SET role = 'root' WHERE hash = 'h1'")
-            .execute(&catalogue.pool)
-            .await
-            .unwrap();
-        let err = catalogue.token_role("h1").await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "catalogue holds a bad value in tokens.role: \"root\""
-        );
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            catalogue
+                .add_token("h1", Role::Press, "ufficio stampa")
+                .await
+                .unwrap();
+            assert_eq!(catalogue.token_role("h1").await.unwrap(), Some(Role::Press));
+            assert_eq!(catalogue.token_role("h2").await.unwrap(), None);
+            assert!(matches!(
+                catalogue.add_token("h3", Role::Public, "").await,
+                Err(CatalogueError::PublicToken)
+            ));
+            sqlx::query("UPDATE tokens SET role = 'root' WHERE hash = 'h1'")
+                .execute(&catalogue.pool)
+                .await
+                .unwrap();
+            let err = catalogue.token_role("h1").await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "catalogue holds a bad value in tokens.role: \"root\""
+            );
+        }
     }
 }

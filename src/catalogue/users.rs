@@ -214,42 +214,44 @@ mod tests {
 
     #[tokio::test]
     async fn a_web_session_ends_with_its_expiry_its_user_or_a_new_password() {
-        let dir = tempfile::tempdir().unwrap();
-        let catalogue = Catalogue::open(&Catalogue::sqlite_url(dir.path()))
-            .await
-            .unwrap();
-        catalogue.add_user("anna", Role::Clerk, "$h").await.unwrap();
-        assert!(matches!(
-            catalogue.add_user("anna", Role::Press, "$h").await,
-            Err(CatalogueError::UserExists(_))
-        ));
-        let now = Utc::now();
-        let later = now + chrono::Duration::hours(12);
-        catalogue
-            .add_web_session("s1", "anna", "c1", now, later)
-            .await
-            .unwrap();
-        let found = catalogue.web_session("s1", now).await.unwrap().unwrap();
-        assert_eq!((found.user.as_str(), found.role), ("anna", Role::Clerk));
-        assert_eq!(found.csrf_token, "c1");
-        assert_eq!(catalogue.web_session("s1", later).await.unwrap(), None);
-        assert_eq!(catalogue.web_session("s2", now).await.unwrap(), None);
+        for crate::catalogue::testing::Backend {
+            name, catalogue, ..
+        } in crate::catalogue::testing::backends().await
+        {
+            eprintln!("on {name}");
+            catalogue.add_user("anna", Role::Clerk, "$h").await.unwrap();
+            assert!(matches!(
+                catalogue.add_user("anna", Role::Press, "$h").await,
+                Err(CatalogueError::UserExists(_))
+            ));
+            let now = Utc::now();
+            let later = now + chrono::Duration::hours(12);
+            catalogue
+                .add_web_session("s1", "anna", "c1", now, later)
+                .await
+                .unwrap();
+            let found = catalogue.web_session("s1", now).await.unwrap().unwrap();
+            assert_eq!((found.user.as_str(), found.role), ("anna", Role::Clerk));
+            assert_eq!(found.csrf_token, "c1");
+            assert_eq!(catalogue.web_session("s1", later).await.unwrap(), None);
+            assert_eq!(catalogue.web_session("s2", now).await.unwrap(), None);
 
-        catalogue.set_password("anna", "$h2").await.unwrap();
-        assert_eq!(catalogue.web_session("s1", now).await.unwrap(), None);
-        catalogue
-            .add_web_session("s3", "anna", "c3", now, later)
-            .await
-            .unwrap();
-        assert!(catalogue.disable_user("anna").await.unwrap());
-        assert_eq!(catalogue.web_session("s3", now).await.unwrap(), None);
-        assert!(!catalogue.disable_user("anna").await.unwrap());
-        assert!(matches!(
-            catalogue.disable_user("nobody").await,
-            Err(CatalogueError::NoUser(_))
-        ));
-        let users = catalogue.users().await.unwrap();
-        assert_eq!(users.len(), 1);
-        assert!(users[0].disabled);
+            catalogue.set_password("anna", "$h2").await.unwrap();
+            assert_eq!(catalogue.web_session("s1", now).await.unwrap(), None);
+            catalogue
+                .add_web_session("s3", "anna", "c3", now, later)
+                .await
+                .unwrap();
+            assert!(catalogue.disable_user("anna").await.unwrap());
+            assert_eq!(catalogue.web_session("s3", now).await.unwrap(), None);
+            assert!(!catalogue.disable_user("anna").await.unwrap());
+            assert!(matches!(
+                catalogue.disable_user("nobody").await,
+                Err(CatalogueError::NoUser(_))
+            ));
+            let users = catalogue.users().await.unwrap();
+            assert_eq!(users.len(), 1);
+            assert!(users[0].disabled);
+        }
     }
 }

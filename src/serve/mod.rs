@@ -574,7 +574,8 @@ pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState
     let catalogue = Catalogue::open(&config.database_url).await?;
     if !catalogue.searchable() {
         anyhow::bail!(
-            "aula serve needs the SQLite catalogue: its transcript search is SQLite FTS5"
+            "aula serve needs a catalogue that keeps the transcript search: SQLite with FTS5, or \
+             PostgreSQL with the unaccent extension (see the log)"
         );
     }
     // The catalogue keeps the index in step with every timeline; sessions aligned before it had

@@ -19,12 +19,24 @@ use gstreamer_app as gst_app;
 /// A scratch data directory and the `aula` binary pointed at it.
 pub struct Aula {
     pub home: tempfile::TempDir,
+    /// The catalogue's URL when it is not the SQLite file in the data directory.
+    pub database: Option<String>,
 }
 
 impl Aula {
     pub fn new() -> Aula {
         Aula {
             home: tempfile::tempdir().expect("temporary directory"),
+            database: None,
+        }
+    }
+
+    /// A scratch directory whose catalogue is a new database on the test process's throwaway
+    /// PostgreSQL cluster.
+    pub fn on_postgres() -> Aula {
+        Aula {
+            database: Some(testdb::database()),
+            ..Aula::new()
         }
     }
 
@@ -40,6 +52,9 @@ impl Aula {
             .env("AULA_HOME", self.home.path().join("data"))
             .env_remove("AULA_DATABASE")
             .env("RUST_LOG", "warn");
+        if let Some(url) = &self.database {
+            command.env("AULA_DATABASE", url);
+        }
         command
     }
 

@@ -172,6 +172,11 @@ fn kill_at_exit(pid: u32) {
 
 /// Starts `aula serve` on a free port and waits until /healthz answers.
 pub fn start_server(home: &Path, port: Option<u16>) -> Server {
+    start_server_with(home, port, None)
+}
+
+/// The same, on the catalogue at `database` when given (else the data directory's SQLite).
+pub fn start_server_with(home: &Path, port: Option<u16>, database: Option<&str>) -> Server {
     let port = port.unwrap_or_else(|| {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -179,7 +184,8 @@ pub fn start_server(home: &Path, port: Option<u16>) -> Server {
             .unwrap()
             .port()
     });
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aula"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aula"));
+    command
         .args([
             "serve",
             "--addr",
@@ -188,10 +194,13 @@ pub fn start_server(home: &Path, port: Option<u16>) -> Server {
             "1",
         ])
         .env("AULA_HOME", home)
+        .env_remove("AULA_DATABASE")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(std::process::Stdio::null());
+    if let Some(url) = database {
+        command.env("AULA_DATABASE", url);
+    }
+    let child = command.spawn().unwrap();
     kill_at_exit(child.id());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
