@@ -1,13 +1,24 @@
 //! A long job's handle: a cancellation flag that Ctrl-C / SIGTERM (or a job's cancel) raise and the
-//! work checks between steps, and how far the work has got, for a progress bar or a job's row.
+//! work checks between steps, how far the work has got (for a progress bar or a job's row), and
+//! for a job on the shared queue the instant its lease runs out, past which the work stops as if
+//! cancelled (so a worker that lost its job never renames an output into place).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 #[derive(Clone, Debug, Default)]
 pub struct Cancel {
     flag: Arc<AtomicBool>,
     done_per_mille: Arc<AtomicU32>,
+    /// When the lease runs out, in ms after [`epoch`] plus one; 0: no lease.
+    lease_end: Arc<AtomicU64>,
+}
+
+/// The instant lease ends are counted from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -19,8 +30,26 @@ impl Cancel {
         self.flag.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the work must stop: cancelled, or its lease ran out.
     pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst) || self.lease_lost()
+    }
+
+    /// Holds the work's lease until `end` (renewed by the job's heartbeat).
+    pub fn hold_until(&self, end: Instant) {
+        let ms = end.saturating_duration_since(epoch()).as_millis();
+        self.lease_end.store(
+            u64::try_from(ms).unwrap_or(u64::MAX - 1) + 1,
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Whether the work had a lease and it ran out.
+    pub fn lease_lost(&self) -> bool {
+        match self.lease_end.load(Ordering::SeqCst) {
+            0 => false,
+            end => epoch().elapsed().as_millis() + 1 >= u128::from(end),
+        }
     }
 
     /// Notes how far the work has got, from 0.0 to 1.0.
@@ -66,5 +95,22 @@ impl Cancel {
                 std::process::exit(130);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn work_stops_once_its_lease_runs_out() {
+        let cancel = Cancel::default();
+        cancel.hold_until(Instant::now() + Duration::from_secs(60));
+        assert!(!cancel.is_cancelled() && !cancel.lease_lost());
+        cancel.hold_until(Instant::now());
+        assert!(cancel.is_cancelled() && cancel.lease_lost());
+        assert!(cancel.check().is_err());
     }
 }

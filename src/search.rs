@@ -31,6 +31,116 @@ pub struct Hit {
     /// The agenda item under way, its title and kind.
     pub item: Option<u32>,
     pub item_title: Option<String>,
+    /// The passage in runs, those that match the query marked (all of it unmarked without one).
+    pub fragments: Vec<Fragment>,
+}
+
+/// A run of a passage's text, matching the query or not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Fragment {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// The character before and after each match in a text the database marked (PostgreSQL's
+/// `ts_headline`).
+pub const MARK_START: char = '\u{1}';
+pub const MARK_END: char = '\u{2}';
+
+/// The lowest [`word_similarity`] at which a query is taken for a councillor's name.
+pub const NAME_SIMILARITY: f64 = 0.5;
+
+/// Trigrams of `text` as PostgreSQL's `pg_trgm` makes them, in order: each word (letters and
+/// digits, lower case, accents folded) padded with two spaces before and one after.
+fn trigrams(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let padded: Vec<char> = format!("  {} ", fold(&word.to_lowercase()))
+            .chars()
+            .collect();
+        out.extend(padded.windows(3).map(|w| w.iter().collect::<String>()));
+    }
+    out
+}
+
+/// How well `query` matches a part of `name`, as `pg_trgm`'s `word_similarity`: the best
+/// Jaccard similarity between the query's trigrams and any run of the name's trigrams in order
+/// (so "rosi" matches "Anna Rossi" and "bianki" matches "Luca Bianchi").
+pub fn word_similarity(query: &str, name: &str) -> f64 {
+    let mut wanted = trigrams(query);
+    wanted.sort();
+    wanted.dedup();
+    let sequence = trigrams(name);
+    let mut best = 0.0f64;
+    for start in 0..sequence.len() {
+        let mut extent: Vec<&str> = Vec::new();
+        for trigram in &sequence[start..] {
+            if !extent.contains(&trigram.as_str()) {
+                extent.push(trigram);
+            }
+            let shared = extent
+                .iter()
+                .filter(|t| wanted.binary_search_by(|w| w.as_str().cmp(t)).is_ok())
+                .count();
+            let union = wanted.len() + extent.len() - shared;
+            if union > 0 {
+                best = best.max(shared as f64 / union as f64);
+            }
+        }
+    }
+    best
+}
+
+/// The runs of a text marked with [`MARK_START`] and [`MARK_END`].
+pub fn fragments_of_marked(marked: &str) -> Vec<Fragment> {
+    let mut out: Vec<Fragment> = Vec::new();
+    let mut hit = false;
+    let mut text = String::new();
+    for c in marked.chars() {
+        if c == MARK_START || c == MARK_END {
+            push_run(&mut out, std::mem::take(&mut text), hit);
+            hit = c == MARK_START;
+        } else {
+            text.push(c);
+        }
+    }
+    push_run(&mut out, text, hit);
+    out
+}
+
+fn push_run(out: &mut Vec<Fragment>, text: String, hit: bool) {
+    if text.is_empty() {
+        return;
+    }
+    match out.last_mut() {
+        Some(last) if last.hit == hit => last.text.push_str(&text),
+        _ => out.push(Fragment { text, hit }),
+    }
+}
+
+/// The runs of `text` with the words that match `q` marked, as the SQLite index matches them: a
+/// word whose stem (Italian or English) begins with the stem of a word of the query.
+pub fn fragments(text: &str, q: &str) -> Vec<Fragment> {
+    let wanted: Vec<String> = q
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .flat_map(|w| QUERY_LANGUAGES.map(|lang| stem(w, lang)))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for (k, word) in text.split(' ').enumerate() {
+        if k > 0 {
+            push_run(&mut out, " ".to_owned(), false);
+        }
+        let hit = QUERY_LANGUAGES.iter().any(|lang| {
+            let own = stem(word, lang);
+            !own.is_empty() && wanted.iter().any(|w| own.starts_with(w.as_str()))
+        });
+        push_run(&mut out, word.to_owned(), hit);
+    }
+    out
 }
 
 /// What a search may be narrowed to; `None` is no limit.
@@ -267,6 +377,46 @@ pub fn fts_query(q: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_name_is_near_the_councillor_and_far_from_the_others() {
+        assert!(word_similarity("rosi", "Anna Rossi") >= NAME_SIMILARITY);
+        assert!(word_similarity("bianki", "Luca Bianchi") >= NAME_SIMILARITY);
+        assert!(word_similarity("Nicolò", "Nicolo Verdi") > 0.99);
+        assert!(word_similarity("rosi", "Luca Bianchi") < NAME_SIMILARITY);
+        assert!(word_similarity("bilancio", "Anna Rossi") < NAME_SIMILARITY);
+        assert_eq!(word_similarity("", "Anna Rossi"), 0.0);
+    }
+
+    #[test]
+    fn the_words_a_query_matches_are_marked_in_the_passage() {
+        let runs = |fragments: Vec<Fragment>| -> Vec<(String, bool)> {
+            fragments.into_iter().map(|f| (f.text, f.hit)).collect()
+        };
+        assert_eq!(
+            runs(fragments("Il bilancio è approvato, grazie.", "approvata")),
+            [
+                ("Il bilancio è ".to_owned(), false),
+                ("approvato,".to_owned(), true),
+                (" grazie.".to_owned(), false)
+            ]
+        );
+        assert_eq!(
+            runs(fragments_of_marked(
+                "le \u{1}scuole\u{2} \u{1}approvate\u{2}"
+            )),
+            [
+                ("le ".to_owned(), false),
+                ("scuole".to_owned(), true),
+                (" ".to_owned(), false),
+                ("approvate".to_owned(), true)
+            ]
+        );
+        assert_eq!(
+            runs(fragments("nulla qui", "bilancio")),
+            [("nulla qui".to_owned(), false)]
+        );
+    }
 
     #[test]
     fn a_topic_is_checked_and_becomes_a_search() {

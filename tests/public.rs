@@ -132,6 +132,27 @@ fn a_reuser_gets_valid_open_data_an_oembed_and_the_sitemap() {
         page.contains(passage["speaker"].as_str().unwrap()),
         "{page}"
     );
+    // The word looked for is marked where it was said.
+    assert!(
+        page.to_lowercase().contains(&format!("<mark>{word}")),
+        "{word} not marked: {page}"
+    );
+    // A councillor's name, misspelt, offers the councillor's page.
+    let speaker = passage["speaker"].as_str().unwrap();
+    let surname = speaker.split_whitespace().last().unwrap();
+    let misspelt: String = surname.chars().take(surname.chars().count() - 1).collect();
+    let (_, page) = http(
+        port,
+        "GET",
+        &format!("/search?q={misspelt}&lang=en"),
+        None,
+        "",
+    );
+    assert!(
+        page.contains("Councillors with a similar name")
+            && page.contains(&format!("/consiglieri/{person}")),
+        "{misspelt}: {page}"
+    );
     let (_, page) = http(
         port,
         "GET",

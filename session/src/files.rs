@@ -5,21 +5,39 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// `name.<pid>-<n>.part` beside `path`: unique per process and per call, so two writers of the same
-/// output never share a temporary file, and one left by a dead process can be told apart.
+/// `name.<pid>-<n>-<host>.part` beside `path`: unique per process, per call and per host, so two
+/// writers of the same output (on one machine or on two sharing the folder) never share a
+/// temporary file, and one left by a dead process can be told apart.
 pub fn part_path(path: &Path) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}-{n}.part", std::process::id()));
+    name.push(format!(".{}-{n}-{}.part", std::process::id(), host_tag()));
     path.with_file_name(name)
 }
 
-/// The process writing the temporary file `name`, when it is one that [`part_path`] named.
+/// This host's name as 8 hexadecimal digits (FNV-1a): dot-free, and the same in every process.
+fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let hash = host.trim().bytes().fold(0x811c_9dc5u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        format!("{hash:08x}")
+    })
+}
+
+/// The process of this host writing the temporary file `name`, when it is one that [`part_path`]
+/// named here (a part written on another host sharing the folder is that host's to judge).
 pub fn part_writer(name: &str) -> Option<u32> {
     let tag = name.strip_suffix(".part")?.rsplit('.').next()?;
-    let (pid, n) = tag.split_once('-')?;
+    let mut fields = tag.split('-');
+    let (pid, n, host) = (fields.next()?, fields.next()?, fields.next());
     n.parse::<u64>().ok()?;
+    if fields.next().is_some() || host.is_some_and(|h| h != host_tag()) {
+        return None;
+    }
     pid.parse().ok()
 }
 
@@ -153,6 +171,13 @@ mod tests {
         assert_eq!(part_writer(&name), Some(std::process::id()));
         assert_eq!(part_writer("x.mp4"), None);
         assert_eq!(part_writer("index.json.part"), None);
+        assert_eq!(part_writer("x.mp4.12-0.part"), Some(12));
+        let elsewhere = if host_tag() == "00000000" {
+            "00000001"
+        } else {
+            "00000000"
+        };
+        assert_eq!(part_writer(&format!("x.mp4.12-0-{elsewhere}.part")), None);
     }
 
     #[test]

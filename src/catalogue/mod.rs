@@ -27,16 +27,18 @@ pub(crate) mod testing;
 mod timeline;
 mod tokens;
 mod users;
+mod workers;
 
 pub use alerts::{AlertSession, Subscription};
 pub use clips::ClipRecord;
 pub use deliveries::{Attempt, Outcome as DeliveryOutcome};
-pub use jobs::{Job, JobKind, JobState, NewJob, Submission};
+pub use jobs::{Job, JobKind, JobState, Lease, NewJob, Submission};
 pub use progress::Progress;
 pub use reviews::ItemReview;
 pub use timeline::{NewRevision, Revision, StoredTimeline};
 pub use tokens::Role;
 pub use users::{UserRecord, WebSessionRecord};
+pub use workers::WorkerRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -130,6 +132,8 @@ pub struct Catalogue {
     pool: AnyPool,
     /// The transcript search index this catalogue keeps, when it can keep one.
     index: Option<search::Index>,
+    /// PostgreSQL (else SQLite): where the SQL must differ.
+    postgres: bool,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -158,7 +162,11 @@ impl Catalogue {
                 None
             }
         };
-        Ok(Catalogue { pool, index })
+        Ok(Catalogue {
+            pool,
+            index,
+            postgres: url.starts_with("postgres"),
+        })
     }
 
     /// Whether this catalogue keeps the transcript search index (SQLite's FTS5, PostgreSQL's text

@@ -9,7 +9,10 @@ use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::{json_column, ms, read_session, Catalogue, CatalogueError, Result};
-use crate::search::{fts_query, public_lines, stems, Filters, Hit};
+use crate::search::{
+    fragments, fragments_of_marked, fts_query, public_lines, stems, word_similarity, Filters,
+    Fragment, Hit, MARK_END, MARK_START, NAME_SIMILARITY,
+};
 
 /// Which index a catalogue keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +47,9 @@ pub(super) async fn ensure_index(pool: &sqlx::AnyPool, url: &str) -> Result<Inde
 
 /// PostgreSQL's index: text search configurations that fold accents before stemming, and the
 /// table with a generated `tsvector` in the session's language.
-const POSTGRES_INDEX: [&str; 5] = [
+const POSTGRES_INDEX: [&str; 6] = [
     "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "DO $$ BEGIN
        IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'aula_italian') THEN
          CREATE TEXT SEARCH CONFIGURATION aula_italian (COPY = pg_catalog.italian);
@@ -184,14 +188,10 @@ impl Catalogue {
     /// `filters`, best first, at most `limit`.
     pub async fn search(&self, q: &str, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
         // The same words are looked for on both backends: none, no search.
-        let Some(query) = fts_query(q) else {
+        if fts_query(q).is_none() {
             return Ok(Vec::new());
-        };
-        let query = match self.index {
-            Some(Index::Postgres) => q.to_owned(),
-            _ => query,
-        };
-        self.hits(Some(query), filters, limit).await
+        }
+        self.hits(Some(q), filters, limit).await
     }
 
     /// The public lines within `filters` (which should narrow them), in the order they were
@@ -200,25 +200,43 @@ impl Catalogue {
         self.hits(None, filters, limit).await
     }
 
-    async fn hits(&self, query: Option<String>, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
+    async fn hits(&self, q: Option<&str>, filters: &Filters, limit: u32) -> Result<Vec<Hit>> {
+        let query = match self.index {
+            Some(Index::Postgres) => q.map(str::to_owned),
+            _ => q.and_then(fts_query),
+        };
         // FTS5 takes MATCH only as a condition of its own, never under an OR. PostgreSQL reads
         // the query (words, "phrases") in the row's language.
         const POSTGRES_QUERY: &str = "(CASE WHEN s.english \
              THEN websearch_to_tsquery('aula_english'::regconfig, $1) \
              ELSE websearch_to_tsquery('aula_italian'::regconfig, $1) END)";
         let rank = format!("ts_rank(s.tsv, {POSTGRES_QUERY}) DESC");
-        let (matching, order) = match (&query, self.index) {
-            (Some(_), Some(Index::Postgres)) => (format!("s.tsv @@ {POSTGRES_QUERY}"), rank),
-            (Some(_), _) => ("search_passages MATCH $1".to_owned(), "rank".to_owned()),
+        // PostgreSQL marks the matches itself (`ts_headline`, the whole passage).
+        let headline = format!(
+            "ts_headline(CASE WHEN s.english THEN 'aula_english'::regconfig \
+             ELSE 'aula_italian'::regconfig END, s.text, {POSTGRES_QUERY}, \
+             'StartSel={MARK_START}, StopSel={MARK_END}, HighlightAll=true')"
+        );
+        let (matching, order, marked) = match (&query, self.index) {
+            (Some(_), Some(Index::Postgres)) => {
+                (format!("s.tsv @@ {POSTGRES_QUERY}"), rank, headline)
+            }
+            (Some(_), _) => (
+                "search_passages MATCH $1".to_owned(),
+                "rank".to_owned(),
+                "s.text".to_owned(),
+            ),
             (None, _) => (
                 "CAST($1 AS TEXT) IS NULL".to_owned(),
                 "x.start_at DESC, s.session_id, s.start_ms".to_owned(),
+                "s.text".to_owned(),
             ),
         };
         let sql = format!(
             "SELECT s.session_id AS session_id, s.start_ms AS start_ms, s.text AS text,
                     s.person AS person, s.speaker AS speaker, s.item AS item,
-                    s.item_title AS item_title, x.title AS title, x.start_at AS start_at
+                    s.item_title AS item_title, x.title AS title, x.start_at AS start_at,
+                    {marked} AS marked
              FROM search_passages s JOIN sessions x ON x.id = s.session_id
              WHERE {matching}
                AND ($2 IS NULL OR s.person = $2) AND ($3 IS NULL OR s.grp = $3)
@@ -241,12 +259,24 @@ impl Catalogue {
         rows.iter()
             .map(|row| {
                 let start_at: String = row.try_get("start_at")?;
+                let text: String = row.try_get("text")?;
+                let fragments = match (q, self.index) {
+                    (Some(_), Some(Index::Postgres)) => {
+                        fragments_of_marked(&row.try_get::<String, _>("marked")?)
+                    }
+                    (Some(q), _) => fragments(&text, q),
+                    (None, _) => vec![Fragment {
+                        text: text.clone(),
+                        hit: false,
+                    }],
+                };
                 Ok(Hit {
                     session: row.try_get("session_id")?,
                     title: row.try_get("title")?,
                     date: start_at.chars().take(10).collect(),
                     start_ms: ms(row.try_get("start_ms")?, "search_passages", "start_ms")?.0,
-                    text: row.try_get("text")?,
+                    text,
+                    fragments,
                     person: row.try_get("person")?,
                     speaker: row.try_get("speaker")?,
                     item: row
@@ -256,6 +286,53 @@ impl Catalogue {
                 })
             })
             .collect::<Result<_, CatalogueError>>()
+    }
+
+    /// The councillors whose name `q` resembles (a misspelling, part of it, without accents),
+    /// most alike first, at most `limit`: `(person id, name)`. PostgreSQL answers with
+    /// `pg_trgm`'s `word_similarity`, SQLite with the same measure computed here.
+    pub async fn people_like(&self, q: &str, limit: usize) -> Result<Vec<(String, String)>> {
+        let q = q.trim();
+        if q.is_empty() || q.chars().count() > 100 {
+            return Ok(Vec::new());
+        }
+        let mut scored: Vec<(f64, String, String)> = if self.postgres {
+            sqlx::query(
+                "SELECT id, name, MAX(word_similarity(unaccent(lower($1)), unaccent(lower(name))))
+                          AS score
+                 FROM persons GROUP BY id, name",
+            )
+            .bind(q)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<f32, _>("score")? as f64,
+                    row.try_get("id")?,
+                    row.try_get("name")?,
+                ))
+            })
+            .collect::<Result<_, CatalogueError>>()?
+        } else {
+            sqlx::query("SELECT DISTINCT id, name FROM persons")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let name: String = row.try_get("name")?;
+                    Ok((word_similarity(q, &name), row.try_get("id")?, name))
+                })
+                .collect::<Result<_, CatalogueError>>()?
+        };
+        scored.retain(|(score, ..)| *score >= NAME_SIMILARITY);
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        scored.dedup_by(|a, b| a.1 == b.1);
+        Ok(scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, id, name)| (id, name))
+            .collect())
     }
 
     /// The speakers and groups found in the index, for a search form's choices: `(person id,
@@ -369,6 +446,13 @@ mod tests {
         }
     }
 
+    fn only_session(id: &str) -> Filters {
+        Filters {
+            session: Some(id.to_owned()),
+            ..Filters::default()
+        }
+    }
+
     /// A journalist's search: a stemmed word finds its inflections, a quoted phrase only those
     /// words in that order, and the filters narrow by speaker, group, day and item kind.
     #[tokio::test]
@@ -454,6 +538,20 @@ mod tests {
                 4,
                 "stemmed"
             );
+            // The inflected word that matched is the one marked, on both backends.
+            let hit = &catalogue
+                .search("approvata", &only_session("s1"), 10)
+                .await
+                .unwrap()[0];
+            let marked: Vec<(&str, bool)> = hit
+                .fragments
+                .iter()
+                .map(|f| (f.text.trim(), f.hit))
+                .collect();
+            assert!(
+                marked.contains(&("approvato", true)) && marked.contains(&("il bilancio", false)),
+                "{marked:?}"
+            );
             assert_eq!(
                 found("\"bilancio approvato\"", Filters::default()).await,
                 ["s1 Anna Rossi 1", "s2 Anna Rossi 1"],
@@ -498,6 +596,16 @@ mod tests {
             assert_eq!(said, [("s2".into(), 40_000), ("s1".into(), 40_000)]);
             let (people, groups) = catalogue.search_choices().await.unwrap();
             assert_eq!(people[0], ("rossi".to_owned(), "Anna Rossi".to_owned()));
+            let named = |q: &'static str| {
+                let catalogue = catalogue.clone();
+                async move { catalogue.people_like(q, 5).await.unwrap() }
+            };
+            assert_eq!(named("rosi").await, [("rossi".into(), "Anna Rossi".into())]);
+            assert_eq!(
+                named("bianki").await,
+                [("bianchi".into(), "Luca Bianchi".into())]
+            );
+            assert!(named("bilancio").await.is_empty());
             assert_eq!(groups, ["Centro", "Lista Civica"]);
         }
     }

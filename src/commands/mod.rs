@@ -13,6 +13,7 @@ mod sample;
 mod session;
 mod transcribe;
 mod user;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
     Presets(presets::PresetsCommand),
     /// Serve the API, the public pages and the downloads, and run the jobs, until SIGTERM/Ctrl-C.
     Serve(crate::serve::ServeArgs),
+    /// Run jobs from the catalogue's queue without serving (`--kinds`, `--concurrency`), beside
+    /// `aula serve` or on other hosts sharing its catalogue and media, until SIGTERM/Ctrl-C.
+    Worker(worker::WorkerArgs),
     /// Access tokens for `aula serve`'s scripts (sent in the Authorization header).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -115,6 +119,7 @@ pub async fn run(cli: Cli, cancel: Cancel) -> Result<()> {
         Command::Record(cmd) => record::run(&config, cmd, cancel).await,
         Command::Serve(args) => crate::serve::run(config, args, cancel).await,
         Command::User(cmd) => user::run(&config, cmd).await,
+        Command::Worker(args) => worker::run(&config, args, cancel).await,
         Command::Token(TokenCommand::Create { role, label }) => {
             if role == crate::serve::auth::Role::Public {
                 return Err(crate::BadInput(

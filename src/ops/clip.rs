@@ -442,6 +442,8 @@ pub async fn produce(
             speakers,
             published_at,
         };
+        // A job that lost its lease meanwhile records nothing: the worker that took it over does.
+        job.cancel.check()?;
         catalogue.put_clip(&record).await?;
         out.push((output, record));
     }
@@ -585,6 +587,7 @@ fn make_clip(
     };
     let name = |id: &str| session.person(id).map(|p| p.name.clone());
     let mut subtitles = Vec::new();
+    cancel.check()?;
     if subs != SubtitleMode::None {
         for (ext, text) in [
             ("srt", cues::to_srt(&sidecar_cues)),

@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod documents;
 pub mod evidence;
 pub mod import;
+pub mod jobs;
 pub mod live;
 pub mod mail;
 pub mod open_data;

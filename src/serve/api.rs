@@ -18,7 +18,7 @@ use super::auth::{Caller, Role};
 use super::error::{parse_json, parse_object, ApiError};
 use super::jobs::{Job, JobKind, Submitted};
 use super::AppState;
-use crate::catalogue::{Attempt, ClipRecord};
+use crate::catalogue::{Attempt, ClipRecord, WorkerRecord};
 use crate::ops::clip::ClipRequest;
 use crate::ops::correct::CorrectionRequest;
 use crate::ops::deliver::DeliverRequest;
@@ -37,12 +37,12 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
         list_sessions, import_session, get_session, transcript, timeline, interventions,
         list_clips, request_clip, request_publish, request_deliver, list_deliveries,
         request_transcribe, request_align,
-        list_jobs, get_job, cancel_job, retry_job, post_floor_events, post_agenda_markers, post_correction,
+        list_jobs, get_job, cancel_job, retry_job, list_workers, post_floor_events, post_agenda_markers, post_correction,
         post_closed, list_presets, report, search_transcripts, super::control::recording,
         super::control::start, super::control::stop, super::control::live_action,
         super::review::list_reviews, super::review::post_review, super::review::history
     ),
-    components(schemas(Job, Line, Hit, ClipRequest, PublishRequest, DeliverRequest, Attempt,
+    components(schemas(Job, WorkerRecord, Line, Hit, ClipRequest, PublishRequest, DeliverRequest, Attempt,
         CorrectionRequest, crate::ops::live::LiveAction)),
     modifiers(&BearerAuth)
 )]
@@ -410,6 +410,18 @@ pub async fn request_align(
 pub async fn list_jobs(State(state): State<AppState>, caller: Caller) -> ApiResult<Vec<Job>> {
     caller.require(Role::Press)?;
     Ok(Json(state.jobs.list(&caller).await?))
+}
+
+/// The worker processes on every host, as each advertises itself: host, kinds, concurrency, jobs
+/// running, time since its last heartbeat (admin). `alive` is false after 10 s without one.
+#[utoipa::path(get, path = "/api/v1/workers",
+    responses((status = 200, body = [WorkerRecord]), (status = 401), (status = 403)))]
+pub async fn list_workers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Vec<WorkerRecord>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.catalogue.workers(10_000).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", params(("id" = String, Path)),

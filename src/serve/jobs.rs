@@ -1,26 +1,71 @@
-//! Durable jobs: clip, publish, transcribe, align and deliver requests are rows in the catalogue (queued,
-//! running, done, failed, cancelled; progress; log) run by a pool of workers, one heavy job per
-//! core. A job that was running when the process died is queued again at start; its outputs are
-//! written under temporary names and renamed, so a retry never shows a half file.
+//! The jobs as the API asks for them: clip, publish, transcribe, align, deliver and record
+//! requests become rows of the catalogue's queue (queued, running, done, failed, cancelled;
+//! progress; log) that the workers ([`crate::ops::jobs`]) of this process or of `aula worker` on
+//! any host run; a cancel reaches the job's worker wherever it runs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use super::auth::{Caller, Role};
 use super::error::ApiError;
-use crate::cancel::Cancel;
 use crate::catalogue::{Catalogue, NewJob, Submission};
-use crate::config::Config;
-use crate::ops;
+use crate::ops::jobs::WorkerOptions;
 
 pub use crate::catalogue::{Job, JobKind, JobState};
 
-/// Sessions recorded at once: recordings run beside the heavy workers, not in their place, so
-/// clips are cut while a session is live.
-pub const RECORDERS: usize = 4;
+/// How jobs run in this process or in a worker's: the lease and the per-kind limits.
+#[derive(Clone, Debug, clap::Args)]
+pub struct QueueArgs {
+    /// Seconds a worker holds a job without renewing its lease (once a second); after that a
+    /// worker that died or was cut off loses it to another.
+    #[arg(long, env = "AULA_JOB_LEASE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub lease_secs: u64,
+    /// At most N jobs of KIND at once in this process, e.g. transcribe=1 (the default for
+    /// transcribe); repeatable.
+    #[arg(long = "limit", value_name = "KIND=N", value_parser = parse_limit)]
+    pub limits: Vec<(JobKind, usize)>,
+}
+
+impl QueueArgs {
+    /// The options of a worker taking `kinds`, `concurrency` heavy jobs at once.
+    pub fn options(&self, kinds: Vec<JobKind>, concurrency: usize) -> WorkerOptions {
+        let mut limits = WorkerOptions::DEFAULT_LIMITS.to_vec();
+        limits.extend(self.limits.iter().copied());
+        WorkerOptions {
+            kinds,
+            concurrency,
+            limits,
+            lease: Duration::from_secs(self.lease_secs),
+        }
+    }
+}
+
+fn parse_limit(text: &str) -> Result<(JobKind, usize), String> {
+    let (kind, n) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected KIND=N, e.g. transcribe=1"))?;
+    let kind = parse_kind(kind)?;
+    let n = n
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| format!("{n:?}: expected a number of jobs of at least 1"))?;
+    Ok((kind, n))
+}
+
+/// A job kind by its name (`clip`, `publish`, ...).
+pub fn parse_kind(text: &str) -> Result<JobKind, String> {
+    JobKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == text.trim())
+        .ok_or_else(|| {
+            let names: Vec<_> = JobKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("{text:?}: not a job kind (one of {})", names.join(", "))
+        })
+}
 
 /// The role a caller needs to ask for a job of `kind`.
 pub fn role_for(kind: JobKind) -> Role {
@@ -31,12 +76,11 @@ pub fn role_for(kind: JobKind) -> Role {
     }
 }
 
-/// The jobs table and the workers' wake-up and cancel switches.
+/// The jobs table, and the wake-up of this process's workers.
 #[derive(Clone)]
 pub struct Jobs {
     catalogue: Catalogue,
     wake: Arc<Notify>,
-    running: Arc<Mutex<HashMap<String, Cancel>>>,
     /// Queued jobs one caller may have at once.
     max_queued: usize,
 }
@@ -52,9 +96,26 @@ impl Jobs {
         Jobs {
             catalogue,
             wake: Arc::new(Notify::new()),
-            running: Arc::new(Mutex::new(HashMap::new())),
             max_queued,
         }
+    }
+
+    /// Notified when a job is queued here, for this process's workers.
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// How urgent a job is: a recording first, then work on a session being recorded (live
+    /// clips), then the archive's.
+    async fn priority(&self, kind: JobKind, session: &str) -> Result<i64, ApiError> {
+        if kind == JobKind::Record {
+            return Ok(100);
+        }
+        let live = self
+            .recording(session)
+            .await?
+            .is_some_and(|r| r.state == JobState::Running);
+        Ok(if live { 50 } else { 0 })
     }
 
     /// Queues a job for `caller`. An identical request of the same caller (same kind, session and
@@ -76,6 +137,7 @@ impl Jobs {
             ),
             kind,
             session: session.to_owned(),
+            priority: self.priority(kind, session).await?,
             params,
             owner: caller.owner.clone().unwrap_or_default(),
         };
@@ -131,13 +193,12 @@ impl Jobs {
         let job = self.get_for(id, caller).await?;
         match job.state {
             JobState::Queued => {
-                self.finish(id, JobState::Cancelled, "cancelled before it ran", None)
-                    .await?
+                self.catalogue
+                    .cancel_queued_job(id, "cancelled before it ran")
+                    .await?;
             }
             JobState::Running => {
-                if let Some(c) = self.running.lock().expect("running lock").get(id) {
-                    c.cancel();
-                }
+                self.catalogue.request_cancel(id).await?;
             }
             _ => {
                 return Err(ApiError::new(
@@ -205,233 +266,12 @@ impl Jobs {
                 )
             })?;
         if job.state == JobState::Queued {
-            self.finish(
-                &job.id,
-                JobState::Cancelled,
-                "stopped before it started",
-                None,
-            )
-            .await?;
-        } else if let Some(c) = self.running.lock().expect("running lock").get(&job.id) {
-            c.cancel();
+            self.catalogue
+                .cancel_queued_job(&job.id, "stopped before it started")
+                .await?;
+        } else {
+            self.catalogue.request_cancel(&job.id).await?;
         }
         self.get(&job.id).await
-    }
-
-    /// Jobs left running by a process that died are queued again.
-    pub async fn recover(&self) -> Result<u64, ApiError> {
-        Ok(self.catalogue.recover_jobs().await?)
-    }
-
-    /// Takes the oldest queued job of `kinds`, if any (two workers never take one).
-    async fn claim(&self, kinds: &[JobKind]) -> Result<Option<Job>, ApiError> {
-        Ok(self.catalogue.claim_job(kinds).await?)
-    }
-
-    /// A running job's progress, in percent.
-    async fn note_progress(&self, id: &str, percent: u32) {
-        if let Err(e) = self.catalogue.note_job_progress(id, percent).await {
-            tracing::warn!("job {id}: progress not noted: {e}");
-        }
-    }
-
-    async fn finish(
-        &self,
-        id: &str,
-        state: JobState,
-        log: &str,
-        outputs: Option<serde_json::Value>,
-    ) -> Result<(), ApiError> {
-        Ok(self
-            .catalogue
-            .finish_job(id, state, log, outputs.as_ref())
-            .await?)
-    }
-
-    /// Runs `workers` heavy workers and [`RECORDERS`] recorders until `stop`; a job interrupted
-    /// by `stop` stays resumable.
-    pub fn start_workers(
-        &self,
-        config: Config,
-        workers: usize,
-        stop: Cancel,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        let heavy = (0..workers).map(|_| &JobKind::HEAVY[..]);
-        let recorders = (0..RECORDERS).map(|_| &[JobKind::Record][..]);
-        heavy
-            .chain(recorders)
-            .map(|kinds| {
-                let (jobs, config, stop) = (self.clone(), config.clone(), stop.clone());
-                tokio::spawn(async move { jobs.work(config, stop, kinds).await })
-            })
-            .collect()
-    }
-
-    async fn work(self, config: Config, stop: Cancel, kinds: &'static [JobKind]) {
-        while !stop.is_cancelled() {
-            let job = match self.claim(kinds).await {
-                Ok(Some(job)) => job,
-                Ok(None) => {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!("jobs: {}", e.message);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            let cancel = Cancel::default();
-            self.running
-                .lock()
-                .expect("running lock")
-                .insert(job.id.clone(), cancel.clone());
-            // A shutdown cancels the job's work but leaves it running in the table: it resumes.
-            // Meanwhile the job's progress reaches its row every second.
-            let watcher = {
-                let (jobs, id) = (self.clone(), job.id.clone());
-                let (stop, cancel) = (stop.clone(), cancel.clone());
-                tokio::spawn(async move {
-                    let (mut shown, mut tick) = (0, 0u32);
-                    while !stop.is_cancelled() {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        tick += 1;
-                        let percent = 5 + (cancel.progress() * 94.0) as u32;
-                        if tick % 10 == 0 && percent != shown {
-                            shown = percent;
-                            jobs.note_progress(&id, percent).await;
-                        }
-                    }
-                    cancel.cancel();
-                })
-            };
-            tracing::info!(
-                "job {} ({}) on session {} started",
-                job.id,
-                job.kind,
-                job.session
-            );
-            let result = run_job(&config, &self.catalogue, &job, cancel.clone()).await;
-            watcher.abort();
-            self.running.lock().expect("running lock").remove(&job.id);
-            if stop.is_cancelled() {
-                tracing::info!(
-                    "job {} interrupted by the shutdown; it resumes at the next start",
-                    job.id
-                );
-                break;
-            }
-            let finished = match result {
-                Ok(Outcome { outputs, warnings }) => {
-                    let log: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
-                    self.finish(&job.id, JobState::Done, &(log + "done"), Some(outputs))
-                        .await
-                }
-                Err(e) if cancel.is_cancelled() => {
-                    self.finish(
-                        &job.id,
-                        JobState::Cancelled,
-                        &format!("cancelled: {e:#}"),
-                        None,
-                    )
-                    .await
-                }
-                Err(e) => {
-                    self.finish(&job.id, JobState::Failed, &format!("failed: {e:#}"), None)
-                        .await
-                }
-            };
-            if let Err(e) = finished {
-                tracing::error!("job {}: {}", job.id, e.message);
-            }
-            tracing::info!("job {} ended", job.id);
-        }
-    }
-}
-
-/// What a job made, and what its requester should know (the job's log carries the warnings).
-struct Outcome {
-    outputs: serde_json::Value,
-    warnings: Vec<String>,
-}
-
-/// Runs one job with the operations the command line runs.
-async fn run_job(
-    config: &Config,
-    catalogue: &Catalogue,
-    job: &Job,
-    cancel: Cancel,
-) -> anyhow::Result<Outcome> {
-    let session = session::SessionId::parse(&job.session)?;
-    match job.kind {
-        JobKind::Clip => {
-            let mut request: ops::clip::ClipRequest = serde_json::from_value(job.params.clone())?;
-            request.id = session;
-            let report = ops::clip::clip(config, catalogue, &request, cancel).await?;
-            let outputs = serde_json::json!(report
-                .clips
-                .iter()
-                .map(|(_, record)| serde_json::json!({
-                    "clip": record.id,
-                    "path": record.path,
-                    "start_ms": record.start_ms,
-                    "end_ms": record.end_ms,
-                    "bytes": record.bytes,
-                }))
-                .collect::<Vec<_>>());
-            Ok(Outcome {
-                outputs,
-                warnings: report.warnings,
-            })
-        }
-        JobKind::Publish => {
-            let mut request: ops::publish::PublishRequest =
-                serde_json::from_value(job.params.clone())?;
-            request.id = session;
-            let report = ops::publish::publish(config, catalogue, &request, cancel).await?;
-            Ok(Outcome {
-                outputs: serde_json::to_value(&report)?,
-                warnings: report.warnings,
-            })
-        }
-        JobKind::Transcribe => {
-            let choice = ops::transcribe::ModelChoice::default();
-            let report =
-                ops::transcribe::transcribe_session(config, catalogue, &session, &choice, &cancel)
-                    .await?;
-            Ok(Outcome {
-                outputs: serde_json::json!({ "transcribed": job.session }),
-                warnings: report.align.warnings,
-            })
-        }
-        JobKind::Record => {
-            let report = ops::record::run_live(config, catalogue, &session, cancel).await?;
-            Ok(Outcome {
-                outputs: serde_json::to_value(&report)?,
-                warnings: Vec::new(),
-            })
-        }
-        JobKind::Align => {
-            let report = ops::align::align(config, catalogue, &session, &cancel).await?;
-            Ok(Outcome {
-                outputs: serde_json::json!({ "aligned": job.session }),
-                warnings: report.warnings,
-            })
-        }
-        JobKind::Deliver => {
-            let mut request: ops::deliver::DeliverRequest =
-                serde_json::from_value(job.params.clone())?;
-            request.id = session;
-            let quiet = |_: &str| {};
-            let report =
-                ops::deliver::deliver(config, catalogue, &request, Some(&job.id), &quiet, cancel)
-                    .await?;
-            report.check()?;
-            Ok(Outcome {
-                outputs: serde_json::to_value(&report)?,
-                warnings: Vec::new(),
-            })
-        }
     }
 }

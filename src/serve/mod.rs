@@ -40,9 +40,10 @@ use tower_http::services::ServeFile;
 use crate::cancel::Cancel;
 use crate::catalogue::Catalogue;
 use crate::config::Config;
+use crate::ops::jobs::Worker;
 use auth::Caller;
 use error::ApiError;
-use jobs::{JobState, Jobs};
+use jobs::{JobKind, JobState, Jobs};
 
 /// Options of `aula serve`.
 #[derive(Debug, clap::Args)]
@@ -50,9 +51,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Job workers (heavy jobs at once); default: one per core.
+    /// Job workers (heavy jobs at once); default: one per core. 0 serves without running jobs
+    /// (`aula worker` processes run them).
     #[arg(long)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub queue: jobs::QueueArgs,
     /// Jobs one caller may have waiting at once; more are refused with 429.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_queued_jobs: u32,
@@ -151,6 +155,7 @@ pub fn app(state: AppState) -> Router {
         .route("/jobs/{id}", get(api::get_job))
         .route("/jobs/{id}/cancel", post(api::cancel_job))
         .route("/jobs/{id}/retry", post(api::retry_job))
+        .route("/workers", get(api::list_workers))
         .route("/presets", get(api::list_presets))
         .route("/report", get(api::report))
         .route("/search", get(api::search_transcripts));
@@ -584,16 +589,7 @@ pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState
     if indexed > 0 {
         tracing::info!("indexed the transcripts of {indexed} session(s) for the search");
     }
-    let state = AppState::new(config.clone(), catalogue, max_queued_jobs);
-    let resumed = state
-        .jobs
-        .recover()
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    if resumed > 0 {
-        tracing::info!("{resumed} job(s) interrupted by the last stop queued again");
-    }
-    Ok(state)
+    Ok(AppState::new(config.clone(), catalogue, max_queued_jobs))
 }
 
 pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> {
@@ -601,9 +597,18 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut tasks = state
-        .jobs
-        .start_workers(config.clone(), workers, cancel.clone());
+    let mut tasks = Vec::new();
+    if workers > 0 {
+        let options = args.queue.options(JobKind::ALL.to_vec(), workers);
+        let worker = Worker::new(
+            config.clone(),
+            state.catalogue.clone(),
+            options,
+            state.jobs.wake(),
+        )?;
+        tracing::info!("worker {} runs the jobs here", worker.id());
+        tasks.extend(worker.start(cancel.clone()));
+    }
     if workers > 0 && config.alerts.is_some() {
         tasks.push(tokio::spawn(alert_rounds(state.clone(), cancel.clone())));
     }
@@ -630,7 +635,7 @@ pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> 
     for t in tasks {
         let _ = t.await;
     }
-    tracing::info!("stopped; unfinished jobs resume at the next start");
+    tracing::info!("stopped; unfinished jobs went back to the queue");
     Ok(())
 }
 

@@ -74,6 +74,12 @@ async fn search_page(
         Err(e) => (Vec::new(), Some(e), crate::search::Filters::default()),
     };
     let (people, groups) = state.catalogue.search_choices().await?;
+    // A query that is (or is near) a councillor's name offers the councillor's page.
+    let named = if query.trim().is_empty() {
+        Vec::new()
+    } else {
+        state.catalogue.people_like(&query, 3).await?
+    };
     let count = hits.len();
     render(
         "search.html",
@@ -85,6 +91,7 @@ async fn search_page(
             "error": error,
             "people": people.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "groups": groups,
+            "named": named.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
             "kinds": crate::search::ITEM_KINDS,
             "filters": {
                 "person": filters.person, "group": filters.group, "from": filters.from,

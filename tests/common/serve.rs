@@ -177,13 +177,7 @@ pub fn start_server(home: &Path, port: Option<u16>) -> Server {
 
 /// The same, on the catalogue at `database` when given (else the data directory's SQLite).
 pub fn start_server_with(home: &Path, port: Option<u16>, database: Option<&str>) -> Server {
-    let port = port.unwrap_or_else(|| {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    });
+    let port = port.unwrap_or_else(free_port);
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aula"));
     command
         .args([
@@ -200,8 +194,22 @@ pub fn start_server_with(home: &Path, port: Option<u16>, database: Option<&str>)
     if let Some(url) = database {
         command.env("AULA_DATABASE", url);
     }
-    let child = command.spawn().unwrap();
-    kill_at_exit(child.id());
+    start_serve_command(command, port)
+}
+
+/// A free TCP port on the loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `command`, an `aula serve` listening on `port`, and waits until /healthz answers.
+pub fn start_serve_command(command: std::process::Command, port: u16) -> Server {
+    let mut server = spawn(command);
+    server.port = port;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -212,5 +220,12 @@ pub fn start_server_with(home: &Path, port: Option<u16>, database: Option<&str>)
         assert!(Instant::now() < deadline, "aula serve did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
-    Server { child, port }
+    server
+}
+
+/// Starts `command` (an `aula worker`, say: `port` is 0), killed when dropped.
+pub fn spawn(mut command: std::process::Command) -> Server {
+    let child = command.spawn().unwrap();
+    kill_at_exit(child.id());
+    Server { child, port: 0 }
 }

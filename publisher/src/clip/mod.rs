@@ -127,7 +127,8 @@ pub struct ClipResult {
 /// stops the cut with [`ClipError::Cancelled`]).
 pub type GoOn<'a> = &'a dyn Fn(u64) -> bool;
 
-/// Cuts `spec` out of `input` into `output` (written under a [`session::PartFile`], then renamed).
+/// Cuts `spec` out of `input` into `output` (written under a [`session::PartFile`], then renamed
+/// if `go_on` still says so).
 pub fn cut(
     input: &Path,
     output: &Path,
@@ -147,6 +148,10 @@ pub fn cut(
         source,
     };
     let bytes = std::fs::metadata(part.path()).map_err(io)?.len();
+    // Asked once more just before the rename: a job that lost its lease leaves no output.
+    if !go_on(spec.end_ms) {
+        return Err(ClipError::Cancelled);
+    }
     part.commit().map_err(io)?;
     Ok(ClipResult {
         mode,
