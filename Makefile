@@ -17,8 +17,11 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
+# The whole suite, then the service tests (the API, trust boundary, jobs and the board through
+# `aula serve`) again with every catalogue on PostgreSQL.
 test: setup
 	$(CARGO) test --workspace --locked
+	AULA_TEST_CATALOGUE=postgres $(CARGO) test --locked --test serve --test trust --test jobs --test board
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -24,6 +24,9 @@ pub struct Config {
     pub embed_origins: Vec<String>,
     /// The mail server that sends alerts to subscribers (`[alerts]`); no alerts without it.
     pub alerts: Option<delivery::SmtpServer>,
+    /// The object store holding the sessions' outputs (`[storage]`, `kind = "s3"`); none: the
+    /// data folder holds them.
+    pub storage: Option<crate::storage::S3Settings>,
 }
 
 /// The optional `$AULA_HOME/aula.toml`.
@@ -38,6 +41,7 @@ struct ConfigFile {
     #[serde(default)]
     delivery: Vec<toml::Table>,
     alerts: Option<toml::Table>,
+    storage: Option<toml::Table>,
 }
 
 impl Config {
@@ -78,6 +82,14 @@ impl Config {
             .with_context(|| {
                 crate::BadInput(format!("bad configuration file {}", file_path.display()))
             })?;
+        let storage = file
+            .storage
+            .map(storage_settings)
+            .transpose()
+            .with_context(|| {
+                crate::BadInput(format!("bad configuration file {}", file_path.display()))
+            })?
+            .flatten();
         Ok(Config {
             home,
             database_url,
@@ -88,7 +100,17 @@ impl Config {
                 .unwrap_or_else(|| crate::ops::open_data::DEFAULT_LICENCE.to_owned()),
             embed_origins,
             alerts,
+            storage,
         })
+    }
+
+    /// Where a worker stages the files of job `id` when the outputs live in an object store.
+    pub fn staging_dir(&self, id: &str) -> PathBuf {
+        self.storage
+            .as_ref()
+            .and_then(|s| s.scratch.clone())
+            .unwrap_or_else(|| self.home.join("staging"))
+            .join(id)
     }
 
     /// Creates the data directory when the catalogue is about to be used.
@@ -201,5 +223,34 @@ fn embed_origin(origin: &str) -> Result<String> {
             "embed_origins: {origin:?} is not an origin (expected https://host or http://host:port)"
         ))
         .into())
+    }
+}
+
+/// `[storage]`: `kind = "local"` (the default: none) or `kind = "s3"` with its settings.
+fn storage_settings(table: toml::Table) -> Result<Option<crate::storage::S3Settings>> {
+    match table.get("kind").and_then(|k| k.as_str()) {
+        Some("local") if table.len() == 1 => Ok(None),
+        Some("local") => {
+            Err(crate::BadInput("[storage] kind = \"local\" takes no other setting".into()).into())
+        }
+        Some("s3") => {
+            let settings: crate::storage::S3Settings =
+                session::doc::from_toml(&toml::to_string(&table)?)
+                    .context("[storage] kind = \"s3\"")?;
+            if !(settings.endpoint.starts_with("http://")
+                || settings.endpoint.starts_with("https://"))
+            {
+                return Err(crate::BadInput(format!(
+                    "[storage] endpoint {:?}: expected an http:// or https:// URL",
+                    settings.endpoint
+                ))
+                .into());
+            }
+            Ok(Some(settings))
+        }
+        other => Err(crate::BadInput(format!(
+            "[storage] kind {other:?}: expected \"local\" or \"s3\""
+        ))
+        .into()),
     }
 }

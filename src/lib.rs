@@ -25,6 +25,7 @@ pub mod ops;
 pub mod progress;
 pub mod search;
 pub mod serve;
+pub mod storage;
 
 /// An error caused by the caller's input (a bad document, an unknown id, an out-of-range option):
 /// the binary exits with code 2 for these, 1 for everything else.

@@ -14,6 +14,8 @@ use crate::cancel::Cancel;
 use crate::catalogue::{Catalogue, Job, JobKind, JobState, Lease, WorkerRecord};
 use crate::config::Config;
 use crate::ops;
+use crate::storage::ObjectStorage;
+use anyhow::Context;
 
 /// Sessions one worker records at once: recordings run beside the heavy jobs, not in their place,
 /// so clips are cut while a session is live.
@@ -64,6 +66,8 @@ pub struct Worker {
     /// Jobs running now, per kind; held while a slot claims, so the limits hold.
     running: Arc<Mutex<HashMap<JobKind, usize>>>,
     load: Arc<AtomicUsize>,
+    /// The object store holding the outputs, when not the data folder.
+    storage: Option<ObjectStorage>,
 }
 
 impl Worker {
@@ -84,7 +88,13 @@ impl Worker {
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random worker id: {e}"))?;
         let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let id = format!("{host}-{}-{tag}", std::process::id());
+        let storage = config
+            .storage
+            .as_ref()
+            .map(ObjectStorage::open)
+            .transpose()?;
         Ok(Worker {
+            storage,
             id,
             host,
             config,
@@ -230,7 +240,7 @@ impl Worker {
             job.session,
             self.id
         );
-        let result = run_job(&self.config, &self.catalogue, &job, cancel.clone()).await;
+        let result = self.run_staged(&job, cancel.clone()).await;
         heartbeat.abort();
         if cancel.lease_lost() {
             tracing::warn!(
@@ -263,6 +273,53 @@ impl Worker {
             ),
             Err(e) => tracing::error!("job {}: not ended: {e}", job.id),
         }
+    }
+
+    /// Runs the job in the data folder, or (the outputs in an object store; a live recording
+    /// stays on its host) in a scratch folder: the session's files taken from the store, the job
+    /// run there, what it made put back while the lease holds, the folder removed.
+    async fn run_staged(&self, job: &Job, cancel: Cancel) -> anyhow::Result<Outcome> {
+        let Some(store) = self
+            .storage
+            .as_ref()
+            .filter(|_| job.kind != JobKind::Record)
+        else {
+            return run_job(&self.config, &self.catalogue, job, cancel).await;
+        };
+        let scratch = self.config.staging_dir(&job.id);
+        let staged = async {
+            std::fs::create_dir_all(&scratch)
+                .with_context(|| format!("creating {}", scratch.display()))?;
+            // The models and presets are read where they are.
+            for shared in ["models", "presets"] {
+                let real = self.config.home.join(shared);
+                if real.is_dir() {
+                    std::os::unix::fs::symlink(&real, scratch.join(shared)).with_context(|| {
+                        format!("linking {} into the scratch folder", real.display())
+                    })?;
+                }
+            }
+            let before = store
+                .fetch(&format!("sessions/{}/", job.session), &scratch)
+                .await?;
+            let config = Config {
+                home: scratch.clone(),
+                ..self.config.clone()
+            };
+            let outcome = run_job(&config, &self.catalogue, job, cancel.clone()).await?;
+            let written = store.put_back(&scratch, &before, &cancel).await?;
+            tracing::info!("job {}: {written} object(s) put in the store", job.id);
+            anyhow::Ok(outcome)
+        }
+        .await;
+        if let Err(e) = std::fs::remove_dir_all(&scratch) {
+            tracing::warn!(
+                "job {}: scratch folder {} not removed: {e}",
+                job.id,
+                scratch.display()
+            );
+        }
+        staged
     }
 
     /// Ends a job that ran: done, cancelled, failed, or queued again for a retry when the

@@ -79,6 +79,7 @@ fn kind_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind>
         publisher::request::RequestError,
         publisher::clip::ClipError,
         sample::SampleError,
+        crate::storage::StorageError,
     );
     if cause.is::<crate::BadInput>() {
         return Some(ErrorKind::BadInput);

@@ -84,6 +84,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Recent failed sign-ins per name, which slow the next attempts down.
     pub throttle: Arc<crate::ops::accounts::Throttle>,
+    /// The object store holding the sessions' outputs, when not the data folder.
+    pub storage: Option<crate::storage::ObjectStorage>,
 }
 
 impl AppState {
@@ -94,6 +96,7 @@ impl AppState {
             catalogue,
             metrics: Arc::default(),
             throttle: Arc::default(),
+            storage: None,
         }
     }
 
@@ -510,9 +513,9 @@ async fn file(
     let Some(target) = inside(&dir, &path) else {
         return Err(not_found());
     };
-    if !target.is_file()
-        || target.extension().is_some_and(|e| e == "part")
-        || through_link(&dir, &target)
+    let local = state.storage.is_none();
+    if target.extension().is_some_and(|e| e == "part")
+        || (local && (!target.is_file() || through_link(&dir, &target)))
     {
         return Err(not_found());
     }
@@ -532,6 +535,23 @@ async fn file(
                 return Err(not_found());
             }
         }
+    }
+    if let Some(store) = &state.storage {
+        // In the object store: a short-lived signed link to the object itself.
+        let key = format!("sessions/{session}/{path}");
+        if !store.exists(&key).await.map_err(ApiError::internal)? {
+            return Err(not_found());
+        }
+        let url = store
+            .download_url(&key, SIGNED_LINK)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut response = axum::response::Redirect::temporary(&url).into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        return Ok(response);
     }
     let download = request
         .uri()
@@ -569,7 +589,10 @@ async fn file(
     Ok(response)
 }
 
-/// Opens everything `aula serve` needs: catalogue, search index, jobs left running.
+/// How long a download link into the object store works.
+const SIGNED_LINK: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Opens everything `aula serve` needs: catalogue, search index, object store.
 pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState> {
     config.ensure_home()?;
     let stale = crate::fsutil::remove_stale_parts(&config.home.join("sessions"));
@@ -589,7 +612,13 @@ pub async fn prepare(config: &Config, max_queued_jobs: usize) -> Result<AppState
     if indexed > 0 {
         tracing::info!("indexed the transcripts of {indexed} session(s) for the search");
     }
-    Ok(AppState::new(config.clone(), catalogue, max_queued_jobs))
+    let mut state = AppState::new(config.clone(), catalogue, max_queued_jobs);
+    state.storage = config
+        .storage
+        .as_ref()
+        .map(crate::storage::ObjectStorage::open)
+        .transpose()?;
+    Ok(state)
 }
 
 pub async fn run(config: Config, args: ServeArgs, cancel: Cancel) -> Result<()> {

@@ -24,9 +24,22 @@ pub struct Aula {
 }
 
 impl Aula {
+    /// A scratch directory for one test. With `AULA_TEST_CATALOGUE=postgres` (the second pass of
+    /// `make test`), its catalogue is a new database on the test process's PostgreSQL cluster,
+    /// named in its `aula.toml`: every command and server started on it uses that database.
     pub fn new() -> Aula {
+        let home = tempfile::tempdir().expect("temporary directory");
+        if std::env::var("AULA_TEST_CATALOGUE").as_deref() == Ok("postgres") {
+            let data = home.path().join("data");
+            std::fs::create_dir_all(&data).expect("data directory");
+            std::fs::write(
+                data.join("aula.toml"),
+                format!("database = \"{}\"\n", testdb::database()),
+            )
+            .expect("aula.toml");
+        }
         Aula {
-            home: tempfile::tempdir().expect("temporary directory"),
+            home,
             database: None,
         }
     }
