@@ -143,8 +143,9 @@ pub fn fragments(text: &str, q: &str) -> Vec<Fragment> {
     out
 }
 
-/// What a search may be narrowed to; `None` is no limit.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What a search may be narrowed to; `None` is no limit. A search's query string carries them
+/// (`person`, `group`, `from`, `to`, `kind`), unchecked until [`Filters::checked`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
 pub struct Filters {
     /// A speaker's roster id.
     pub person: Option<String>,
@@ -156,6 +157,7 @@ pub struct Filters {
     /// An agenda item kind (`motion`, `question`, ...).
     pub kind: Option<String>,
     /// One session's id.
+    #[serde(skip)]
     pub session: Option<String>,
 }
 

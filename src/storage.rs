@@ -162,25 +162,7 @@ impl ObjectStorage {
     /// deletes the objects of the files gone; checks `cancel` (the job's lease) before each.
     /// Returns how many objects were written.
     pub async fn put_back(&self, root: &Path, before: &Staged, cancel: &Cancel) -> Result<usize> {
-        let now = staged(root)?;
-        let mut written = 0;
-        for (key, meta) in &now {
-            if before.get(key) == Some(meta) {
-                continue;
-            }
-            if cancel.is_cancelled() {
-                return Err(StorageError::LeaseLost);
-            }
-            let path = root.join(key);
-            let mut file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
-            let mut upload =
-                object_store::buffered::BufWriter::new(self.store.clone(), Key::from(key.as_str()));
-            tokio::io::copy(&mut file, &mut upload)
-                .await
-                .map_err(io(&path))?;
-            upload.shutdown().await.map_err(io(&path))?;
-            written += 1;
-        }
+        let (now, written) = self.put_changed(root, "", before, cancel).await?;
         for key in before.keys().filter(|k| !now.contains_key(*k)) {
             if cancel.is_cancelled() {
                 return Err(StorageError::LeaseLost);
@@ -191,6 +173,59 @@ impl ObjectStorage {
                 .map_err(Self::object(key))?;
         }
         Ok(written)
+    }
+
+    /// Puts the files under `root` that are new or changed since `before` at `prefix` + their
+    /// path, playlists after the segments they list; returns what `root` holds and how many went.
+    async fn put_changed(
+        &self,
+        root: &Path,
+        prefix: &str,
+        before: &Staged,
+        cancel: &Cancel,
+    ) -> Result<(Staged, usize)> {
+        let now = staged(root)?;
+        let mut changed: Vec<String> = now
+            .iter()
+            .filter(|(key, meta)| before.get(*key) != Some(meta))
+            .map(|(key, _)| key.clone())
+            .collect();
+        changed.sort_by(|a, b| (a.ends_with(".m3u8"), a).cmp(&(b.ends_with(".m3u8"), b)));
+        for key in &changed {
+            if cancel.is_cancelled() {
+                return Err(StorageError::LeaseLost);
+            }
+            let path = root.join(key);
+            let mut file = tokio::fs::File::open(&path).await.map_err(io(&path))?;
+            let mut upload = object_store::buffered::BufWriter::new(
+                self.store.clone(),
+                Key::from(format!("{prefix}{key}")),
+            );
+            tokio::io::copy(&mut file, &mut upload)
+                .await
+                .map_err(io(&path))?;
+            upload.shutdown().await.map_err(io(&path))?;
+        }
+        Ok((now, changed.len()))
+    }
+
+    /// Copies the live HLS in `dir` (only public segments ever reach it) to `prefix` in the store
+    /// as it is made: every second until `stop`, then once more for the ended playlists. The
+    /// store can then be a CDN's origin. A failed pass is logged and tried again.
+    pub async fn mirror(&self, dir: PathBuf, prefix: String, stop: Cancel) {
+        let mut sent = Staged::new();
+        let keep_going = Cancel::default();
+        loop {
+            let last = stop.is_cancelled();
+            match self.put_changed(&dir, &prefix, &sent, &keep_going).await {
+                Ok((now, _)) => sent = now,
+                Err(e) => tracing::warn!("live HLS not copied to the store: {e}"),
+            }
+            if last {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 
     /// Whether the object at `key` exists.

@@ -2,7 +2,8 @@
 //! implementation of the protocol, built by scripts/setup) on a private port, one
 //! `aula serve --workers 0` and one `aula worker` on PostgreSQL. A clip and a press kit made by
 //! the worker land in the bucket, a download through the API is a signed link into the store that
-//! gives the clip's bytes, and the worker's staging folder is left empty.
+//! gives the clip's bytes, and the worker's staging folder is left empty. A live recording's HLS
+//! reaches the bucket as it is made, every playlist with the segments it lists.
 
 mod common;
 
@@ -113,10 +114,8 @@ fn get_url(url: &str) -> (u16, Vec<u8>) {
     (status, response[head_end..].to_vec())
 }
 
-#[test]
-fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
-    let s3 = S3::start();
-    let aula = Aula::on_postgres();
+/// Points `aula`'s data directory at the bucket of `s3`.
+fn store_in(aula: &Aula, s3: &S3) -> PathBuf {
     let data = aula.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
@@ -128,6 +127,14 @@ fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
         ),
     )
     .unwrap();
+    data
+}
+
+#[test]
+fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
+    let s3 = S3::start();
+    let aula = Aula::on_postgres();
+    let data = store_in(&aula, &s3);
     let sample = aula.sample(&Spec {
         lang: "en",
         seconds: 30,
@@ -227,4 +234,46 @@ fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+}
+
+#[test]
+fn the_live_hls_reaches_the_bucket_as_it_is_made() {
+    let s3 = S3::start();
+    let aula = Aula::new();
+    store_in(&aula, &s3);
+    let sample = aula.sample(&Spec {
+        lang: "en",
+        seconds: 20,
+        items: 1,
+        speakers: 2,
+        seed: 32,
+        ..Spec::default()
+    });
+    let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+    aula.ok(&["record", &id, "--live"]);
+    let live = s3.object(&format!("sessions/{id}/live"));
+    let master = std::fs::read_to_string(live.join("index.m3u8"))
+        .unwrap_or_else(|e| panic!("no multivariant playlist in the bucket: {e}"));
+    let renditions: Vec<&str> = master
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert!(!renditions.is_empty(), "{master}");
+    for rendition in renditions {
+        let playlist = std::fs::read_to_string(live.join(rendition))
+            .unwrap_or_else(|e| panic!("{rendition} not in the bucket: {e}"));
+        assert!(playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+        let dir = live.join(rendition).parent().unwrap().to_path_buf();
+        let segments: Vec<&str> = playlist
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect();
+        assert!(!segments.is_empty(), "{playlist}");
+        for segment in segments {
+            assert!(
+                dir.join(segment).metadata().is_ok_and(|m| m.len() > 0),
+                "{rendition} lists {segment}, not in the bucket"
+            );
+        }
+    }
 }

@@ -128,6 +128,19 @@ pub async fn record(
             }
         })
     });
+    // With an object store, the live HLS goes there as it is made.
+    let mirrored = Cancel::default();
+    let mirror = match (&config.storage, request.live) {
+        (Some(settings), true) => {
+            let store = crate::storage::ObjectStorage::open(settings)?;
+            let (dir, prefix) = (config.live_dir(id), format!("sessions/{id}/live/"));
+            let stop = mirrored.clone();
+            Some(tokio::spawn(async move {
+                store.mirror(dir, prefix, stop).await
+            }))
+        }
+        _ => None,
+    };
     let states_path = config.live_sources(id);
     let recorded = tokio::task::spawn_blocking(move || {
         let mut events = Vec::new();
@@ -155,6 +168,10 @@ pub async fn record(
     .await;
     if let Some(task) = follow {
         task.abort();
+    }
+    mirrored.cancel();
+    if let Some(task) = mirror {
+        let _ = task.await;
     }
     let (report, events) = recorded??;
     let live = report

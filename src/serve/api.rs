@@ -589,11 +589,8 @@ pub async fn report(
 #[derive(Debug, Deserialize)]
 pub struct SearchQuery {
     q: String,
-    person: Option<String>,
-    group: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    kind: Option<String>,
+    #[serde(flatten)]
+    filters: search::Filters,
 }
 
 /// Searches every session's public transcript (public): every word, Snowball stems in the
@@ -608,15 +605,6 @@ pub async fn search_transcripts(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Vec<Hit>> {
-    let filters = crate::search::Filters {
-        person: q.person,
-        group: q.group,
-        from: q.from,
-        to: q.to,
-        kind: q.kind,
-        session: None,
-    }
-    .checked()
-    .map_err(ApiError::bad_request)?;
+    let filters = q.filters.checked().map_err(ApiError::bad_request)?;
     Ok(Json(state.catalogue.search(&q.q, &filters, 50).await?))
 }

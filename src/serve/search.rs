@@ -20,11 +20,8 @@ pub fn routes() -> Router<AppState> {
 struct SearchPageQuery {
     lang: Option<String>,
     q: Option<String>,
-    person: Option<String>,
-    group: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    kind: Option<String>,
+    #[serde(flatten)]
+    filters: crate::search::Filters,
 }
 
 /// The hits of one session, in the order the search ranks them.
@@ -59,15 +56,7 @@ async fn search_page(
 ) -> Result<Html<String>, ApiError> {
     let lang = Lang::parse(q.lang.as_deref());
     let query = q.q.clone().unwrap_or_default();
-    let filters = crate::search::Filters {
-        person: q.person,
-        group: q.group,
-        from: q.from,
-        to: q.to,
-        kind: q.kind,
-        session: None,
-    }
-    .checked();
+    let filters = q.filters.checked();
     let (hits, error, filters) = match filters {
         Ok(f) if query.trim().is_empty() => (Vec::new(), None, f),
         Ok(f) => (state.catalogue.search(&query, &f, 50).await?, None, f),
