@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::serve::{free_port, http, http_raw, spawn, start_serve_command, Server};
+use common::serve::{free_port, http, http_raw, spawn, start_serving_only, Server};
 use common::{Aula, Evidence, Spec};
 
 const ACCESS_KEY: &str = "aula-test";
@@ -149,16 +149,8 @@ fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
         .ok(&["token", "create", "--role", "press"])
         .trim()
         .to_owned();
-    let port = free_port();
-    let mut command = aula.command(&[
-        "serve",
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--workers",
-        "0",
-    ]);
-    command.stdout(std::process::Stdio::null());
-    let _server = start_serve_command(command, port);
+    let server = start_serving_only(&aula, &[]);
+    let port = server.port;
     let mut worker = aula.command(&["worker", "--kinds", "clip,publish", "--concurrency", "1"]);
     worker.stdout(std::process::Stdio::null());
     let _worker = spawn(worker);

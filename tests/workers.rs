@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::deliver::walk;
-use common::serve::{free_port, http, spawn, start_serve_command, Server};
+use common::serve::{http, spawn, start_serving_only, Server};
 use common::{Aula, Evidence, Spec};
 
 /// The lease the workers of these tests hold a job for without a heartbeat.
@@ -88,18 +88,7 @@ impl Cluster {
                 .to_owned()
         };
         let (press, admin) = (token("press"), token("admin"));
-        let port = free_port();
-        let mut command = aula.command(&[
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--workers",
-            "0",
-            "--max-queued-jobs",
-            "100",
-        ]);
-        command.stdout(std::process::Stdio::null());
-        let server = start_serve_command(command, port);
+        let server = start_serving_only(&aula, &["--max-queued-jobs", "100"]);
         Cluster {
             aula,
             session,
@@ -158,6 +147,31 @@ impl Cluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// A long clip job caught running on a lone worker: the worker, the job's id and the id of
+    /// the worker holding it.
+    fn caught_running(&self, from_ms: u64) -> (Server, String, String) {
+        let worker = self.worker();
+        self.wait_workers(1);
+        let id = self.long_clip(from_ms);
+        let running = wait_job(self.server.port, &self.press, &id, 120, |j| {
+            j["state"] == "running"
+        });
+        let holder = running["worker"].as_str().unwrap().to_owned();
+        std::thread::sleep(Duration::from_millis(500));
+        (worker, id, holder)
+    }
+
+    /// Waits until job `id` is done; a job that fails or is cancelled fails the test.
+    fn done(&self, id: &str) -> serde_json::Value {
+        wait_job(self.server.port, &self.press, id, 300, |j| {
+            assert!(
+                !matches!(j["state"].as_str(), Some("failed" | "cancelled")),
+                "{j}"
+            );
+            j["state"] == "done"
+        })
     }
 
     /// A re-encode long enough to be caught in the middle (30 s to 720p, subtitles burned in).
@@ -228,18 +242,7 @@ fn thirty_clip_jobs_on_two_workers_are_each_done_once() {
             )
         })
         .collect();
-    let done: Vec<serde_json::Value> = ids
-        .iter()
-        .map(|id| {
-            wait_job(cluster.server.port, &cluster.press, id, 300, |j| {
-                assert!(
-                    !matches!(j["state"].as_str(), Some("failed" | "cancelled")),
-                    "{j}"
-                );
-                j["state"] == "done"
-            })
-        })
-        .collect();
+    let done: Vec<serde_json::Value> = ids.iter().map(|id| cluster.done(id)).collect();
     assert!(
         done.iter().all(|j| j["attempts"] == 1),
         "a job was attempted twice: {done:?}"
@@ -283,28 +286,14 @@ fn thirty_clip_jobs_on_two_workers_are_each_done_once() {
 #[test]
 fn a_killed_worker_loses_its_job_to_another_once_the_lease_expires() {
     let cluster = Cluster::new(22);
-    let first = cluster.worker();
-    cluster.wait_workers(1);
-    let id = cluster.long_clip(2000);
-    let running = wait_job(cluster.server.port, &cluster.press, &id, 120, |j| {
-        j["state"] == "running"
-    });
-    let holder = running["worker"].as_str().unwrap().to_owned();
-    std::thread::sleep(Duration::from_millis(500));
-    let mut first = first;
+    let (mut first, id, holder) = cluster.caught_running(2000);
     // SAFETY: kill(2) on a child of this process.
     unsafe { libc::kill(first.child.id() as i32, libc::SIGKILL) };
     let _ = first.child.wait();
     let killed_at = Instant::now();
     let _second = cluster.worker();
 
-    let done = wait_job(cluster.server.port, &cluster.press, &id, 240, |j| {
-        assert!(
-            !matches!(j["state"].as_str(), Some("failed" | "cancelled")),
-            "{j}"
-        );
-        j["state"] == "done"
-    });
+    let done = cluster.done(&id);
     assert!(
         killed_at.elapsed() >= Duration::from_secs(3),
         "taken again before the lease expired"
@@ -339,24 +328,11 @@ fn a_killed_worker_loses_its_job_to_another_once_the_lease_expires() {
 #[test]
 fn a_worker_frozen_past_its_lease_writes_nothing_when_it_thaws() {
     let cluster = Cluster::new(23);
-    let frozen = cluster.worker();
-    cluster.wait_workers(1);
-    let id = cluster.long_clip(4000);
-    let running = wait_job(cluster.server.port, &cluster.press, &id, 120, |j| {
-        j["state"] == "running"
-    });
-    let holder = running["worker"].as_str().unwrap().to_owned();
-    std::thread::sleep(Duration::from_millis(500));
+    let (frozen, id, holder) = cluster.caught_running(4000);
     // SAFETY: kill(2) on a child of this process.
     unsafe { libc::kill(frozen.child.id() as i32, libc::SIGSTOP) };
     let _other = cluster.worker();
-    let done = wait_job(cluster.server.port, &cluster.press, &id, 240, |j| {
-        assert!(
-            !matches!(j["state"].as_str(), Some("failed" | "cancelled")),
-            "{j}"
-        );
-        j["state"] == "done"
-    });
+    let done = cluster.done(&id);
     assert_ne!(done["worker"].as_str(), Some(holder.as_str()), "{done}");
     let path = done["outputs"][0]["path"].as_str().unwrap();
     let file = cluster

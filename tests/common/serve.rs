@@ -223,6 +223,18 @@ pub fn start_serve_command(command: std::process::Command, port: u16) -> Server 
     server
 }
 
+/// `aula serve --workers 0` (a server that runs no jobs) on `aula`'s data directory and catalogue,
+/// on a free port, with `args` besides.
+pub fn start_serving_only(aula: &Aula, args: &[&str]) -> Server {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut all = vec!["serve", "--addr", addr.as_str(), "--workers", "0"];
+    all.extend_from_slice(args);
+    let mut command = aula.command(&all);
+    command.stdout(std::process::Stdio::null());
+    start_serve_command(command, port)
+}
+
 /// Starts `command` (an `aula worker`, say: `port` is 0), killed when dropped.
 pub fn spawn(mut command: std::process::Command) -> Server {
     let child = command.spawn().unwrap();
