@@ -76,10 +76,10 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    pub fn kind(&self) -> crate::ops::ErrorKind {
+    pub fn kind(&self) -> session::ErrorKind {
         match self {
-            StorageError::LeaseLost => crate::ops::ErrorKind::Cancelled,
-            _ => crate::ops::ErrorKind::Internal,
+            StorageError::LeaseLost => session::ErrorKind::Cancelled,
+            _ => session::ErrorKind::Internal,
         }
     }
 }

@@ -226,6 +226,11 @@ fn clips_and_the_press_kit_go_to_the_object_store_and_download_from_it() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+
+    // Deleting the session deletes its objects.
+    aula.ok(&["session", "delete", &id]);
+    let kept = common::deliver::walk(&s3.object(&format!("sessions/{id}")));
+    assert!(kept.is_empty(), "still in the bucket: {kept:?}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Deleting a session: its catalogue rows, then its folder under the data directory (and only that
-//! folder: the checked id cannot name another).
+//! folder: the checked id cannot name another), and its objects when an object store holds them.
 
 use serde::Serialize;
 use session::SessionId;
@@ -16,13 +16,15 @@ pub enum DeleteError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Store(#[from] crate::storage::StorageError),
 }
 
 impl DeleteError {
     pub fn kind(&self) -> super::ErrorKind {
         match self {
             DeleteError::Catalogue(e) => e.kind(),
-            DeleteError::Folder { .. } => super::ErrorKind::Internal,
+            DeleteError::Folder { .. } | DeleteError::Store(_) => super::ErrorKind::Internal,
         }
     }
 }
@@ -33,6 +35,8 @@ pub struct DeleteReport {
     pub id: SessionId,
     /// Whether the session had a folder of outputs.
     pub removed_folder: bool,
+    /// The session's objects removed from the object store (none without one).
+    pub removed_objects: usize,
 }
 
 /// Deletes an imported session; an unknown id is an error and removes nothing.
@@ -60,8 +64,17 @@ pub async fn delete(
         }
         Err(_) => false,
     };
+    let removed_objects = match &config.storage {
+        Some(settings) => {
+            crate::storage::ObjectStorage::open(settings)?
+                .delete_prefix(&format!("sessions/{id}/"))
+                .await?
+        }
+        None => 0,
+    };
     Ok(DeleteReport {
         id: id.clone(),
         removed_folder,
+        removed_objects,
     })
 }
