@@ -12,16 +12,64 @@
   const lines = Array.from(document.querySelectorAll("#transcript .line"));
 
   // Plays an HLS address: natively where the browser can (Safari, Chromium), else with hls.js.
+  // Returns the hls.js player when one is used.
   function playHls(src) {
     if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = src;
     } else if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls();
+      const hls = new window.Hls({ subtitleDisplay: true });
       hls.loadSource(src);
       hls.attachMedia(video);
+      return hls;
     } else if (status) {
       status.textContent = "HLS";
     }
+    return null;
+  }
+
+  // The live stream: joined at the live edge (where the player does not do it itself), its
+  // captions on by default, "back to live", "from the start" and a captions switch.
+  function playLive(src) {
+    const hls = playHls(src);
+    const edgeS = () => (video.seekable.length ? video.seekable.end(video.seekable.length - 1) : 0);
+    const toLive = () => {
+      const edge = edgeS();
+      if (edge > 0) video.currentTime = Math.max(0, edge - 6);
+      video.play().catch(() => {});
+    };
+    let captionsOn = true;
+    const applyCaptions = () => {
+      for (const t of video.textTracks) {
+        if (t.kind === "subtitles" || t.kind === "captions") t.mode = captionsOn ? "showing" : "hidden";
+      }
+      if (hls) {
+        hls.subtitleDisplay = captionsOn;
+        if (captionsOn && hls.subtitleTrack < 0 && hls.subtitleTracks.length) hls.subtitleTrack = 0;
+      }
+      const button = document.getElementById("live-captions");
+      if (button) button.setAttribute("aria-pressed", String(captionsOn));
+    };
+    video.textTracks.addEventListener("addtrack", applyCaptions);
+    if (hls) hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, applyCaptions);
+    video.addEventListener("loadedmetadata", () => {
+      applyCaptions();
+      // A native player may start an EVENT playlist at its first segment: go to the edge.
+      if (edgeS() - video.currentTime > 15) toLive();
+    });
+    const on = (id, fn) => {
+      const el = document.getElementById(id);
+      if (el) el.addEventListener("click", fn);
+    };
+    on("back-to-live", toLive);
+    on("from-start", () => {
+      video.currentTime = video.seekable.length ? video.seekable.start(0) : 0;
+      video.play().catch(() => {});
+    });
+    on("live-captions", () => {
+      captionsOn = !captionsOn;
+      applyCaptions();
+    });
+    video.play().catch(() => {});
   }
 
   // `?t=75` (seconds of session time) or `?t=75.2-90.5` (a range to play and stop at).
@@ -130,8 +178,7 @@
   }
 
   if (data.live) {
-    playHls(data.live);
-    video.play().catch(() => {});
+    playLive(data.live);
     if (data.now) followLive(data.now);
     return;
   }

@@ -127,6 +127,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
                     set.get("live-360p").unwrap().clone(),
                 ],
                 segment_ms: 2_000,
+                captions: None,
             },
             inputs: vec![ProgramInput {
                 source: "cam".into(),
@@ -141,7 +142,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
             record_dir: None,
             segment_ms: 10_000,
             slate_text: "Connection lost".into(),
-            tap: None,
+            captions_feed: None,
         }),
         resume: false,
     };

@@ -37,7 +37,11 @@ pub fn peak_bps(segments: &[MediaSegment]) -> Option<u64> {
         .max()
 }
 
-/// The media playlist; `ended` turns the EVENT playlist into a complete VOD one.
+/// Where a player joins a live playlist: this far behind its end, not at the session's start.
+pub const LIVE_START_OFFSET_S: f64 = -6.0;
+
+/// The media playlist; `ended` turns the EVENT playlist into a complete VOD one. While live,
+/// players are told to start near the live edge (`EXT-X-START`).
 pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
     let target_s = segments
         .iter()
@@ -49,6 +53,11 @@ pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target_s}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:{}\n",
         if ended { "VOD" } else { "EVENT" }
     );
+    if !ended {
+        out.push_str(&format!(
+            "#EXT-X-START:TIME-OFFSET={LIVE_START_OFFSET_S:.1}\n"
+        ));
+    }
     for s in segments {
         if s.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -92,12 +101,38 @@ pub fn parse_media_playlist(text: &str) -> Vec<MediaSegment> {
     out
 }
 
-/// The multivariant playlist: each rendition's bandwidth, resolution and codecs (H.264 High, AAC-LC).
-pub fn multivariant(renditions: &[Rendition]) -> String {
+/// A subtitle rendition: the live captions' WebVTT playlist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subtitles {
+    /// BCP 47 language of the captions.
+    pub language: String,
+    /// What players list it as.
+    pub label: String,
+    /// Its playlist, from the multivariant playlist's folder.
+    pub uri: String,
+}
+
+/// The subtitle group every variant names.
+pub const SUBTITLES_GROUP: &str = "captions";
+
+/// The multivariant playlist: each rendition's bandwidth, resolution and codecs (H.264 High,
+/// AAC-LC), and the subtitle rendition, on by default, that every variant names.
+pub fn multivariant(renditions: &[Rendition], subtitles: Option<&Subtitles>) -> String {
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:3\n");
+    let mut group = String::new();
+    if let Some(s) = subtitles {
+        let quoted = |v: &str| v.replace('"', "'");
+        out.push_str(&format!(
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLES_GROUP}\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI=\"{}\"\n",
+            quoted(&s.label),
+            quoted(&s.language),
+            quoted(&s.uri)
+        ));
+        group = format!(",SUBTITLES=\"{SUBTITLES_GROUP}\"");
+    }
     for r in renditions {
         out.push_str(&format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},CODECS=\"avc1.64001f,mp4a.40.2\"\n{}/index.m3u8\n",
+            "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{},CODECS=\"avc1.64001f,mp4a.40.2\"{group}\n{}/index.m3u8\n",
             r.bandwidth_bps, r.width, r.height, r.name
         ));
     }
@@ -131,17 +166,40 @@ mod tests {
         assert!(live.contains("#EXT-X-TARGETDURATION:3"));
         assert!(live.contains("#EXTINF:2.040,\nsegment-00001.ts\n"));
         assert!(!live.contains("ENDLIST"));
+        assert!(live.contains("#EXT-X-START:TIME-OFFSET=-6.0\n"));
         assert_eq!(peak_bps(&segments), Some(1_000_000));
         let done = media_playlist(&segments, true);
         assert!(done.contains("#EXT-X-PLAYLIST-TYPE:VOD") && done.ends_with("#EXT-X-ENDLIST\n"));
-        let master = multivariant(&[Rendition {
-            name: "720p".into(),
-            width: 1280,
-            height: 720,
-            bandwidth_bps: 2_900_000,
-        }]);
+        assert!(
+            !done.contains("EXT-X-START"),
+            "a finished session plays from its start"
+        );
+        let renditions = [
+            Rendition {
+                name: "720p".into(),
+                width: 1280,
+                height: 720,
+                bandwidth_bps: 2_900_000,
+            },
+            Rendition {
+                name: "360p".into(),
+                width: 640,
+                height: 360,
+                bandwidth_bps: 900_000,
+            },
+        ];
+        let master = multivariant(&renditions, None);
         assert!(master.contains("BANDWIDTH=2900000,RESOLUTION=1280x720"));
-        assert!(master.ends_with("720p/index.m3u8\n"));
+        assert!(master.ends_with("360p/index.m3u8\n"));
+        assert!(!master.contains("SUBTITLES"));
+        let subtitles = Subtitles {
+            language: "it".into(),
+            label: "Italiano \"auto\"".into(),
+            uri: "captions/index.m3u8".into(),
+        };
+        let master = multivariant(&renditions, Some(&subtitles));
+        assert!(master.contains("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"captions\",NAME=\"Italiano 'auto'\",LANGUAGE=\"it\",DEFAULT=YES,AUTOSELECT=YES"));
+        assert_eq!(master.matches(",SUBTITLES=\"captions\"\n").count(), 2);
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! no re-encoding) in self-contained MP4 segments of about ten seconds, so that a crash loses at
 //! most the segment being written; a recording index with each segment's span in session time; and
 //! the segments of a source joined into one file without re-encoding; live HLS of the program feed
-//! in several renditions.
+//! in several renditions, with live captions as a WebVTT rendition.
 //!
-//! Modules depend downwards only: `gst`, `source`, `closed`, `watchdog`; then `hls`, `index`,
+//! Modules depend downwards only: `gst`, `source`, `closed`, `watchdog`; then `hls`, `captions`, `index`,
 //! `director`; then `live`, `program`, `ingest`, `record`, `join` (tests/architecture.rs checks).
 
+pub mod captions;
 pub mod card;
 pub mod closed;
 pub mod director;

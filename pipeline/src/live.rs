@@ -5,14 +5,18 @@
 //! `<dir>/<rendition>/segment-NNNNN.ts`. A segment is written beside `<dir>`, in
 //! `<dir>.pending/<rendition>/`, and moved into `<dir>` only when it is listed: one that holds a
 //! closed part of the session not covered by the closed slate is deleted instead, and one listed
-//! before its part was declared closed is taken off the playlist and deleted.
-
+//! before its part was declared closed is taken off the playlist and deleted. With live captions,
+//! a segment waits (at most the caption delay) until the captions of its time are final, and is
+//! listed with its WebVTT twin in `<dir>/captions/`, the multivariant playlist's subtitle rendition.
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use crate::captions::{self, CaptionWord, RollUp};
 use crate::closed::{self, Gate, SegmentSpan};
 use crate::gst::{add_chain, element, gst_error, io_error, PipelineError};
 use crate::hls::{self, MediaSegment, Rendition};
@@ -23,6 +27,41 @@ pub struct LiveOptions {
     pub dir: PathBuf,
     pub renditions: Vec<presets::Preset>,
     pub segment_ms: u64,
+    /// Live captions as a subtitle rendition, when the program's sound is transcribed live.
+    pub captions: Option<CaptionOptions>,
+}
+
+/// The live captions' rendition.
+#[derive(Clone, Debug)]
+pub struct CaptionOptions {
+    pub language: String,
+    /// What players list the track as.
+    pub label: String,
+    /// The longest a segment waits for its captions: the picture and sound's delay.
+    pub max_delay_ms: u64,
+}
+
+/// The captions' folder under the live folder.
+pub const CAPTIONS_DIR: &str = "captions";
+
+/// A closed segment waiting to be listed.
+struct Held {
+    file: String,
+    opened_ms: u64,
+    closed_ms: u64,
+    closed_at: Instant,
+}
+
+/// The WebVTT rendition: one `.vtt` per listed segment of the first rendition, same number.
+struct CaptionTrack {
+    dir: PathBuf,
+    subtitles: hls::Subtitles,
+    segments: Vec<MediaSegment>,
+    restarted: bool,
+    rollup: RollUp,
+    max_delay_ms: u64,
+    /// Captions before this running time are final.
+    through_ms: u64,
 }
 
 /// Where a rendition's segments are written before they are listed: outside `dir`, which is public.
@@ -56,6 +95,8 @@ pub struct Ladder {
     /// segment withheld as closed).
     restarted: Vec<bool>,
     opened_ms: Vec<u64>,
+    held: Vec<VecDeque<Held>>,
+    captions: Option<CaptionTrack>,
     /// When each segment was listed, against the clock time of its first frame (for latency).
     pub listed: Vec<ListedSegment>,
 }
@@ -97,7 +138,7 @@ impl Ladder {
             std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
             let staging = pending.join(&name);
             std::fs::create_dir_all(&staging).map_err(|e| io_error(&staging, e))?;
-            clear_segments(&staging)?;
+            clear_segments(&staging, "ts")?;
             let sink = gst::ElementFactory::make("splitmuxsink")
                 .name(format!("hls-{name}"))
                 .build()
@@ -109,7 +150,7 @@ impl Ladder {
                     .to_string_lossy()
                     .to_string(),
             );
-            let earlier = earlier_segments(&dir, resume)?;
+            let earlier = earlier_segments(&dir, resume, "ts")?;
             let next = earlier
                 .iter()
                 .filter_map(|s| {
@@ -143,9 +184,31 @@ impl Ladder {
                 sink,
             });
         }
+        let captions = match &opts.captions {
+            Some(c) => {
+                let dir = opts.dir.join(CAPTIONS_DIR);
+                std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+                let segments = earlier_segments(&dir, resume, "vtt")?;
+                Some(CaptionTrack {
+                    subtitles: hls::Subtitles {
+                        language: c.language.clone(),
+                        label: c.label.clone(),
+                        uri: format!("{CAPTIONS_DIR}/index.m3u8"),
+                    },
+                    dir,
+                    restarted: !segments.is_empty(),
+                    segments,
+                    rollup: RollUp::default(),
+                    max_delay_ms: c.max_delay_ms,
+                    through_ms: 0,
+                })
+            }
+            None => None,
+        };
+        let subtitles = captions.as_ref().map(|c| &c.subtitles);
         write_atomic(
             &opts.dir.join("index.m3u8"),
-            &hls::multivariant(&renditions),
+            &hls::multivariant(&renditions, subtitles),
         )?;
         let n = branches.len();
         Ok(Ladder {
@@ -156,6 +219,8 @@ impl Ladder {
             restarted: listed.iter().map(|l| !l.is_empty()).collect(),
             segments: listed,
             opened_ms: vec![0; n],
+            held: (0..n).map(|_| VecDeque::new()).collect(),
+            captions,
             listed: Vec::new(),
         })
     }
@@ -210,58 +275,166 @@ impl Ladder {
                             .map(|f| f.to_string_lossy().into_owned())
                     })
                     .unwrap_or_default();
-                let name = &self.branches[k].name;
-                let dir = self.dir.join(name);
-                let staged = self.pending.join(name).join(&file);
-                let span = gate.span(self.opened_ms[k], at_ms);
-                if gate.must_withhold(span) {
-                    tracing::info!(
-                        "live {name}: {file} withheld, it holds a closed part ({} - {} ms)",
-                        span.start_ms,
-                        span.end_ms
-                    );
-                    remove_if_there(&staged)?;
-                    self.restarted[k] = true;
-                    return Ok(true);
-                }
-                let bytes = std::fs::metadata(&staged).map_or(0, |m| m.len());
-                let public = dir.join(&file);
-                std::fs::rename(&staged, &public).map_err(|e| io_error(&public, e))?;
-                self.segments[k].push(MediaSegment {
+                self.held[k].push_back(Held {
                     file,
-                    duration_ms: at_ms.saturating_sub(self.opened_ms[k]),
-                    bytes,
-                    discontinuity: std::mem::take(&mut self.restarted[k]),
-                    session_span: Some(span),
+                    opened_ms: self.opened_ms[k],
+                    closed_ms: at_ms,
+                    closed_at: Instant::now(),
                 });
-                write_atomic(
-                    &dir.join("index.m3u8"),
-                    &hls::media_playlist(&self.segments[k], false),
-                )?;
-                let element = msg
-                    .src()
-                    .and_then(|s| s.clone().downcast::<gst::Element>().ok());
-                let running_now_ms = element
-                    .and_then(|e| Some(e.clock()?.time().checked_sub(e.base_time()?)?.mseconds()))
-                    .unwrap_or(at_ms);
-                self.listed.push(ListedSegment {
-                    rendition: self.branches[k].name.clone(),
-                    start_ms: self.opened_ms[k],
-                    listed_at: std::time::SystemTime::now(),
-                    latency_ms: running_now_ms.saturating_sub(self.opened_ms[k]),
-                });
-                // BANDWIDTH is the peak segment bitrate measured so far.
-                if let Some(peak) = hls::peak_bps(&self.segments[k]) {
-                    self.renditions[k].bandwidth_bps = peak;
-                    write_atomic(
-                        &self.dir.join("index.m3u8"),
-                        &hls::multivariant(&self.renditions),
-                    )?;
-                }
+                self.release(gate)?;
             }
             _ => {}
         }
         Ok(true)
+    }
+
+    /// Words for the live captions, in running time.
+    pub fn caption(&mut self, word: CaptionWord) {
+        if let Some(c) = &mut self.captions {
+            c.rollup.push(word);
+        }
+    }
+
+    /// Clears the captions' screen at a running time (a closed part begins).
+    pub fn clear_captions(&mut self, at_ms: u64) {
+        if let Some(c) = &mut self.captions {
+            c.rollup.clear(at_ms);
+        }
+    }
+
+    /// Captions before this running time are final.
+    pub fn captions_through(&mut self, through_ms: u64) {
+        if let Some(c) = &mut self.captions {
+            c.through_ms = c.through_ms.max(through_ms);
+        }
+    }
+
+    /// Lists the held segments that may go out now: their captions are final, or they waited
+    /// the longest delay (at once without captions).
+    pub fn release(&mut self, gate: &Gate) -> Result<(), PipelineError> {
+        let (through_ms, max_delay) = match &self.captions {
+            Some(c) => (c.through_ms, Duration::from_millis(c.max_delay_ms)),
+            None => (u64::MAX, Duration::ZERO),
+        };
+        for k in 0..self.branches.len() {
+            while let Some(h) = self.held[k].front() {
+                if h.closed_ms > through_ms && h.closed_at.elapsed() < max_delay {
+                    break;
+                }
+                let h = self.held[k].pop_front().expect("a held segment");
+                self.list(k, h, gate)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a segment public, with its captions' twin for the first rendition, or deletes it
+    /// when `gate` says it must not be public.
+    fn list(&mut self, k: usize, h: Held, gate: &Gate) -> Result<(), PipelineError> {
+        let name = self.branches[k].name.clone();
+        let dir = self.dir.join(&name);
+        let staged = self.pending.join(&name).join(&h.file);
+        let span = gate.span(h.opened_ms, h.closed_ms);
+        if gate.must_withhold(span) {
+            tracing::info!(
+                "live {name}: {} withheld, it holds a closed part ({} - {} ms)",
+                h.file,
+                span.start_ms,
+                span.end_ms
+            );
+            remove_if_there(&staged)?;
+            self.restarted[k] = true;
+            if let (0, Some(c)) = (k, &mut self.captions) {
+                c.rollup.take_until(h.closed_ms);
+                c.restarted = true;
+            }
+            return Ok(());
+        }
+        let bytes = std::fs::metadata(&staged).map_or(0, |m| m.len());
+        let segment = MediaSegment {
+            file: h.file.clone(),
+            duration_ms: h.closed_ms.saturating_sub(h.opened_ms),
+            bytes,
+            discontinuity: std::mem::take(&mut self.restarted[k]),
+            session_span: Some(span),
+        };
+        if k == 0 {
+            self.list_captions(&staged, &segment, &h, gate)?;
+        }
+        let public = dir.join(&h.file);
+        std::fs::rename(&staged, &public).map_err(|e| io_error(&public, e))?;
+        self.segments[k].push(segment);
+        write_atomic(
+            &dir.join("index.m3u8"),
+            &hls::media_playlist(&self.segments[k], false),
+        )?;
+        let sink = &self.branches[k].sink;
+        let running_now_ms = sink
+            .clock()
+            .zip(sink.base_time())
+            .and_then(|(clock, base)| clock.time().checked_sub(base))
+            .map_or(h.closed_ms, |t| t.mseconds());
+        self.listed.push(ListedSegment {
+            rendition: name,
+            start_ms: h.opened_ms,
+            listed_at: std::time::SystemTime::now(),
+            latency_ms: running_now_ms.saturating_sub(h.opened_ms),
+        });
+        // BANDWIDTH is the peak segment bitrate measured so far.
+        if let Some(peak) = hls::peak_bps(&self.segments[k]) {
+            self.renditions[k].bandwidth_bps = peak;
+            self.write_multivariant()?;
+        }
+        Ok(())
+    }
+
+    fn write_multivariant(&self) -> Result<(), PipelineError> {
+        write_atomic(
+            &self.dir.join("index.m3u8"),
+            &hls::multivariant(
+                &self.renditions,
+                self.captions.as_ref().map(|c| &c.subtitles),
+            ),
+        )
+    }
+
+    /// Writes the WebVTT twin of a segment about to be listed (no cue in a closed part), mapped to
+    /// the segment's own MPEG-TS timestamps, and lists it.
+    fn list_captions(
+        &mut self,
+        ts: &Path,
+        segment: &MediaSegment,
+        h: &Held,
+        gate: &Gate,
+    ) -> Result<(), PipelineError> {
+        let Some(c) = &mut self.captions else {
+            return Ok(());
+        };
+        let mut cues = c.rollup.take_until(h.closed_ms);
+        if segment
+            .session_span
+            .is_some_and(|span| touches_closed(gate, span))
+        {
+            cues.clear();
+            c.rollup.clear(h.closed_ms);
+        }
+        let head = read_head(ts).map_err(|e| io_error(ts, e))?;
+        let pts = captions::first_pts(&head).ok_or_else(|| {
+            PipelineError::Gst(format!("{}: no timestamp in the segment", ts.display()))
+        })?;
+        let file = h.file.replace(".ts", ".vtt");
+        let text = captions::vtt_segment(&cues, captions::mpegts_at_zero(pts, h.opened_ms));
+        write_atomic(&c.dir.join(&file), &text)?;
+        c.segments.push(MediaSegment {
+            file,
+            bytes: text.len() as u64,
+            discontinuity: std::mem::take(&mut c.restarted) || segment.discontinuity,
+            ..segment.clone()
+        });
+        write_atomic(
+            &c.dir.join("index.m3u8"),
+            &hls::media_playlist(&c.segments, false),
+        )
     }
 
     /// Takes off the playlists, and deletes, the listed segments that `gate` now says must not be
@@ -313,6 +486,44 @@ impl Ladder {
                 remove_if_there(&dir.join(file))?;
             }
         }
+        self.censor_captions()
+    }
+
+    /// Keeps the captions' playlist the twin of the first rendition's: a WebVTT segment whose
+    /// video segment was taken off goes too, and the next one is marked as a discontinuity.
+    fn censor_captions(&mut self) -> Result<(), PipelineError> {
+        let Some(c) = &mut self.captions else {
+            return Ok(());
+        };
+        let kept: Vec<String> = self.segments[0]
+            .iter()
+            .map(|s| s.file.replace(".ts", ".vtt"))
+            .collect();
+        let mut after_gap = false;
+        let mut removed = Vec::new();
+        let mut segments = Vec::new();
+        for mut s in std::mem::take(&mut c.segments) {
+            // Read back after a restart, earlier segments are not in this ladder's list.
+            if s.session_span.is_some() && !kept.contains(&s.file) {
+                removed.push(s.file);
+                after_gap = true;
+                continue;
+            }
+            s.discontinuity |= std::mem::take(&mut after_gap);
+            segments.push(s);
+        }
+        c.restarted |= after_gap;
+        c.segments = segments;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        write_atomic(
+            &c.dir.join("index.m3u8"),
+            &hls::media_playlist(&c.segments, false),
+        )?;
+        for file in removed {
+            remove_if_there(&c.dir.join(file))?;
+        }
         Ok(())
     }
 
@@ -322,11 +533,19 @@ impl Ladder {
         mut self,
         gate: &Gate,
     ) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+        self.captions_through(u64::MAX);
+        self.release(gate)?;
         self.censor(gate)?;
         for (b, segs) in self.branches.iter().zip(&self.segments) {
             write_atomic(
                 &self.dir.join(&b.name).join("index.m3u8"),
                 &hls::media_playlist(segs, true),
+            )?;
+        }
+        if let Some(c) = &self.captions {
+            write_atomic(
+                &c.dir.join("index.m3u8"),
+                &hls::media_playlist(&c.segments, true),
             )?;
         }
         Ok(self
@@ -338,9 +557,32 @@ impl Ladder {
     }
 }
 
-/// The segments a rendition's folder already lists, to go on after (`resume`); without `resume`
-/// the folder's earlier segments and playlist are removed.
-fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, PipelineError> {
+/// Whether a segment's span comes near a closed part.
+fn touches_closed(gate: &Gate, span: SegmentSpan) -> bool {
+    gate.closed.iter().any(|c| {
+        c.start_ms < span.end_ms + closed::MARGIN_MS
+            && c.end_ms
+                .is_none_or(|end| end + closed::MARGIN_MS > span.start_ms)
+    })
+}
+
+/// The first packets of a segment, where its first timestamps are.
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(188 * 512)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// The segments (files ending in `.ext`) a rendition's folder already lists, to go on after
+/// (`resume`); without `resume` the folder's earlier segments and playlist are removed.
+fn earlier_segments(
+    dir: &Path,
+    resume: bool,
+    ext: &str,
+) -> Result<Vec<MediaSegment>, PipelineError> {
     if resume {
         let Ok(text) = std::fs::read_to_string(dir.join("index.m3u8")) else {
             return Ok(Vec::new());
@@ -351,19 +593,19 @@ fn earlier_segments(dir: &Path, resume: bool) -> Result<Vec<MediaSegment>, Pipel
         }
         return Ok(segments);
     }
-    clear_segments(dir)?;
+    clear_segments(dir, ext)?;
     remove_if_there(&dir.join("index.m3u8"))?;
     Ok(Vec::new())
 }
 
-/// Removes the segment files of `dir`.
-fn clear_segments(dir: &Path) -> Result<(), PipelineError> {
+/// Removes the segment files (ending in `.ext`) of `dir`.
+fn clear_segments(dir: &Path, ext: &str) -> Result<(), PipelineError> {
     for entry in std::fs::read_dir(dir)
         .map_err(|e| io_error(dir, e))?
         .flatten()
     {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("segment-") && name.ends_with(".ts") {
+        if name.starts_with("segment-") && name.ends_with(&format!(".{ext}")) {
             std::fs::remove_file(entry.path()).map_err(|e| io_error(&entry.path(), e))?;
         }
     }

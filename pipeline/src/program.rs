@@ -4,11 +4,12 @@
 //! new speaker; the sound is mixed at matched loudness. During a closed part of the session the
 //! picture is a full-frame "Seduta segreta" slate and the sound is silence. The result goes to the
 //! live HLS ladder (which never lists a segment of a closed part that is not wholly slate), to the
-//! program's own recording, and at 16 kHz mono to an audio tap.
+//! program's own recording, and at 16 kHz mono to the live captions' transcriber, whose words
+//! come back as the ladder's subtitle rendition, named by the speaker on screen.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
+use crate::captions::CaptionWord;
 use crate::closed::{self, Gate, SharedClosed, SlateSpan};
 use crate::director::{self, Director, FloorTurn, Loudness};
 use crate::gst::{add_chain, element, element_error, gst_error, io_error, PipelineError};
@@ -55,9 +57,72 @@ pub struct ProgramOptions {
     pub segment_ms: u64,
     /// Shown over a lost input.
     pub slate_text: String,
-    /// The program's sound at 16 kHz mono, in blocks, for a consumer such as live captions; blocks
-    /// are dropped (and counted) when the consumer is not keeping up.
-    pub tap: Option<SyncSender<Vec<f32>>>,
+    /// The live captions' transcriber, when the live HLS carries captions (`live.captions`).
+    pub captions_feed: Option<CaptionFeed>,
+}
+
+/// What the live captions' transcriber sends back, on the pipeline's running time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CaptionUpdate {
+    Word {
+        text: String,
+        start_ms: u64,
+        end_ms: u64,
+    },
+    /// No word to come starts before this.
+    Through(u64),
+}
+
+type Offer = Box<dyn FnMut(u64, Vec<f32>) -> bool + Send>;
+
+/// The two ends of a live captions' transcriber: the program's sound goes out (16 kHz mono
+/// blocks with their running time), words come back.
+#[derive(Clone)]
+pub struct CaptionFeed {
+    offer: Arc<Mutex<Option<Offer>>>,
+    updates: Arc<Mutex<Receiver<CaptionUpdate>>>,
+}
+
+impl std::fmt::Debug for CaptionFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptionFeed")
+    }
+}
+
+impl CaptionFeed {
+    /// `offer` takes a block of sound and says whether it was taken (false: dropped, counted).
+    pub fn new(
+        offer: impl FnMut(u64, Vec<f32>) -> bool + Send + 'static,
+        updates: Receiver<CaptionUpdate>,
+    ) -> CaptionFeed {
+        CaptionFeed {
+            offer: Arc::new(Mutex::new(Some(Box::new(offer)))),
+            updates: Arc::new(Mutex::new(updates)),
+        }
+    }
+
+    fn offer(&self, running_ms: u64, samples: Vec<f32>) -> bool {
+        match self.offer.lock().expect("offer lock").as_mut() {
+            Some(offer) => offer(running_ms, samples),
+            None => true,
+        }
+    }
+
+    /// Ends the sound: the transcriber commits its last words and stops.
+    fn close(&self) {
+        self.offer.lock().expect("offer lock").take();
+    }
+
+    fn next(&self, wait: Duration) -> Result<CaptionUpdate, TryRecvError> {
+        let updates = self.updates.lock().expect("updates lock");
+        if wait.is_zero() {
+            return updates.try_recv();
+        }
+        updates.recv_timeout(wait).map_err(|e| match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => TryRecvError::Empty,
+            std::sync::mpsc::RecvTimeoutError::Disconnected => TryRecvError::Disconnected,
+        })
+    }
 }
 
 /// How loud an input is and whether it carries voice now.
@@ -230,8 +295,8 @@ impl Program {
         ladder.attach_video(&pipeline, &tee_pad(&vtee)?, record)?;
         ladder.attach_audio(&pipeline, &tee_pad(&atee)?, record)?;
         let dropped = Arc::new(Mutex::new(0u64));
-        if let Some(tap) = &opts.tap {
-            audio_tap(&pipeline, &atee, tap.clone(), Arc::clone(&dropped))?;
+        if let Some(feed) = &opts.captions_feed {
+            audio_tap(&pipeline, &atee, feed.clone(), Arc::clone(&dropped))?;
         }
         let mut program = Program {
             pipeline,
@@ -303,7 +368,64 @@ impl Program {
         let now_ms = || session_ms + entered.elapsed().as_millis() as u64;
         self.apply_closed(now_ms);
         self.direct(now_ms());
+        self.take_captions(Duration::ZERO)?;
         self.ladder.censor(&self.gate())
+    }
+
+    /// Gives the ladder the words come back from the transcriber, each named by the speaker on
+    /// screen when it was said (none in a closed part); then lists the segments whose captions
+    /// are final. `wait` is how long to wait for the transcriber's end.
+    fn take_captions(&mut self, wait: Duration) -> Result<(), PipelineError> {
+        let Some(feed) = self.opts.captions_feed.clone() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match feed.next(left) {
+                Ok(CaptionUpdate::Word {
+                    text,
+                    start_ms,
+                    end_ms,
+                }) => {
+                    let at_ms = (start_ms as i64 + self.session_minus_running_ms).max(0) as u64;
+                    let closed = {
+                        let spans = self.opts.closed.lock().expect("closed lock");
+                        closed::closed_at(&spans, at_ms, closed::MARGIN_MS)
+                    };
+                    if closed
+                        || self
+                            .slates
+                            .iter()
+                            .any(|s| s.on_ms <= at_ms && s.off_ms.is_none_or(|off| at_ms < off))
+                    {
+                        continue;
+                    }
+                    let speaker = self
+                        .shots
+                        .iter()
+                        .rev()
+                        .find(|s| s.at_ms <= at_ms)
+                        .and_then(|s| self.opts.captions.get(&s.person))
+                        .and_then(|c| c.lines().next())
+                        .map(str::to_owned);
+                    self.ladder.caption(CaptionWord {
+                        text,
+                        start_ms,
+                        end_ms,
+                        speaker,
+                    });
+                }
+                Ok(CaptionUpdate::Through(ms)) => self.ladder.captions_through(ms),
+                Err(TryRecvError::Empty) if left.is_zero() => break,
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.ladder.captions_through(u64::MAX);
+                    break;
+                }
+            }
+        }
+        self.ladder.release(&self.gate())
     }
 
     /// The pipeline's running time now, once it plays.
@@ -345,6 +467,9 @@ impl Program {
             return;
         }
         if closed {
+            if let Some(running_ms) = self.running_ms() {
+                self.ladder.clear_captions(running_ms);
+            }
             self.closed_slate.set_property("alpha", 1.0f64);
             self.mute.set_property("mute", true);
             self.caption.set_property("silent", true);
@@ -514,6 +639,11 @@ impl Program {
         }
         let _ = self.pipeline.set_state(gst::State::Null);
         result?;
+        if let Some(feed) = self.opts.captions_feed.clone() {
+            // The transcriber hears the end, commits its last words and stops.
+            feed.close();
+            self.take_captions(Duration::from_secs(20))?;
+        }
         let dropped_tap_blocks = *self.dropped_tap_blocks.lock().expect("dropped lock");
         let listed = std::mem::take(&mut self.ladder.listed);
         let gate = self.gate();
@@ -735,11 +865,11 @@ fn audio_input(
     Ok(appsrc)
 }
 
-/// The program's sound at 16 kHz mono f32, in blocks, to `tap`.
+/// The program's sound at 16 kHz mono f32, in blocks with their running time, to `feed`.
 fn audio_tap(
     pipeline: &gst::Pipeline,
     atee: &gst::Element,
-    tap: SyncSender<Vec<f32>>,
+    feed: CaptionFeed,
     dropped: Arc<Mutex<u64>>,
 ) -> Result<(), PipelineError> {
     let queue = element("queue")?;
@@ -770,14 +900,23 @@ fn audio_tap(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) else {
+                let Some(buffer) = sample.buffer() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let running_ms = sample
+                    .segment()
+                    .and_then(|s| s.downcast_ref::<gst::format::Time>())
+                    .zip(buffer.pts())
+                    .and_then(|(s, pts)| s.to_running_time(pts))
+                    .map_or(0, |t| t.mseconds());
+                let Ok(map) = buffer.map_readable() else {
                     return Ok(gst::FlowSuccess::Ok);
                 };
                 let block: Vec<f32> = map
                     .chunks_exact(4)
                     .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                     .collect();
-                if tap.try_send(block).is_err() {
+                if !feed.offer(running_ms, block) {
                     *dropped.lock().expect("dropped lock") += 1;
                 }
                 Ok(gst::FlowSuccess::Ok)

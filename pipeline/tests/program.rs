@@ -1,5 +1,5 @@
 //! The program feed around the sources: its audio tap for live captions, and a recorder started
-//! again during a live session (its recordings and live playlists go on).
+//! again during a live session (its recordings, live playlists and captions' playlist go on).
 
 mod common;
 
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use gstreamer as gst;
-use pipeline::program::ProgramOptions;
+use pipeline::live::CaptionOptions;
+use pipeline::program::{CaptionFeed, CaptionUpdate, ProgramOptions};
 use pipeline::{Input, RecordOptions, SourceInput};
 
 /// Energy of `samples` at `hz` (Goertzel), per sample.
@@ -22,6 +23,12 @@ fn tone_power(samples: &[f32], rate: f64, hz: f64) -> f64 {
         s1 = s;
     }
     (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / samples.len() as f64
+}
+
+/// A captions' feed that hears through `offer` and sends no word back.
+fn no_words(offer: impl FnMut(u64, Vec<f32>) -> bool + Send + 'static) -> CaptionFeed {
+    let (_, updates) = mpsc::channel::<CaptionUpdate>();
+    CaptionFeed::new(offer, updates)
 }
 
 #[test]
@@ -42,7 +49,9 @@ fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
     opts.realtime = true;
     opts.program = Some(ProgramOptions {
         record_dir: Some(tmp.path().join("rec").join("program")),
-        tap: Some(tx),
+        captions_feed: Some(no_words(move |_, samples| {
+            tx.try_send(samples).is_ok()
+        })),
         ..program("cam", tmp.path().join("live"), 2_000)
     });
     let source = SourceInput {
@@ -91,9 +100,18 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
         let opts = RecordOptions {
             offset_ms,
             resume,
-            program: Some(ProgramOptions {
-                record_dir: Some(tmp.path().join("program")),
-                ..program("remote", tmp.path().join("live"), 1_000)
+            program: Some({
+                let mut p = program("remote", tmp.path().join("live"), 1_000);
+                p.live.captions = Some(CaptionOptions {
+                    language: "en".into(),
+                    label: "English".into(),
+                    max_delay_ms: 1000,
+                });
+                ProgramOptions {
+                    record_dir: Some(tmp.path().join("program")),
+                    captions_feed: Some(no_words(|_, _| true)),
+                    ..p
+                }
             }),
             ..options(tmp.path())
         };
@@ -153,7 +171,14 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
         "{playlist}"
     );
     assert!(playlist.ends_with("#EXT-X-ENDLIST\n"));
+    // The captions' playlist is the twin of the video's, discontinuity included.
+    let captions = std::fs::read_to_string(tmp.path().join("live/captions/index.m3u8")).unwrap();
+    let twin = playlist.replace(".ts", ".vtt");
+    assert_eq!(captions, twin);
     for s in live {
+        let vtt = tmp.path().join("live/captions").join(s.file.replace(".ts", ".vtt"));
+        let text = std::fs::read_to_string(&vtt).unwrap();
+        assert!(pipeline::captions::parse_vtt(&text).is_some(), "{text}");
         assert!(
             tmp.path().join("live/360p").join(&s.file).is_file(),
             "{} missing",

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use super::{open_catalogue, print_json};
 use crate::cancel::Cancel;
 use crate::config::Config;
+use crate::ops::captions::CaptionsChoice;
 use crate::ops::record::{self, RecordRequest};
 use crate::BadInput;
 use session::SessionId;
@@ -37,6 +38,17 @@ pub struct RecordArgs {
     /// live-720p and live-360p presets.
     #[arg(long)]
     pub live: bool,
+    /// Stream live without captions (by default the live stream is captioned with the installed
+    /// default model, when one speaks the session's language).
+    #[arg(long)]
+    pub no_captions: bool,
+    /// The model that captions the live stream: an installed model's name or a ggml file.
+    #[arg(long, default_value = "default")]
+    pub captions_model: String,
+    /// The longest the live stream waits for its captions, in milliseconds (the picture and sound
+    /// are delayed by up to this much so that each caption shows with its words).
+    #[arg(long, default_value_t = crate::ops::captions::DEFAULT_DELAY_MS)]
+    pub caption_delay_ms: u64,
     #[arg(long)]
     pub json: bool,
 }
@@ -71,6 +83,10 @@ pub async fn run(config: &Config, mut args: RecordArgs, cancel: Cancel) -> Resul
                 segment_ms: args.segment_seconds.saturating_mul(1000),
                 realtime: args.realtime,
                 live: args.live,
+                captions: (!args.no_captions).then(|| CaptionsChoice {
+                    model: args.captions_model.clone(),
+                    max_delay_ms: args.caption_delay_ms.min(60_000),
+                }),
             };
             let report = record::record(config, &catalogue, &request, cancel).await?;
             if args.json {

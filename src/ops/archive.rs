@@ -328,12 +328,15 @@ impl Job {
         )?;
         write_atomic(
             &self.work.join("index.m3u8"),
-            hls::multivariant(&[Rendition {
-                name: RENDITION.into(),
-                width: format.width,
-                height: format.height,
-                bandwidth_bps: hls::peak_bps(&segments).unwrap_or(2_000_000),
-            }])
+            hls::multivariant(
+                &[Rendition {
+                    name: RENDITION.into(),
+                    width: format.width,
+                    height: format.height,
+                    bandwidth_bps: hls::peak_bps(&segments).unwrap_or(2_000_000),
+                }],
+                None,
+            )
             .as_bytes(),
         )?;
         self.texts(&map)?;

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod align;
 pub mod archive;
 pub mod board;
+pub mod captions;
 pub mod clip;
 pub mod correct;
 pub mod delete;

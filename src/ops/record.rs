@@ -13,6 +13,7 @@ use pipeline::{Input, RecordOptions, RecordingIndex, SourceEvent, SourceInput};
 use serde::Serialize;
 use session::{Session, SessionId, SourceKind};
 
+use super::captions::{self, CaptionsChoice};
 use crate::cancel::{Cancel, Cancelled};
 use crate::catalogue::Catalogue;
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct RecordRequest {
     pub realtime: bool,
     /// Also compose the program and stream it as live HLS in the live presets.
     pub live: bool,
+    /// Caption the live stream (none: no captions).
+    pub captions: Option<CaptionsChoice>,
 }
 
 /// What a recording made: each source's index, what happened to the sources, the live
@@ -105,10 +108,21 @@ pub async fn record(
         resume: network,
     };
     let deadline = request.duration.map(|d| Instant::now() + d);
+    let mut captioner = None;
     if request.live {
         // The program is composed live: file sources arrive at their own pace.
         opts.realtime = true;
-        opts.program = Some(program_options(config, &stored.session, id, &opts)?);
+        let mut program = program_options(config, &stored.session, id, &opts)?;
+        if let Some(running) = request
+            .captions
+            .as_ref()
+            .and_then(|choice| captions::start(config, &stored.session, choice))
+        {
+            program.live.captions = Some(running.options);
+            program.captions_feed = Some(running.feed);
+            captioner = Some(running.thread);
+        }
+        opts.program = Some(program);
     }
     let follow = opts.program.as_ref().map(|p| {
         let (turns, closed) = (Arc::clone(&p.turns), Arc::clone(&p.closed));
@@ -173,6 +187,34 @@ pub async fn record(
     if let Some(task) = mirror {
         let _ = task.await;
     }
+    if let Some(thread) = captioner {
+        let stats = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::task::spawn_blocking(move || thread.join()),
+        )
+        .await;
+        match stats {
+            Ok(Ok(Ok(stats))) => {
+                tracing::info!(
+                    "live captions: {} words in {} passes, {} ms of Whisper for {} ms of sound, {} fallback(s), ended with {}",
+                    stats.words,
+                    stats.passes,
+                    stats.inference_ms,
+                    stats.audio_ms,
+                    stats.fallbacks,
+                    stats.model
+                );
+                let dir = config.recordings_dir(id).join("program");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                write_atomic(
+                    &dir.join("live-captions.json"),
+                    &serde_json::to_vec_pretty(&stats)?,
+                )?;
+            }
+            _ => tracing::warn!("live captions: the transcriber did not end cleanly"),
+        }
+    }
     let (report, events) = recorded??;
     let live = report
         .program
@@ -236,6 +278,7 @@ pub async fn run_live(
         segment_ms: 10_000,
         realtime: true,
         live: true,
+        captions: Some(CaptionsChoice::default()),
     };
     let report = record(config, catalogue, &request, stop).await?;
     let joined = finalize(config, catalogue, id, 30_000, &Cancel::default()).await?;
@@ -397,6 +440,7 @@ fn program_options(
             dir: config.live_dir(id),
             renditions: vec![set.get("live-720p")?.clone(), set.get("live-360p")?.clone()],
             segment_ms: 2000,
+            captions: None,
         },
         inputs,
         turns,
@@ -410,7 +454,7 @@ fn program_options(
         } else {
             "Connection lost".into()
         },
-        tap: None,
+        captions_feed: None,
     })
 }
 

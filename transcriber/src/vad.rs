@@ -363,6 +363,11 @@ impl Chunker {
         }
     }
 
+    /// Whether the last frame pushed is inside a speech region.
+    pub fn in_speech(&self) -> bool {
+        self.region.is_some()
+    }
+
     /// Samples consumed so far.
     pub fn position(&self) -> u64 {
         self.position + self.pending.len() as u64

@@ -77,6 +77,10 @@ pub struct TranscribeOptions {
     /// Beam search width; 1 decodes greedily.
     pub beam_size: u32,
     pub vad: VadSettings,
+    /// Decode again at higher temperatures when a decode fails Whisper's checks.
+    pub temperature_fallback: bool,
+    /// The fewest encoder positions (20 ms each) a chunk is encoded with.
+    pub min_audio_ctx: u64,
 }
 
 impl TranscribeOptions {
@@ -90,13 +94,15 @@ impl TranscribeOptions {
             max_compression_ratio: 2.4,
             beam_size: 1,
             vad: VadSettings::default(),
+            temperature_fallback: true,
+            min_audio_ctx: 750,
         }
     }
 }
 
 /// A loaded Whisper model.
 pub struct Model {
-    ctx: WhisperContext,
+    pub(crate) ctx: WhisperContext,
     pub name: String,
     pub hparams: Hparams,
 }
@@ -264,8 +270,10 @@ fn full_params<'a>(opts: &'a TranscribeOptions, chunk: &Chunk) -> FullParams<'a,
     // timestamp tokens: fewer tokens, and each window is encoded once instead of re-seeking.
     params.set_no_timestamps(opts.timing.dtw);
     // The encoder sees 20 ms per position: a chunk shorter than 30 s needs fewer of the 1500
-    // positions (with a margin, and never under half, where Whisper's accuracy is known to drop).
-    let positions = (chunk.duration_ms() / 20 + 64).clamp(750, 1500) as i32;
+    // positions (with a margin, and by default never under half, where Whisper's accuracy is
+    // known to drop).
+    let positions =
+        (chunk.duration_ms() / 20 + 64).clamp(opts.min_audio_ctx.min(1500), 1500) as i32;
     params.set_audio_ctx(positions);
     params.set_print_progress(false);
     params.set_print_realtime(false);
@@ -275,7 +283,7 @@ fn full_params<'a>(opts: &'a TranscribeOptions, chunk: &Chunk) -> FullParams<'a,
     params.set_suppress_nst(true);
     params.set_no_speech_thold(opts.no_speech_threshold);
     params.set_temperature(0.0);
-    params.set_temperature_inc(0.2);
+    params.set_temperature_inc(if opts.temperature_fallback { 0.2 } else { 0.0 });
     params.set_entropy_thold(opts.max_compression_ratio);
     params.set_logprob_thold(-1.0);
     if let Some(prompt) = &opts.prompt {

@@ -62,6 +62,7 @@ pub fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptio
                 .unwrap()
                 .clone()],
             segment_ms,
+            captions: None,
         },
         inputs: vec![ProgramInput {
             source: source.into(),
@@ -76,7 +77,7 @@ pub fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptio
         record_dir: None,
         segment_ms: 2_000,
         slate_text: "Connection lost".into(),
-        tap: None,
+        captions_feed: None,
     }
 }
 
