@@ -49,9 +49,7 @@ fn the_audio_tap_carries_the_program_sound_at_16_khz_mono() {
     opts.realtime = true;
     opts.program = Some(ProgramOptions {
         record_dir: Some(tmp.path().join("rec").join("program")),
-        captions_feed: Some(no_words(move |_, samples| {
-            tx.try_send(samples).is_ok()
-        })),
+        captions_feed: Some(no_words(move |_, samples| tx.try_send(samples).is_ok())),
         ..program("cam", tmp.path().join("live"), 2_000)
     });
     let source = SourceInput {
@@ -176,7 +174,10 @@ fn a_restarted_recorder_keeps_the_earlier_segments() {
     let twin = playlist.replace(".ts", ".vtt");
     assert_eq!(captions, twin);
     for s in live {
-        let vtt = tmp.path().join("live/captions").join(s.file.replace(".ts", ".vtt"));
+        let vtt = tmp
+            .path()
+            .join("live/captions")
+            .join(s.file.replace(".ts", ".vtt"));
         let text = std::fs::read_to_string(&vtt).unwrap();
         assert!(pipeline::captions::parse_vtt(&text).is_some(), "{text}");
         assert!(
