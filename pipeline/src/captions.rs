@@ -18,6 +18,15 @@ pub struct CaptionWord {
     pub speaker: Option<String>,
 }
 
+/// A captioned word and how long after its end its cue was listed (none: never listed).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct CaptionedWord {
+    pub text: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub listed_after_ms: Option<u64>,
+}
+
 /// What the screen shows from `start_ms` to `end_ms`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cue {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use crate::captions::{self, CaptionWord, RollUp};
+use crate::captions::{self, CaptionWord, CaptionedWord, RollUp};
 use crate::closed::{self, Gate, SegmentSpan};
 use crate::gst::{add_chain, element, gst_error, io_error, PipelineError};
 use crate::hls::{self, MediaSegment, Rendition};
@@ -62,6 +62,7 @@ struct CaptionTrack {
     max_delay_ms: u64,
     /// Captions before this running time are final.
     through_ms: u64,
+    words: Vec<CaptionedWord>,
 }
 
 /// Where a rendition's segments are written before they are listed: outside `dir`, which is public.
@@ -201,6 +202,7 @@ impl Ladder {
                     rollup: RollUp::default(),
                     max_delay_ms: c.max_delay_ms,
                     through_ms: 0,
+                    words: Vec::new(),
                 })
             }
             None => None,
@@ -291,8 +293,21 @@ impl Ladder {
     /// Words for the live captions, in running time.
     pub fn caption(&mut self, word: CaptionWord) {
         if let Some(c) = &mut self.captions {
+            c.words.push(CaptionedWord {
+                text: word.text.clone(),
+                start_ms: word.start_ms,
+                end_ms: word.end_ms,
+                listed_after_ms: None,
+            });
             c.rollup.push(word);
         }
+    }
+
+    /// The words captioned so far, each with how long after it its cue was listed.
+    fn captioned(&self) -> Vec<CaptionedWord> {
+        self.captions
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.words.clone())
     }
 
     /// Clears the captions' screen at a running time (a closed part begins).
@@ -358,8 +373,14 @@ impl Ladder {
             discontinuity: std::mem::take(&mut self.restarted[k]),
             session_span: Some(span),
         };
+        let sink = &self.branches[k].sink;
+        let running_now_ms = sink
+            .clock()
+            .zip(sink.base_time())
+            .and_then(|(clock, base)| clock.time().checked_sub(base))
+            .map_or(h.closed_ms, |t| t.mseconds());
         if k == 0 {
-            self.list_captions(&staged, &segment, &h, gate)?;
+            self.list_captions(&staged, &segment, &h, gate, running_now_ms)?;
         }
         let public = dir.join(&h.file);
         std::fs::rename(&staged, &public).map_err(|e| io_error(&public, e))?;
@@ -368,12 +389,6 @@ impl Ladder {
             &dir.join("index.m3u8"),
             &hls::media_playlist(&self.segments[k], false),
         )?;
-        let sink = &self.branches[k].sink;
-        let running_now_ms = sink
-            .clock()
-            .zip(sink.base_time())
-            .and_then(|(clock, base)| clock.time().checked_sub(base))
-            .map_or(h.closed_ms, |t| t.mseconds());
         self.listed.push(ListedSegment {
             rendition: name,
             start_ms: h.opened_ms,
@@ -406,10 +421,19 @@ impl Ladder {
         segment: &MediaSegment,
         h: &Held,
         gate: &Gate,
+        running_now_ms: u64,
     ) -> Result<(), PipelineError> {
         let Some(c) = &mut self.captions else {
             return Ok(());
         };
+        for w in c.words.iter_mut().rev() {
+            if w.listed_after_ms.is_some() {
+                break;
+            }
+            if w.start_ms < h.closed_ms {
+                w.listed_after_ms = Some(running_now_ms.saturating_sub(w.end_ms));
+            }
+        }
         let mut cues = c.rollup.take_until(h.closed_ms);
         if segment
             .session_span
@@ -528,11 +552,8 @@ impl Ladder {
     }
 
     /// Turns every media playlist into a complete VOD playlist, after a last [`Ladder::censor`];
-    /// returns each rendition's segments.
-    pub fn finish(
-        mut self,
-        gate: &Gate,
-    ) -> Result<Vec<(String, Vec<MediaSegment>)>, PipelineError> {
+    /// returns each rendition's segments, and the captioned words.
+    pub fn finish(mut self, gate: &Gate) -> Result<Finished, PipelineError> {
         self.captions_through(u64::MAX);
         self.release(gate)?;
         self.censor(gate)?;
@@ -548,13 +569,23 @@ impl Ladder {
                 &hls::media_playlist(&c.segments, true),
             )?;
         }
-        Ok(self
-            .branches
-            .iter()
-            .map(|b| b.name.clone())
-            .zip(self.segments)
-            .collect())
+        let captioned = self.captioned();
+        Ok(Finished {
+            renditions: self
+                .branches
+                .iter()
+                .map(|b| b.name.clone())
+                .zip(self.segments)
+                .collect(),
+            captioned,
+        })
     }
+}
+
+/// What a finished ladder made.
+pub struct Finished {
+    pub renditions: Vec<(String, Vec<MediaSegment>)>,
+    pub captioned: Vec<CaptionedWord>,
 }
 
 /// Whether a segment's span comes near a closed part.

@@ -175,6 +175,8 @@ pub struct ProgramResult {
     pub shots: Vec<Shot>,
     /// When the program showed the closed slate, in session time.
     pub closed_slates: Vec<SlateSpan>,
+    /// The live captions' words, and how soon their cues were listed.
+    pub captioned: Vec<crate::captions::CaptionedWord>,
 }
 
 /// The program showing a new speaker: who, from when (session time), and the source shown large.
@@ -647,8 +649,10 @@ impl Program {
         let dropped_tap_blocks = *self.dropped_tap_blocks.lock().expect("dropped lock");
         let listed = std::mem::take(&mut self.ladder.listed);
         let gate = self.gate();
+        let finished = self.ladder.finish(&gate)?;
         Ok(ProgramResult {
-            renditions: self.ladder.finish(&gate)?,
+            captioned: finished.captioned,
+            renditions: finished.renditions,
             listed,
             recording: self.recorder.map(|r| r.2),
             dropped_tap_blocks,

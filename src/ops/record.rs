@@ -187,35 +187,27 @@ pub async fn record(
     if let Some(task) = mirror {
         let _ = task.await;
     }
-    if let Some(thread) = captioner {
-        let stats = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio::task::spawn_blocking(move || thread.join()),
-        )
-        .await;
-        match stats {
-            Ok(Ok(Ok(stats))) => {
-                tracing::info!(
-                    "live captions: {} words in {} passes, {} ms of Whisper for {} ms of sound, {} fallback(s), ended with {}",
-                    stats.words,
-                    stats.passes,
-                    stats.inference_ms,
-                    stats.audio_ms,
-                    stats.fallbacks,
-                    stats.model
-                );
-                let dir = config.recordings_dir(id).join("program");
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                write_atomic(
-                    &dir.join("live-captions.json"),
-                    &serde_json::to_vec_pretty(&stats)?,
-                )?;
+    let stream_stats = match captioner {
+        Some(thread) => {
+            let joined = tokio::time::timeout(
+                Duration::from_secs(30),
+                tokio::task::spawn_blocking(move || thread.join()),
+            )
+            .await;
+            match joined {
+                Ok(Ok(Ok(stats))) => Some(stats),
+                _ => {
+                    tracing::warn!("live captions: the transcriber did not end cleanly");
+                    None
+                }
             }
-            _ => tracing::warn!("live captions: the transcriber did not end cleanly"),
         }
-    }
+        None => None,
+    };
     let (report, events) = recorded??;
+    if let (Some(stats), Some(program)) = (stream_stats, &report.program) {
+        captions::write_report(&config.recordings_dir(id).join("program"), stats, program)?;
+    }
     let live = report
         .program
         .iter()
