@@ -136,6 +136,18 @@ pub struct Catalogue {
     postgres: bool,
 }
 
+/// A write first, so that a transaction that reads then writes holds the write lock before it
+/// reads: SQLite otherwise refuses its upgrade at once ("database is locked", whatever the busy
+/// timeout) when another connection wrote meanwhile; PostgreSQL locks the session's row, so two
+/// writers numbering the same session's rows take turns.
+async fn hold_for_writing(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("UPDATE sessions SET title = title WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Pools opened by [`Catalogue::open`] in this process.
@@ -195,6 +207,7 @@ impl Catalogue {
     /// Returns whether a session was replaced.
     pub async fn import(&self, session: &Session, base_dir: &Path, replace: bool) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
+        hold_for_writing(&mut tx, session.id.as_str()).await?;
         let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
             .bind(session.id.as_str())
             .fetch_optional(&mut *tx)
@@ -338,6 +351,7 @@ impl Catalogue {
     ) -> Result<(usize, usize)> {
         let session = self.get(id).await?.session;
         let mut tx = self.pool.begin().await?;
+        hold_for_writing(&mut tx, id).await?;
         let next = |table: &str| format!("SELECT COUNT(*) AS n FROM {table} WHERE session_id = $1");
         let events_before: i64 = sqlx::query(&next("floor_events"))
             .bind(id)
