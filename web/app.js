@@ -11,16 +11,20 @@
   const status = document.getElementById("status");
   const lines = Array.from(document.querySelectorAll("#transcript .line"));
 
-  // Plays an HLS address: natively where the browser can (Safari, Chromium), else with hls.js.
-  // Returns the hls.js player when one is used.
+  // Plays an HLS address with hls.js where the browser has Media Source Extensions (its captions,
+  // live edge and program dates behave the same everywhere), else natively (Safari on iPhone);
+  // `?player=native` asks for the browser's own player where it has one. Returns the hls.js
+  // player when one is used.
   function playHls(src) {
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = src;
-    } else if (window.Hls && window.Hls.isSupported()) {
+    const native = video.canPlayType("application/vnd.apple.mpegurl");
+    const askedNative = new URLSearchParams(location.search).get("player") === "native";
+    if (window.Hls && window.Hls.isSupported() && !(askedNative && native)) {
       const hls = new window.Hls({ subtitleDisplay: true });
       hls.loadSource(src);
       hls.attachMedia(video);
       return hls;
+    } else if (native) {
+      video.src = src;
     } else if (status) {
       status.textContent = "HLS";
     }

@@ -137,7 +137,7 @@ fn aula(input: &Path, dir: &Path) -> Figures {
             }],
             turns: Default::default(),
             closed: Default::default(),
-            captions: Default::default(),
+            names: Default::default(),
             canvas: (1280, 720),
             record_dir: None,
             segment_ms: 10_000,

@@ -33,6 +33,9 @@ pub struct Cue {
     pub start_ms: u64,
     pub end_ms: u64,
     pub lines: Vec<String>,
+    /// Where its bottom edge goes, as a share of the frame height (`line:N%,end`), when it must
+    /// clear the program's lower third; else the player's default, at the bottom.
+    pub line_pct: Option<u32>,
 }
 
 /// The roll-up display, fed words in order; the cues up to a time are taken segment by segment.
@@ -85,6 +88,7 @@ impl RollUp {
                 start_ms: from,
                 end_ms: until,
                 lines: self.lines.clone(),
+                line_pct: None,
             });
         }
     }
@@ -141,6 +145,7 @@ impl RollUp {
                     start_ms: from,
                     end_ms: until.min(end_ms),
                     lines: self.lines.clone(),
+                    line_pct: None,
                 });
                 if until <= end_ms {
                     self.open = None;
@@ -171,8 +176,11 @@ fn vtt_time(ms: u64) -> String {
 pub fn vtt_segment(cues: &[Cue], mpegts_at_zero: u64) -> String {
     let mut out = format!("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts_at_zero},LOCAL:00:00:00.000\n");
     for cue in cues {
+        let settings = cue
+            .line_pct
+            .map_or_else(String::new, |pct| format!(" line:{pct}%,end"));
         out.push_str(&format!(
-            "\n{} --> {}\n{}\n",
+            "\n{} --> {}{settings}\n{}\n",
             vtt_time(cue.start_ms),
             vtt_time(cue.end_ms),
             cue.lines.join("\n")
@@ -198,12 +206,17 @@ pub fn parse_vtt(text: &str) -> Option<(u64, Vec<Cue>)> {
     let mut cues = Vec::new();
     let mut current: Option<Cue> = None;
     for line in lines {
-        if let Some((a, b)) = line.split_once(" --> ") {
+        if let Some((a, rest)) = line.split_once(" --> ") {
             cues.extend(current.take());
+            let (b, settings) = rest.split_once(' ').unwrap_or((rest, ""));
+            let line_pct = settings
+                .split_whitespace()
+                .find_map(|s| s.strip_prefix("line:")?.split_once("%,end")?.0.parse().ok());
             current = Some(Cue {
                 start_ms: parse_time(a)?,
                 end_ms: parse_time(b)?,
                 lines: Vec::new(),
+                line_pct,
             });
         } else if line.is_empty() {
             cues.extend(current.take());
@@ -324,14 +337,24 @@ mod tests {
 
     #[test]
     fn vtt_segments_round_trip_with_their_timestamp_map() {
-        let cues = vec![Cue {
-            start_ms: 3_723_004,
-            end_ms: 3_725_000,
-            lines: vec![">> Anna:".into(), "buonasera".into()],
-        }];
+        let cues = vec![
+            Cue {
+                start_ms: 3_723_004,
+                end_ms: 3_725_000,
+                lines: vec![">> Anna:".into(), "buonasera".into()],
+                line_pct: None,
+            },
+            Cue {
+                start_ms: 3_725_000,
+                end_ms: 3_726_000,
+                lines: vec!["a tutti".into()],
+                line_pct: Some(81),
+            },
+        ];
         let text = vtt_segment(&cues, 126_000);
         assert!(text.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n"));
         assert!(text.contains("01:02:03.004 --> 01:02:05.000\n>> Anna:\nbuonasera\n"));
+        assert!(text.contains("01:02:05.000 --> 01:02:06.000 line:81%,end\na tutti\n"));
         assert_eq!(parse_vtt(&text), Some((126_000, cues)));
         assert_eq!(mpegts_at_zero(126_000 + 90 * 2000, 2000), 126_000);
         assert_eq!(mpegts_at_zero(10, 1), (1 << 33) - 80);

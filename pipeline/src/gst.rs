@@ -107,8 +107,14 @@ pub(crate) fn add_chain(
     chain: &[gst::Element],
 ) -> Result<(), PipelineError> {
     pipeline.add_many(chain).map_err(gst_error)?;
-    if chain.len() > 1 {
-        gst::Element::link_many(chain).map_err(gst_error)?;
+    for pair in chain.windows(2) {
+        pair[0].link(&pair[1]).map_err(|e| {
+            PipelineError::Gst(format!(
+                "cannot link {} to {}: {e}",
+                pair[0].path_string(),
+                pair[1].path_string()
+            ))
+        })?;
     }
     for e in chain {
         e.sync_state_with_parent().map_err(gst_error)?;

@@ -26,6 +26,8 @@ pub struct MediaSegment {
     pub discontinuity: bool,
     /// Its span in session time, when this ladder wrote it (not read back from a playlist).
     pub session_span: Option<SegmentSpan>,
+    /// When its first frame was captured (`EXT-X-PROGRAM-DATE-TIME`), where known.
+    pub captured_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The peak bitrate of the segments (bits per second), what BANDWIDTH declares.
@@ -62,6 +64,12 @@ pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
         if s.discontinuity {
             out.push_str("#EXT-X-DISCONTINUITY\n");
         }
+        if let Some(at) = s.captured_at {
+            out.push_str(&format!(
+                "#EXT-X-PROGRAM-DATE-TIME:{}\n",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ));
+        }
         out.push_str(&format!(
             "#EXTINF:{:.3},\n{}\n",
             s.duration_ms as f64 / 1000.0,
@@ -78,10 +86,14 @@ pub fn media_playlist(segments: &[MediaSegment], ended: bool) -> String {
 /// from where a stopped ladder left it.
 pub fn parse_media_playlist(text: &str) -> Vec<MediaSegment> {
     let mut out = Vec::new();
-    let (mut duration_ms, mut discontinuity) = (None, false);
+    let (mut duration_ms, mut discontinuity, mut captured_at) = (None, false, None);
     for line in text.lines().map(str::trim) {
         if line == "#EXT-X-DISCONTINUITY" {
             discontinuity = true;
+        } else if let Some(date) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            captured_at = chrono::DateTime::parse_from_rfc3339(date)
+                .ok()
+                .map(|d| d.with_timezone(&chrono::Utc));
         } else if let Some(rest) = line.strip_prefix("#EXTINF:") {
             let seconds = rest.split(',').next().and_then(|d| d.parse::<f64>().ok());
             duration_ms = seconds.map(|s| (s * 1000.0).round() as u64);
@@ -93,6 +105,7 @@ pub fn parse_media_playlist(text: &str) -> Vec<MediaSegment> {
                     bytes: 0,
                     discontinuity,
                     session_span: None,
+                    captured_at: captured_at.take(),
                 });
                 discontinuity = false;
             }
@@ -152,6 +165,7 @@ mod tests {
                 bytes: 250_000,
                 discontinuity: false,
                 session_span: None,
+                captured_at: None,
             },
             MediaSegment {
                 file: "segment-00001.ts".into(),
@@ -159,6 +173,7 @@ mod tests {
                 bytes: 102_000,
                 discontinuity: false,
                 session_span: None,
+                captured_at: None,
             },
         ];
         let live = media_playlist(&segments, false);
@@ -204,12 +219,16 @@ mod tests {
 
     #[test]
     fn a_restarted_stream_is_marked_and_read_back() {
+        let start = chrono::DateTime::parse_from_rfc3339("2026-12-02T18:00:00.250Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
         let segment = |file: &str, discontinuity| MediaSegment {
             file: file.into(),
             duration_ms: 2000,
             bytes: 0,
             discontinuity,
             session_span: None,
+            captured_at: Some(start),
         };
         let segments = [
             segment("segment-00000.ts", false),
@@ -217,8 +236,9 @@ mod tests {
             segment("segment-00002.ts", true),
         ];
         let text = media_playlist(&segments, false);
-        assert!(text
-            .contains("segment-00001.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:2.000,\nsegment-00002.ts"));
+        assert!(text.contains(
+            "segment-00001.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-12-02T18:00:00.250Z\n#EXTINF:2.000,\nsegment-00002.ts"
+        ));
         assert_eq!(parse_media_playlist(&text), segments);
         assert_eq!(
             parse_media_playlist(&media_playlist(&segments, true)),

@@ -17,6 +17,7 @@ pub mod index;
 pub mod ingest;
 pub mod join;
 pub mod live;
+pub mod lower_third;
 pub mod program;
 pub mod record;
 pub mod source;

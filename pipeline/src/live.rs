@@ -63,6 +63,8 @@ struct CaptionTrack {
     /// Captions before this running time are final.
     through_ms: u64,
     words: Vec<CaptionedWord>,
+    /// When the program's lower third shows (running time), and where cues go meanwhile.
+    raised: Vec<(u64, u64, u32)>,
 }
 
 /// Where a rendition's segments are written before they are listed: outside `dir`, which is public.
@@ -203,6 +205,7 @@ impl Ladder {
                     max_delay_ms: c.max_delay_ms,
                     through_ms: 0,
                     words: Vec::new(),
+                    raised: Vec::new(),
                 })
             }
             None => None,
@@ -317,6 +320,14 @@ impl Ladder {
         }
     }
 
+    /// The program shows a lower third from `from_ms` to `to_ms` (running time): the cues shown
+    /// meanwhile go above it, their bottom edge at `line_pct` of the frame height.
+    pub fn raise_captions(&mut self, from_ms: u64, to_ms: u64, line_pct: u32) {
+        if let Some(c) = &mut self.captions {
+            c.raised.push((from_ms, to_ms, line_pct));
+        }
+    }
+
     /// Captions before this running time are final.
     pub fn captions_through(&mut self, through_ms: u64) {
         if let Some(c) = &mut self.captions {
@@ -366,19 +377,21 @@ impl Ladder {
             return Ok(());
         }
         let bytes = std::fs::metadata(&staged).map_or(0, |m| m.len());
-        let segment = MediaSegment {
-            file: h.file.clone(),
-            duration_ms: h.closed_ms.saturating_sub(h.opened_ms),
-            bytes,
-            discontinuity: std::mem::take(&mut self.restarted[k]),
-            session_span: Some(span),
-        };
         let sink = &self.branches[k].sink;
         let running_now_ms = sink
             .clock()
             .zip(sink.base_time())
             .and_then(|(clock, base)| clock.time().checked_sub(base))
             .map_or(h.closed_ms, |t| t.mseconds());
+        let age = chrono::Duration::milliseconds(running_now_ms.saturating_sub(h.opened_ms) as i64);
+        let segment = MediaSegment {
+            file: h.file.clone(),
+            duration_ms: h.closed_ms.saturating_sub(h.opened_ms),
+            bytes,
+            discontinuity: std::mem::take(&mut self.restarted[k]),
+            session_span: Some(span),
+            captured_at: Some(chrono::Utc::now() - age),
+        };
         if k == 0 {
             self.list_captions(&staged, &segment, &h, gate, running_now_ms)?;
         }
@@ -435,6 +448,14 @@ impl Ladder {
             }
         }
         let mut cues = c.rollup.take_until(h.closed_ms);
+        for cue in &mut cues {
+            cue.line_pct = c
+                .raised
+                .iter()
+                .find(|(from, to, _)| cue.start_ms < *to && *from < cue.end_ms)
+                .map(|r| r.2);
+        }
+        c.raised.retain(|(_, to, _)| *to > h.closed_ms);
         if segment
             .session_span
             .is_some_and(|span| touches_closed(gate, span))

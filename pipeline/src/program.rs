@@ -1,7 +1,7 @@
 //! The program feed citizens watch: every camera and remote participant comes in decoded (through
 //! an appsrc fed by its ingest), behind a `fallbackswitch` that shows a "connection lost" slate
-//! when it stops; a compositor shows the speaker large and the others small, a caption names a
-//! new speaker; the sound is mixed at matched loudness. During a closed part of the session the
+//! when it stops; a compositor shows the speaker large and the others small, a lower third names
+//! a new speaker; the sound is mixed at matched loudness. During a closed part of the session the
 //! picture is a full-frame "Seduta segreta" slate and the sound is silence. The result goes to the
 //! live HLS ladder (which never lists a segment of a closed part that is not wholly slate), to the
 //! program's own recording, and at 16 kHz mono to the live captions' transcriber, whose words
@@ -24,6 +24,7 @@ use crate::gst::{add_chain, element, element_error, gst_error, io_error, Pipelin
 use crate::hls::MediaSegment;
 use crate::index::{Fragment, RecordingIndex, SegmentTracker};
 use crate::live::{Ladder, ListedSegment, LiveOptions};
+use crate::lower_third::{self, LowerThird};
 use crate::source::{audio_caps, DecodedOutputs};
 
 /// Floor turns shared with whoever receives the floor events.
@@ -49,8 +50,8 @@ pub struct ProgramOptions {
     /// Closed parts of the session (seduta segreta), in session time; the caller may replace them
     /// while the program runs (declared in the room, or found in the session's document).
     pub closed: SharedClosed,
-    /// The caption shown when a person starts speaking ("Name - role, group").
-    pub captions: HashMap<String, String>,
+    /// The lower third shown when a person starts speaking, by roster id.
+    pub names: HashMap<String, lower_third::Name>,
     pub canvas: (i32, i32),
     /// The program's own recording (segments and index), when wanted.
     pub record_dir: Option<PathBuf>,
@@ -147,8 +148,7 @@ pub struct Program {
     video: Vec<Option<VideoInput>>,
     audio: Vec<Option<gst_app::AppSrc>>,
     levels: Vec<Arc<Mutex<Level>>>,
-    caption: gst::Element,
-    caption_until: Option<Instant>,
+    lower_third: LowerThird,
     /// The compositor's pad of the closed slate, above every input.
     closed_slate: gst::Pad,
     /// Silences the program's sound during a closed part.
@@ -214,24 +214,13 @@ impl Program {
         };
         let compositor = element("compositor")?;
         compositor.set_property_from_str("background", "black");
-        let caption = element("textoverlay")?;
-        caption.set_property("silent", true);
-        caption.set_property_from_str("valignment", "bottom");
-        caption.set_property_from_str("halignment", "left");
-        caption.set_property("font-desc", "Sans Bold 22");
-        caption.set_property("shaded-background", true);
         let vtee = element("tee")?;
         let mixer = element("audiomixer")?;
         let mute = element("volume")?;
         let atee = element("tee")?;
         add_chain(
             &pipeline,
-            &[
-                compositor.clone(),
-                capsfilter(&canvas_caps)?,
-                caption.clone(),
-                vtee.clone(),
-            ],
+            &[compositor.clone(), capsfilter(&canvas_caps)?, vtee.clone()],
         )?;
         add_chain(
             &pipeline,
@@ -243,6 +232,7 @@ impl Program {
             ],
         )?;
         let closed_slate = closed_slate(&pipeline, &canvas_caps, &compositor, opts.canvas)?;
+        let lower_third = LowerThird::build(&pipeline, &compositor, opts.canvas)?;
         // A silent live input keeps the mixer going when every source is lost.
         let silence = element("audiotestsrc")?;
         silence.set_property("is-live", true);
@@ -308,8 +298,7 @@ impl Program {
             video,
             audio,
             levels,
-            caption,
-            caption_until: None,
+            lower_third,
             closed_slate,
             mute,
             slates: Vec::new(),
@@ -408,9 +397,8 @@ impl Program {
                         .iter()
                         .rev()
                         .find(|s| s.at_ms <= at_ms)
-                        .and_then(|s| self.opts.captions.get(&s.person))
-                        .and_then(|c| c.lines().next())
-                        .map(str::to_owned);
+                        .and_then(|s| self.opts.names.get(&s.person))
+                        .map(|n| n.name.clone());
                     self.ladder.caption(CaptionWord {
                         text,
                         start_ms,
@@ -474,8 +462,7 @@ impl Program {
             }
             self.closed_slate.set_property("alpha", 1.0f64);
             self.mute.set_property("mute", true);
-            self.caption.set_property("silent", true);
-            self.caption_until = None;
+            self.lower_third.hide();
             let on_ms = now_ms();
             tracing::info!("program: closed part from {on_ms} ms, slate shown and sound muted");
             self.slates.push(SlateSpan {
@@ -575,10 +562,11 @@ impl Program {
         }
         let current = self.shots.last().map(|s| &s.person);
         if let Some(person) = speaker.filter(|p| current != Some(p)) {
-            if let Some(text) = self.opts.captions.get(&person) {
-                self.caption.set_property("text", text);
-                self.caption.set_property("silent", false);
-                self.caption_until = Some(Instant::now() + Duration::from_secs(6));
+            let name = self.opts.names.get(&person);
+            if let Some((name, running_ms)) = name.zip(self.running_ms()) {
+                let (from_ms, to_ms) = self.lower_third.show(name, running_ms);
+                let line_pct = self.lower_third.captions_line_pct();
+                self.ladder.raise_captions(from_ms, to_ms, line_pct);
             }
             let source = self.opts.inputs[self.director.current()].source.clone();
             tracing::info!("program: {person} speaking, {source} large");
@@ -587,10 +575,6 @@ impl Program {
                 person,
                 source,
             });
-        }
-        if self.caption_until.is_some_and(|t| Instant::now() >= t) {
-            self.caption.set_property("silent", true);
-            self.caption_until = None;
         }
     }
 
@@ -602,6 +586,7 @@ impl Program {
             .iter()
             .position(|k| *k == self.director.current())
             .unwrap_or(0);
+        let smalls = shown.len().saturating_sub(1);
         for (rect, k) in director::layout(shown.len(), large, self.opts.canvas)
             .into_iter()
             .zip(shown)
@@ -613,6 +598,7 @@ impl Program {
             pad.set_property("height", rect.height);
             pad.set_property("zorder", rect.zorder);
         }
+        self.lower_third.place(smalls);
     }
 
     /// Ends the program: EOS through every branch, playlists made VOD, the recording indexed.

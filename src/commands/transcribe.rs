@@ -183,6 +183,14 @@ pub async fn transcribe_session(
     drop(shown);
     let report = report?;
     println!("{}", report.transcript.display());
+    if let Some(live) = &report.live_captions {
+        eprintln!(
+            "live captions against this transcript: {:.1}% WER ({} live words, {} here)",
+            live.wer * 100.0,
+            live.live_words,
+            live.offline_words
+        );
+    }
     super::align::print_report(&report.align, &mut std::io::stderr().lock())?;
     Ok(())
 }

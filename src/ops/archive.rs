@@ -317,6 +317,7 @@ impl Job {
                 bytes: s.bytes,
                 discontinuity: false,
                 session_span: None,
+                captured_at: None,
             }));
             if first > 0 {
                 segments[first].discontinuity = true;

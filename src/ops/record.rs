@@ -416,14 +416,15 @@ fn program_options(
         .into());
     }
     let turns = Arc::new(Mutex::new(floor_turns(session)));
-    let captions = session
+    let names = session
         .roster
         .iter()
         .map(|p| {
-            (
-                p.id.clone(),
-                format!("{}\n{}", p.name, publisher::request::detail(session, p)),
-            )
+            let name = pipeline::lower_third::Name {
+                name: p.name.clone(),
+                detail: publisher::request::detail(session, p),
+            };
+            (p.id.clone(), name)
         })
         .collect();
     let set = super::load_presets(config)?;
@@ -437,7 +438,7 @@ fn program_options(
         inputs,
         turns,
         closed: Arc::new(Mutex::new(closed_spans(session))),
-        captions,
+        names,
         canvas: (1280, 720),
         record_dir: Some(opts.dir.join("program")),
         segment_ms: opts.segment_ms,

@@ -141,6 +141,10 @@ pub struct TranscribeReport {
     pub words: usize,
     pub duration_ms: session::SessionMs,
     pub align: AlignReport,
+    /// The live captions of a live recording against this transcript
+    /// (`transcripts/live-captions.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_captions: Option<super::captions::AgainstOffline>,
 }
 
 /// The source whose audio is transcribed: the room audio, else the program, else the first camera.
@@ -198,6 +202,12 @@ pub async fn transcribe_session(
     let dir = config.transcripts_dir(id);
     super::outputs::write_transcript_files(&dir, &transcript, &session)?;
     catalogue.put_transcript(id, &transcript).await?;
+    let live_captions = super::captions::compare_with_offline(
+        &config.recordings_dir(id),
+        &dir,
+        &session,
+        &transcript,
+    )?;
     let align = super::align::align(config, catalogue, id, cancel).await?;
     Ok(TranscribeReport {
         session: id.to_string(),
@@ -205,6 +215,7 @@ pub async fn transcribe_session(
         words: transcript.words().count(),
         duration_ms: transcript.duration_ms,
         align,
+        live_captions,
     })
 }
 

@@ -50,3 +50,62 @@ pub fn is_slate(file: &Path) -> bool {
     p.set_state(gst::State::Null).unwrap();
     (30.0..90.0).contains(&y) && cr > 140.0
 }
+
+/// The picture (I420, its size as recorded) a segment shows `offset_ms` after its first frame.
+pub fn frame_at(file: &Path, offset_ms: u64) -> (u32, u32, Vec<u8>) {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use gstreamer_app as gst_app;
+    gst::init().unwrap();
+    let p = gst::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 \
+         ! appsink name=v sync=false",
+        file.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = p
+        .by_name("v")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    p.set_state(gst::State::Playing).unwrap();
+    let mut first = None;
+    let mut chosen = None;
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
+        let pts = sample.buffer().unwrap().pts().unwrap().mseconds();
+        let first = *first.get_or_insert(pts);
+        chosen = Some(sample);
+        if pts - first >= offset_ms {
+            break;
+        }
+    }
+    p.set_state(gst::State::Null).unwrap();
+    let sample = chosen.unwrap_or_else(|| panic!("{} has no picture", file.display()));
+    let s = sample.caps().unwrap().structure(0).unwrap().to_owned();
+    let (w, h) = (
+        s.get::<i32>("width").unwrap(),
+        s.get::<i32>("height").unwrap(),
+    );
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    (w as u32, h as u32, map.to_vec())
+}
+
+/// The live segment of `playlist` (its folder's files) showing running time `at_ms`, and how far
+/// into it.
+pub fn segment_at(playlist: &Path, at_ms: u64) -> (PathBuf, u64) {
+    let text = std::fs::read_to_string(playlist).unwrap();
+    let dir = playlist.parent().unwrap();
+    let mut start_ms = 0;
+    for s in pipeline::hls::parse_media_playlist(&text) {
+        if at_ms < start_ms + s.duration_ms {
+            return (dir.join(&s.file), at_ms - start_ms);
+        }
+        start_ms += s.duration_ms;
+    }
+    panic!(
+        "{} ends at {start_ms} ms, before {at_ms} ms",
+        playlist.display()
+    );
+}

@@ -72,7 +72,7 @@ pub fn program(source: &str, live_dir: PathBuf, segment_ms: u64) -> ProgramOptio
         }],
         turns: Default::default(),
         closed: Default::default(),
-        captions: Default::default(),
+        names: Default::default(),
         canvas: (640, 360),
         record_dir: None,
         segment_ms: 2_000,
