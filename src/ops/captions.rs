@@ -59,7 +59,7 @@ fn models(config: &Config, name: &str, language: &str) -> Result<Vec<Model>> {
             &ModelChoice {
                 model: model.to_owned(),
                 timing: Timing {
-                    dtw: false,
+                    dtw: true,
                     vad_edges: false,
                 },
                 ..ModelChoice::default()

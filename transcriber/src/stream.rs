@@ -55,9 +55,10 @@ impl StreamOptions {
     pub fn new(language: &str, prompt: Option<String>) -> StreamOptions {
         let mut transcribe = TranscribeOptions::new(language);
         transcribe.prompt = prompt;
-        // Word starts come from the tokens' own times: the window has no speech edges of its own.
+        // Word starts come from the alignment heads (DTW), decoding without timestamp tokens;
+        // the window has no speech edges of its own.
         transcribe.timing = Timing {
-            dtw: false,
+            dtw: true,
             vad_edges: false,
         };
         // A pass must end within the step: one decode, over a window-sized encoder context.
@@ -109,6 +110,24 @@ fn same_word(a: &str, b: &str) -> bool {
             .collect()
     };
     key(a) == key(b)
+}
+
+/// How many of a new window's first words repeat the last words committed before it (`context`):
+/// Whisper, given the committed text as its prompt, often says its end again at the start of
+/// the next window, with times inside the new sound. Up to five words, and only where they start
+/// within 2 s of the window's floor.
+fn heard_again(context: &str, words: &[StreamWord], floor_ms: u64) -> usize {
+    let tail: Vec<&str> = context.split_whitespace().rev().take(5).collect();
+    (1..=tail.len().min(words.len()))
+        .rev()
+        .find(|&n| {
+            words[0].start_ms < floor_ms + 2000
+                && words[..n]
+                    .iter()
+                    .zip(tail[..n].iter().rev())
+                    .all(|(w, t)| same_word(&w.text, t))
+        })
+        .unwrap_or(0)
 }
 
 /// The last `chars` characters of `text`, starting at a word.
@@ -286,10 +305,12 @@ impl Window {
     /// speech has paused, and what falls out of a full window.
     fn take_pass(&mut self, words: Vec<StreamWord>, out: &mut Vec<StreamWord>) {
         self.since_pass_ms = 0;
-        let words: Vec<StreamWord> = words
+        let mut words: Vec<StreamWord> = words
             .into_iter()
             .filter(|w| w.start_ms + 100 >= self.floor_ms)
             .collect();
+        let again = heard_again(&self.context, &words, self.floor_ms);
+        words.drain(..again);
         let n = agreed(&self.heard, &words);
         let agreed_new: Vec<StreamWord> = words
             .get(self.done..n)
@@ -500,6 +521,17 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_new_window_does_not_say_the_last_words_again() {
+        let context = "Good evening, I declare the City Council session";
+        let heard = words("the city council session. Open we now move", 5000);
+        assert_eq!(heard_again(context, &heard, 5000), 4);
+        assert_eq!(heard_again(context, &words("we now move", 5000), 5000), 0);
+        assert_eq!(heard_again("", &heard, 5000), 0);
+        // Far from the window's floor, a repeat is speech said again.
+        assert_eq!(heard_again(context, &heard, 2000), 0);
     }
 
     #[test]
