@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod import;
 pub mod jobs;
 pub mod live;
+pub mod live_vs_offline;
 pub mod mail;
 pub mod open_data;
 pub mod outputs;

@@ -144,7 +144,7 @@ pub struct TranscribeReport {
     /// The live captions of a live recording against this transcript
     /// (`transcripts/live-captions.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub live_captions: Option<super::captions::AgainstOffline>,
+    pub live_captions: Option<super::live_vs_offline::AgainstOffline>,
 }
 
 /// The source whose audio is transcribed: the room audio, else the program, else the first camera.
@@ -202,12 +202,8 @@ pub async fn transcribe_session(
     let dir = config.transcripts_dir(id);
     super::outputs::write_transcript_files(&dir, &transcript, &session)?;
     catalogue.put_transcript(id, &transcript).await?;
-    let live_captions = super::captions::compare_with_offline(
-        &config.recordings_dir(id),
-        &dir,
-        &session,
-        &transcript,
-    )?;
+    let live_captions =
+        super::live_vs_offline::compare(&config.recordings_dir(id), &dir, &session, &transcript)?;
     let align = super::align::align(config, catalogue, id, cancel).await?;
     Ok(TranscribeReport {
         session: id.to_string(),
