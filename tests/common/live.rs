@@ -15,16 +15,14 @@ pub fn listed(playlist: &Path) -> Vec<PathBuf> {
     media.segments.iter().map(|s| dir.join(&s.uri)).collect()
 }
 
-/// Whether a segment's first picture is the closed-session slate: dark red (mean luma about 55,
-/// red difference well above grey's 128) with only the caption's letters brighter.
-pub fn is_slate(file: &Path) -> bool {
+/// A playing pipeline that decodes `file`'s pictures through `convert` (after videoconvert) into
+/// the returned sink.
+fn pictures(file: &Path, convert: &str) -> (gstreamer::Pipeline, gstreamer_app::AppSink) {
     use gstreamer as gst;
     use gstreamer::prelude::*;
-    use gstreamer_app as gst_app;
     gst::init().unwrap();
     let p = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! videoscale ! video/x-raw,format=I420,width=64,height=36 \
-         ! appsink name=v sync=false",
+        "filesrc location={} ! decodebin ! videoconvert ! {convert} ! appsink name=v sync=false",
         file.display()
     ))
     .unwrap()
@@ -33,9 +31,21 @@ pub fn is_slate(file: &Path) -> bool {
     let sink = p
         .by_name("v")
         .unwrap()
-        .downcast::<gst_app::AppSink>()
+        .downcast::<gstreamer_app::AppSink>()
         .unwrap();
     p.set_state(gst::State::Playing).unwrap();
+    (p, sink)
+}
+
+/// Whether a segment's first picture is the closed-session slate: dark red (mean luma about 55,
+/// red difference well above grey's 128) with only the caption's letters brighter.
+pub fn is_slate(file: &Path) -> bool {
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    let (p, sink) = pictures(
+        file,
+        "videoscale ! video/x-raw,format=I420,width=64,height=36",
+    );
     let sample = sink
         .try_pull_preroll(gst::ClockTime::from_seconds(30))
         .unwrap_or_else(|| panic!("{} has no picture", file.display()));
@@ -55,22 +65,7 @@ pub fn is_slate(file: &Path) -> bool {
 pub fn frame_at(file: &Path, offset_ms: u64) -> (u32, u32, Vec<u8>) {
     use gstreamer as gst;
     use gstreamer::prelude::*;
-    use gstreamer_app as gst_app;
-    gst::init().unwrap();
-    let p = gst::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=I420 \
-         ! appsink name=v sync=false",
-        file.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = p
-        .by_name("v")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    p.set_state(gst::State::Playing).unwrap();
+    let (p, sink) = pictures(file, "video/x-raw,format=I420");
     let mut first = None;
     let mut chosen = None;
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
