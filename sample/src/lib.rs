@@ -5,7 +5,7 @@
 //! use sample::script::{self, Lang, Pacing, Rng};
 //!
 //! // Seed 7's script: a chair and three councillors on two items in two minutes, timed with a
-//! // stand-in for espeak-ng (70 ms a character) instead of rendered speech.
+//! // stand-in for the synthesizer (70 ms a character) instead of rendered speech.
 //! let mut rng = Rng::new(7);
 //! let cast = script::cast(Lang::En, 3, false, &mut rng);
 //! let agenda = script::agenda(Lang::En, 2, &cast, &mut rng);
@@ -20,7 +20,7 @@
 //! ```
 //!
 //! [`create`] renders the whole session: a chair opens it and announces each agenda item in words,
-//! councillors speak on the items with silences between turns (espeak-ng voices), a 720p camera file
+//! councillors speak on the items with silences between turns (espeak-ng voices in English, Festival's in Italian), a 720p camera file
 //! shows who speaks and the running time, floor events carry the conference system's jitter, the
 //! clerk's agenda markers mark each item, a roll-call vote closes each resolution and motion, and
 //! `truth.json` says who said what when.
@@ -28,6 +28,7 @@
 pub mod render;
 pub mod score;
 pub mod script;
+pub mod speech;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -266,7 +267,7 @@ pub fn create(
             if let Some(samples) = speech.get(&key) {
                 return Ok(render::samples_to_ms(samples.len()));
             }
-            let samples = render::speak(&cast[line.speaker], &line.text, &scratch)
+            let samples = speech::speak(&cast[line.speaker].voice, &line.text, &scratch)
                 .map_err(|e| e.to_string())?;
             let ms = render::samples_to_ms(samples.len());
             speech.insert(key, samples);
@@ -287,7 +288,8 @@ pub fn create(
                 Lang::En => "Confidential.",
                 Lang::It => "Riservatissimo.",
             };
-            let samples = render::speak(&cast[0], word, &scratch)?;
+            let samples =
+                speech::speak(&cast[0].voice, word, &scratch).map_err(RenderError::from)?;
             let _ = std::fs::remove_file(&scratch);
             let word_at = from + 2500;
             let word_end = word_at + render::samples_to_ms(samples.len());

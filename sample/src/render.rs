@@ -1,8 +1,7 @@
-//! Media for generated sessions: espeak-ng speech, the room mix, and H.264/AAC files encoded with
+//! Media for generated sessions: the room mix, and H.264/AAC files encoded with
 //! GStreamer (a picture that shows who is speaking and the running time).
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,19 +9,15 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use session::part_path;
 
-use super::script::CastMember;
+use super::speech::SpeechError;
 
 pub const SPEECH_RATE_HZ: u32 = 22_050;
-const TRIM_THRESHOLD: f32 = 0.01;
+pub(crate) const TRIM_THRESHOLD: f32 = 0.01;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("running espeak-ng (install it with scripts/setup): {0}")]
-    NoEspeak(String),
-    #[error("espeak-ng failed with voice {voice}: {stderr}")]
-    Espeak { voice: String, stderr: String },
-    #[error("espeak-ng wrote {0}, expected 16-bit mono at {SPEECH_RATE_HZ} Hz")]
-    SpeechFormat(String),
+    #[error(transparent)]
+    Speech(#[from] SpeechError),
     #[error("{path}: {message}")]
     Wav { path: String, message: String },
     #[error("{path}: {message}")]
@@ -50,46 +45,6 @@ fn wav_error(path: &Path, what: &str, e: hound::Error) -> RenderError {
 
 fn gst_error(what: &str) -> impl FnOnce(gst::glib::Error) -> RenderError + '_ {
     move |e| RenderError::Gst(format!("{what}: {e}"))
-}
-
-/// Speaks `text` with the member's voice; returns the speech with leading and trailing silence
-/// trimmed, so that its first and last samples are the utterance's true edges.
-pub fn speak(member: &CastMember, text: &str, scratch: &Path) -> Result<Vec<f32>, RenderError> {
-    let output = Command::new("espeak-ng")
-        .arg("-v")
-        .arg(&member.voice)
-        .arg("-p")
-        .arg(member.pitch.to_string())
-        .arg("-s")
-        .arg(member.words_per_minute.to_string())
-        .arg("-w")
-        .arg(scratch)
-        .arg(text)
-        .output()
-        .map_err(|e| RenderError::NoEspeak(e.to_string()))?;
-    if !output.status.success() {
-        return Err(RenderError::Espeak {
-            voice: member.voice.clone(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        });
-    }
-    let mut reader = hound::WavReader::open(scratch)
-        .map_err(|e| wav_error(scratch, "reading espeak-ng output", e))?;
-    let spec = reader.spec();
-    if spec.sample_rate != SPEECH_RATE_HZ || spec.channels != 1 || spec.bits_per_sample != 16 {
-        return Err(RenderError::SpeechFormat(format!("{spec:?}")));
-    }
-    let samples = reader
-        .samples::<i16>()
-        .map(|s| s.map(|v| f32::from(v) / 32768.0))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| wav_error(scratch, "decoding espeak-ng output", e))?;
-    let first = samples.iter().position(|s| s.abs() > TRIM_THRESHOLD);
-    let last = samples.iter().rposition(|s| s.abs() > TRIM_THRESHOLD);
-    Ok(match (first, last) {
-        (Some(a), Some(b)) => samples[a..=b].to_vec(),
-        _ => Vec::new(),
-    })
 }
 
 pub fn ms_to_samples(ms: u64) -> usize {

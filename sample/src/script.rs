@@ -1,6 +1,7 @@
 //! What a generated session says and when: the cast, the agenda, the lines, and their layout in
 //! session time. Pure logic: speech durations come from a caller-supplied synthesizer.
 
+use crate::speech::{FestivalVoice, Voice};
 use session::{AgendaItem, ItemKind, Person, Role, SessionMs};
 
 /// Deterministic generator (SplitMix64): the same seed gives the same session on every platform.
@@ -54,13 +55,11 @@ impl Lang {
     }
 }
 
-/// A person of the generated session and the espeak-ng voice that speaks for them.
+/// A person of the generated session and the voice that speaks for them.
 #[derive(Clone, Debug)]
 pub struct CastMember {
     pub person: Person,
-    pub voice: String,
-    pub pitch: u32,
-    pub words_per_minute: u32,
+    pub voice: Voice,
     /// Joins from home through a remote stream rather than from a seat in the chamber.
     pub remote: bool,
 }
@@ -109,7 +108,6 @@ pub fn cast(lang: Lang, councillors: u32, hybrid: bool, rng: &mut Rng) -> Vec<Ca
     (0..=councillors as usize)
         .map(|i| {
             let (name, female) = names[(offset + i) % names.len()];
-            let voices: &[&str] = if female { &FEMALE_VOICES } else { &MALE_VOICES };
             let remote = hybrid && i == councillors as usize && i > 0;
             let chair = i == 0;
             CastMember {
@@ -120,13 +118,35 @@ pub fn cast(lang: Lang, councillors: u32, hybrid: bool, rng: &mut Rng) -> Vec<Ca
                     group: (!chair).then(|| groups[i % groups.len()].to_owned()),
                     seat: (!remote).then_some(i as u32 + 1),
                 },
-                voice: format!("{}+{}", lang.code(), voices[i % voices.len()]),
-                pitch: 30 + (rng.below(5) as u32) * 10,
-                words_per_minute: 150 + (rng.below(4) as u32) * 10,
+                voice: voice(lang, female, i, rng),
                 remote,
             }
         })
         .collect()
+}
+
+/// English speaks with espeak-ng; Italian with Festival's diphone voices, which Whisper hears far
+/// better than espeak-ng's Italian. Pitch and pace vary per person.
+fn voice(lang: Lang, female: bool, index: usize, rng: &mut Rng) -> Voice {
+    match lang {
+        Lang::En => {
+            let voices: &[&str] = if female { &FEMALE_VOICES } else { &MALE_VOICES };
+            Voice::Espeak {
+                name: format!("en+{}", voices[index % voices.len()]),
+                pitch: 30 + (rng.below(5) as u32) * 10,
+                words_per_minute: 150 + (rng.below(4) as u32) * 10,
+            }
+        }
+        Lang::It => Voice::Festival {
+            voice: if female {
+                FestivalVoice::ItalianLp
+            } else {
+                FestivalVoice::ItalianPc
+            },
+            pitch_pct: 85 + (rng.below(5) as u32) * 7,
+            duration_pct: 92 + (rng.below(4) as u32) * 5,
+        },
+    }
 }
 
 fn slug(name: &str) -> String {
