@@ -97,6 +97,7 @@ fn main() {
             accurate,
             burn,
             soft: None,
+            as_recorded: false,
         }
     }
     let range = (start_ms, end_ms);

@@ -228,3 +228,106 @@ fn press_kit_of_a_session_with_a_closed_part() {
         );
     }
 }
+
+/// Mean absolute difference of two grey pictures.
+fn difference(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).abs())
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[test]
+fn web_clips_of_a_live_recorded_session_are_cut_from_its_program_without_re_encoding() {
+    use publisher::probe;
+    const FRAME_MS: u64 = 40;
+    let aula = Aula::new();
+    let sample = aula.sample(&Spec {
+        lang: "en",
+        seconds: 40,
+        items: 2,
+        speakers: 2,
+        seed: 8,
+        ..Spec::default()
+    });
+    let id = aula.imported(&sample, Evidence::FloorEventsAndMarkers);
+    let out = aula.run(&["record", &id, "--segment-seconds", "10", "--live"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    aula.ok(&["record", "finalize", &id]);
+    aula.transcribed(&id, "tiny.en");
+    let recordings = aula.path().join(format!("data/sessions/{id}/recordings"));
+    let program = recordings.join("program.mp4");
+    let index = read_json(recordings.join("program/index.json"));
+    let program_start_ms = index["segments"][0]["start_ms"].as_u64().unwrap();
+
+    let report: serde_json::Value = serde_json::from_str(&aula.ok(&[
+        "publish",
+        &id,
+        "--presets",
+        "web-720p,social-square",
+        "--json",
+    ]))
+    .unwrap();
+    let package = Path::new(report["package"].as_str().unwrap()).to_path_buf();
+    let metadata = read_json(package.join("metadata.json"));
+    let clips = metadata["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 4, "{metadata}");
+    for clip in clips {
+        // web-720p is the program's own encoding; the square picture is another size.
+        let (mode, from) = match clip["preset"].as_str().unwrap() {
+            "web-720p" => ("smart", "program.mp4"),
+            _ => ("encode", "cam1.mp4"),
+        };
+        assert_eq!(
+            (clip["mode"].as_str(), clip["cut_from"].as_str()),
+            (Some(mode), Some(from)),
+            "{clip}"
+        );
+    }
+    let html = std::fs::read_to_string(package.join("index.html")).unwrap();
+    assert!(
+        html.contains(
+            "cut without re-encoding the picture (only up to the first keyframe), from program.mp4"
+        ),
+        "{html}"
+    );
+
+    for clip in clips.iter().filter(|c| c["preset"] == "web-720p") {
+        let path = package.join(clip["media"].as_str().unwrap());
+        let start_ms = clip["start_ms"].as_u64().unwrap();
+        let end_ms = clip["end_ms"].as_u64().unwrap();
+        let info = probe::info(&path).unwrap();
+        let video = info.stream("video").unwrap();
+        assert_eq!(video.codec, "h264");
+        assert_eq!(
+            video.packets,
+            (end_ms - start_ms).div_ceil(FRAME_MS),
+            "{info:?}"
+        );
+        assert_eq!(info.stream("audio").unwrap().codec, "aac");
+        let encoding = probe::encoding(&path).unwrap();
+        assert_eq!((encoding.width, encoding.height), (1280, 720));
+        // It starts on the requested frame of the program (its lower thirds in it), before the
+        // first copied keyframe and after it.
+        let media_ms = start_ms - program_start_ms;
+        let at = |ms: u64| probe::frame_gray(&program, ms, 160, 90).unwrap();
+        for offset in [0, 480, 1520, 4000] {
+            let frame = probe::frame_gray(&path, offset, 160, 90).unwrap();
+            let here = difference(&frame, &at(media_ms + offset));
+            let next = difference(&frame, &at(media_ms + offset + FRAME_MS));
+            assert!(
+                here < next && here < 3.0,
+                "{}: frame at +{offset} ms: {here} vs {next}",
+                path.display()
+            );
+        }
+        // The sidecar subtitles say what was said in the clip.
+        let vtt = package.join(clip["media"].as_str().unwrap().replace(".mp4", ".vtt"));
+        let text = std::fs::read_to_string(&vtt).unwrap();
+        assert!(
+            text.starts_with("WEBVTT") && text.contains(" --> "),
+            "{text}"
+        );
+    }
+}

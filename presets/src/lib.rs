@@ -8,6 +8,10 @@
 //! assert_eq!(web.video.as_ref().unwrap().height, 720);
 //! ```
 
+mod encoding;
+
+pub use encoding::Encoding;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -25,6 +25,29 @@ pub struct PackageClip {
     pub excerpt: String,
     pub bytes: u64,
     pub media_type: String,
+    /// How the clip was made: `encode`, `smart` or `copy` (see [`crate::clip::CutMode`]).
+    pub mode: String,
+    /// The recording it was cut from (`program.mp4`, `camera.mp4`), when known.
+    pub cut_from: Option<String>,
+}
+
+/// How a clip was made, in words for the press kit's page.
+fn made(clip: &PackageClip, italian: bool) -> String {
+    let how = match (clip.mode.as_str(), italian) {
+        ("smart", true) => {
+            "tagliato senza ricodificare l'immagine (solo fino al primo fotogramma chiave)"
+        }
+        ("smart", false) => "cut without re-encoding the picture (only up to the first keyframe)",
+        ("copy", true) => "copiato dal fotogramma chiave più vicino",
+        ("copy", false) => "copied from the nearest keyframe",
+        (_, true) => "ricodificato",
+        (_, false) => "re-encoded",
+    };
+    match (&clip.cut_from, italian) {
+        (Some(from), true) => format!("{how}, da {from}"),
+        (Some(from), false) => format!("{how}, from {from}"),
+        (None, _) => how.to_owned(),
+    }
 }
 
 /// `metadata.json`: the session, its agenda, its votes (none taken in a closed part) and every clip.
@@ -122,6 +145,7 @@ pub fn index_html(session: &Session, clips: &[PackageClip], transcripts: &[Strin
             escape(&c.media),
             t("Scarica", "Download")
         ));
+        out.push_str(&format!(" · {}", escape(&made(c, italian))));
         for s in &c.subtitles {
             out.push_str(&format!(
                 " · <a href=\"{}\" download>{}</a>",
@@ -330,6 +354,8 @@ mod tests {
             excerpt: "Grazie presidente".into(),
             bytes: 1234,
             media_type: "video/mp4".into(),
+            mode: "smart".into(),
+            cut_from: Some("program.mp4".into()),
         }
     }
 

@@ -105,6 +105,46 @@ pub fn format(path: &Path) -> Result<Format, ClipError> {
     })
 }
 
+/// The first video and audio streams' codecs, sizes, rates and average bitrates, from the header
+/// (the MP4 demuxer works a stream's average out from its sample sizes and duration); a file
+/// without video or audio is refused.
+pub fn encoding(path: &Path) -> Result<presets::Encoding, ClipError> {
+    let ictx = open(path)?;
+    let no = |what| ClipError::NoStream {
+        path: path.display().to_string(),
+        what,
+        preset: "cut as recorded".into(),
+    };
+    let video = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| no("video"))?;
+    let audio = ictx
+        .streams()
+        .best(media::Type::Audio)
+        .ok_or_else(|| no("audio"))?;
+    let rate = video.avg_frame_rate();
+    // SAFETY: plain fields of the streams' parameters, alive as long as `ictx`.
+    let (v, a) = unsafe { (&*video.parameters().as_ptr(), &*audio.parameters().as_ptr()) };
+    let kbps =
+        |bits_per_second: i64| u32::try_from(bits_per_second.max(0) / 1000).unwrap_or(u32::MAX);
+    Ok(presets::Encoding {
+        video_codec: video.parameters().id().name().to_owned(),
+        width: u32::try_from(v.width).unwrap_or(0),
+        height: u32::try_from(v.height).unwrap_or(0),
+        fps: if rate.numerator() > 0 && rate.denominator() > 0 {
+            (rate.numerator(), rate.denominator())
+        } else {
+            (0, 1)
+        },
+        video_bitrate_kbps: kbps(v.bit_rate),
+        audio_codec: audio.parameters().id().name().to_owned(),
+        sample_rate_hz: u32::try_from(a.sample_rate).unwrap_or(0),
+        channels: u32::try_from(a.ch_layout.nb_channels).unwrap_or(0),
+        audio_bitrate_kbps: kbps(a.bit_rate),
+    })
+}
+
 /// Reads every packet of `path`.
 pub fn info(path: &Path) -> Result<MediaInfo, ClipError> {
     let mut ictx = open(path)?;

@@ -394,6 +394,7 @@ impl Job {
             accurate: true,
             burn: None,
             soft: None,
+            as_recorded: false,
         };
         let go_on = |_at_ms: u64| !self.cancel.is_cancelled();
         cutter::cut(&self.media.path, &cut, &spec, &go_on)?;

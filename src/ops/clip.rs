@@ -198,6 +198,67 @@ pub fn recording(session: &Session, base_dir: &Path, recordings_dir: &Path) -> R
     })
 }
 
+/// The live program's own recording (`aula record --live`, then `aula record finalize`), when
+/// there is one.
+pub fn program_recording(recordings_dir: &Path) -> Option<MediaFile> {
+    let index = pipeline::RecordingIndex::load(&recordings_dir.join("program")).ok()?;
+    let path = recordings_dir.join(index.finalized.as_deref()?);
+    path.is_file().then_some(MediaFile {
+        path,
+        index: Some(index),
+    })
+}
+
+/// The recording a preset's clips are cut from, and whether it is cut as recorded: the live
+/// program's own recording when it already has the preset's encoding, the preset wants name
+/// captions (the program's lower thirds are in its picture) and nothing else drawn in nor a
+/// subtitle track, and every plan lies wholly in it; else `input`, encoded as the preset says.
+pub fn source_for(
+    preset: &Preset,
+    subs: SubtitleMode,
+    input: &MediaFile,
+    program: Option<&MediaFile>,
+    plans: &[ClipPlan],
+) -> (MediaFile, bool) {
+    let why_not = || -> std::result::Result<MediaFile, String> {
+        let program = program.ok_or("the session has no program recording")?;
+        if !matches!(subs, SubtitleMode::Sidecar | SubtitleMode::None) {
+            return Err(format!(
+                "{} subtitles change the picture or add a track",
+                subs.as_str()
+            ));
+        }
+        if !preset.caption.as_ref().is_some_and(|c| c.enabled) {
+            return Err("the preset wants no name captions, which the program shows".into());
+        }
+        let encoding = publisher::probe::encoding(&program.path).map_err(|e| e.to_string())?;
+        preset.is_encoded_as(&encoding)?;
+        for plan in plans {
+            match fit_to_recording(plan.clone(), program) {
+                Ok((_, None)) => {}
+                _ => return Err(format!("{} is not wholly in it", plan.title)),
+            }
+        }
+        Ok(program.clone())
+    };
+    match why_not() {
+        Ok(program) => {
+            tracing::info!(
+                "{}: cut from the program recording {} as recorded",
+                preset.name,
+                program.path.display()
+            );
+            (program, true)
+        }
+        Err(why) => {
+            if program.is_some() {
+                tracing::info!("{}: not from the program recording: {why}", preset.name);
+            }
+            (input.clone(), false)
+        }
+    }
+}
+
 /// Fits a plan into a recording made by `aula record`: a start before the recording began moves to
 /// its beginning (with a warning); a range across a gap, or wholly outside, is refused with what the
 /// recording spans.
@@ -313,6 +374,8 @@ pub async fn plan_clips(
         .out_dir
         .clone()
         .unwrap_or_else(|| config.clips_dir(&session.id));
+    let program = program_recording(&config.recordings_dir(&session.id));
+    let (input, as_recorded) = source_for(&preset, subs, &input, program.as_ref(), &plans);
     let job = ClipJob {
         accurate: request.accurate,
         session_dir: config.session_dir(&session.id),
@@ -321,6 +384,7 @@ pub async fn plan_clips(
         preset,
         subs,
         input,
+        as_recorded,
         out_dir,
         cancel,
     };
@@ -359,6 +423,9 @@ pub struct ClipJob {
     pub accurate: bool,
     /// The recording the clips are cut from.
     pub input: MediaFile,
+    /// The recording already has the preset's encoding and its name captions: smart cut, nothing
+    /// drawn in.
+    pub as_recorded: bool,
     pub session_dir: PathBuf,
     pub out_dir: PathBuf,
     pub cancel: Cancel,
@@ -395,6 +462,7 @@ pub async fn produce(
                 &worker.preset,
                 worker.subs,
                 worker.accurate,
+                worker.as_recorded,
                 &worker.input,
                 &worker.out_dir,
                 &plan_c,
@@ -470,6 +538,7 @@ fn make_clip(
     preset: &Preset,
     subs: SubtitleMode,
     accurate: bool,
+    as_recorded: bool,
     input: &MediaFile,
     out_dir: &Path,
     plan: &ClipPlan,
@@ -489,7 +558,7 @@ fn make_clip(
     }
     let cue_list: Vec<Cue> = cues::layout(&words, &layout);
     let captions = match (&preset.caption, preset.transforms_picture()) {
-        (Some(c), true) if c.enabled => {
+        (Some(c), true) if c.enabled && !as_recorded => {
             request::name_captions(&words, session, u64::from(c.duration_ms))
         }
         _ => Vec::new(),
@@ -536,6 +605,7 @@ fn make_clip(
         accurate,
         burn: draw.then_some(ass_path.as_path()),
         soft: (subs == SubtitleMode::Soft).then_some(cue_list.as_slice()),
+        as_recorded,
     };
     let go_on = |at_ms: u64| {
         let done = at_ms.saturating_sub(start_ms) as f64 / (end_ms - start_ms).max(1) as f64;

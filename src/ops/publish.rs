@@ -165,7 +165,7 @@ pub async fn publish(
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let recording_stamp = stamp(&input.path)?;
+    let program = clip::program_recording(&config.recordings_dir(&session.id));
     let known: Vec<ClipRecord> = catalogue.clips(&session.id).await?;
     let now = chrono::Utc::now();
 
@@ -177,13 +177,20 @@ pub async fn publish(
     for (p, preset) in presets.iter().enumerate() {
         let subs = preset.subtitles.mode;
         clip::check_subtitles(preset, subs)?;
+        let (input, as_recorded) = clip::source_for(preset, subs, &input, program.as_ref(), &plans);
+        let recording_stamp = stamp(&input.path)?;
+        let cut_from = input
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let job = ClipJob {
             session: session.clone(),
             timeline: timeline.clone(),
             preset: preset.clone(),
             subs,
             accurate: true,
-            input: input.clone(),
+            input,
+            as_recorded,
             session_dir: session_dir.clone(),
             out_dir: clips_dir.clone(),
             cancel: cancel.clone(),
@@ -237,6 +244,8 @@ pub async fn publish(
                 excerpt: excerpt.lines().skip(2).collect::<Vec<_>>().join(" "),
                 bytes: record.bytes,
                 media_type: preset.media_type().to_owned(),
+                mode: record.mode.clone(),
+                cut_from: Some(cut_from.clone()),
             });
             keep.push(id);
         }
@@ -588,6 +597,8 @@ async fn all_sessions_feed(
                         .get(&record.preset)
                         .map_or("application/octet-stream", presets::Preset::media_type)
                         .to_owned(),
+                    mode: record.mode.clone(),
+                    cut_from: None,
                 },
                 session_title: format!("{} {}", session.title, session.start.format("%Y-%m-%d")),
                 published,
@@ -701,6 +712,8 @@ mod tests {
             excerpt: String::new(),
             bytes: 1,
             media_type: "video/mp4".into(),
+            mode: "encode".into(),
+            cut_from: Some("camera.mp4".into()),
         };
         let base = "https://aula.example/files/s1/packages/press";
         let items = feed_items(&session, &[clip], base, chrono::Utc::now());

@@ -63,6 +63,7 @@ pub(super) fn encode(
         accurate: spec.accurate,
         burn: spec.burn,
         soft: spec.soft,
+        as_recorded: false,
     };
     let duration_s = (spec.end_ms - spec.start_ms) as f64 / 1000.0;
     let missing = |what| ClipError::NoStream {

@@ -1,7 +1,8 @@
 //! Cutting a clip out of a recording with FFmpeg, in one of three modes: stream copy from the
 //! keyframe at or before the start (`copy`), a frame-accurate smart cut that re-encodes only up to
 //! the next keyframe (`smart`), or a full re-encode that fits the picture to the preset and burns in
-//! subtitles and name captions (`encode`, with an optional mov_text track from `movtext`). The file
+//! subtitles and name captions (`encode`, with an optional mov_text track from `movtext`); an
+//! encoding preset takes the smart cut too when the recording already has its encoding. The file
 //! is written under a `.part` name and renamed when complete.
 
 mod copy;
@@ -112,6 +113,10 @@ pub struct ClipSpec<'a> {
     pub burn: Option<&'a Path>,
     /// Cues (clip time) to carry as a mov_text subtitle track.
     pub soft: Option<&'a [Cue]>,
+    /// The recording is already encoded as the preset would encode it (see
+    /// [`Preset::is_encoded_as`]): an encoding preset cuts it by the smart cut instead, when nothing
+    /// is to be drawn into the picture nor added as a track.
+    pub as_recorded: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -141,6 +146,11 @@ pub fn cut(
     let (mode, start_ms, duration_ms) = match (spec.preset.mode, spec.accurate) {
         (presets::Mode::Copy, false) => copy::copy(input, part.path(), spec, go_on),
         (presets::Mode::Copy, true) => smart::smart(input, part.path(), spec, go_on),
+        (presets::Mode::Encode, _)
+            if spec.as_recorded && spec.burn.is_none() && spec.soft.is_none() =>
+        {
+            smart::smart(input, part.path(), spec, go_on)
+        }
         (presets::Mode::Encode, _) => encode::encode(input, part.path(), spec, go_on),
     }?;
     let io = |source| ClipError::Io {
