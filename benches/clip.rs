@@ -1,11 +1,13 @@
 //! Benchmark: cutting clips with aula (publisher, ffmpeg-next) against the ffmpeg command line doing
 //! the same work in the same run, on a generated 2-hour 1080p recording: a 60 s stream copy, a
 //! frame-accurate smart cut (against aula's own stream copy), and 60 s re-encoded to 720p with
-//! burned subtitles; then publishing a generated 30-minute session with 6 items in web-720p with
-//! subtitles (wall time). Run by `make bench`.
+//! burned subtitles; then publishing a generated session in web-720p with sidecar subtitles, first
+//! re-encoded from its camera, then cut from its program recording (wall time). Run by
+//! `make bench`.
 //!
-//! Environment: AULA_BENCH_HOURS (recording length, default 2), AULA_BENCH_PUBLISH_SECONDS
-//! (default 1800; 0 skips the publishing run).
+//! Environment: AULA_BENCH_MINUTES (recording length, default 120), AULA_BENCH_PUBLISH_SECONDS
+//! (default 1800; 0 skips the publishing runs) and AULA_BENCH_PUBLISH_ITEMS (default 6; a
+//! three-hour evening is 10800 and 16).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,13 +42,13 @@ fn run(cmd: &mut Command) {
 }
 
 /// A 1080p 25 fps H.264 + AAC recording with the running time drawn in, keyframes every 2 s.
-fn recording(hours: u64) -> PathBuf {
-    let path = work().join(format!("recording-1080p-{hours}h.mp4"));
+fn recording(minutes: u64) -> PathBuf {
+    let path = work().join(format!("recording-1080p-{minutes}min.mp4"));
     if path.is_file() {
         return path;
     }
     eprintln!(
-        "generating a {hours}-hour 1080p recording (once; cached in {})",
+        "generating a {minutes}-minute 1080p recording (once; cached in {})",
         path.display()
     );
     let part = path.with_extension("part.mp4");
@@ -54,7 +56,7 @@ fn recording(hours: u64) -> PathBuf {
         "-v", "error", "-y", "-f", "lavfi", "-i",
         "color=c=0x203050:s=1920x1080:r=25,drawtext=text='%{pts\\:hms}':fontsize=96:fontcolor=white:x=(w-tw)/2:y=h-200",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", &(hours * 3600).to_string(),
+        "-t", &(minutes * 60).to_string(),
         "-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-g", "50",
         "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
     ]).arg(&part));
@@ -76,11 +78,11 @@ fn median(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let hours = env_u64("AULA_BENCH_HOURS", 2);
-    let input = recording(hours);
+    let minutes = env_u64("AULA_BENCH_MINUTES", 120);
+    let input = recording(minutes);
     let set = PresetSet::builtin();
     let (archive, web) = (set.get("archive").unwrap(), set.get("web-720p").unwrap());
-    let start_ms = hours * 3_600_000 / 2 + 500;
+    let start_ms = minutes * 60_000 / 2 + 500;
     let end_ms = start_ms + 60_000;
     let out = work().join("clip.mp4");
     let go_on = |_: u64| true;
@@ -193,7 +195,7 @@ fn main() {
             .arg(work().join("ffmpeg-burn.mp4")));
     });
 
-    println!("clip benchmark: 60 s from the middle of a {hours}-hour 1920x1080 25 fps recording, median of {RUNS}, 2 cores");
+    println!("clip benchmark: 60 s from the middle of a {minutes}-minute 1920x1080 25 fps recording, median of {RUNS}, 2 cores");
     println!("| case                         | aula (s) | ffmpeg CLI (s) | ratio | target |");
     println!("|------------------------------|---------:|---------------:|------:|--------|");
     println!(
@@ -213,7 +215,7 @@ fn main() {
 
     let seconds = env_u64("AULA_BENCH_PUBLISH_SECONDS", 1800);
     if seconds > 0 {
-        publish_bench(seconds);
+        publish_bench(seconds, env_u64("AULA_BENCH_PUBLISH_ITEMS", 6));
     }
 }
 
@@ -223,9 +225,10 @@ fn aula(home: &Path) -> Command {
     cmd
 }
 
-/// Publishing a generated session with 6 items in web-720p with subtitles (transcribed and aligned
-/// first, not timed).
-fn publish_bench(seconds: u64) {
+/// Publishing a generated session in web-720p with sidecar subtitles (transcribed and aligned
+/// first, not timed): re-encoded from the camera, then cut from a program recording in the live
+/// 720p rendition's encoding (made here with the ffmpeg command line, not timed), and again unchanged.
+fn publish_bench(seconds: u64, items: u64) {
     let home = work().join("publish-home");
     let _ = std::fs::remove_dir_all(&home);
     let dir = home.join("sample");
@@ -235,7 +238,7 @@ fn publish_bench(seconds: u64) {
         "--seconds",
         &seconds.to_string(),
         "--items",
-        "6",
+        &items.to_string(),
         "--speakers",
         "4",
         "--seed",
@@ -254,15 +257,92 @@ fn publish_bench(seconds: u64) {
         "--model",
         "tiny.en-q8_0",
     ]));
-    let started = Instant::now();
-    run(aula(&home).args(["publish", "sample-en-6", "--presets", "web-720p"]));
-    let first_s = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    run(aula(&home).args(["publish", "sample-en-6", "--presets", "web-720p"]));
-    let again_s = started.elapsed().as_secs_f64();
-    println!(
-        "publish: a {}-minute session, 6 items, web-720p with subtitles: {first_s:.1} s wall ({:.1}x real time); publishing again unchanged: {again_s:.2} s",
-        seconds / 60,
-        seconds as f64 / first_s
+    let publish = || {
+        let started = Instant::now();
+        run(aula(&home).args(["publish", "sample-en-6", "--presets", "web-720p"]));
+        let wall_s = started.elapsed().as_secs_f64();
+        let metadata: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                home.join("sessions/sample-en-6/packages/press/metadata.json"),
+            )
+            .expect("the press kit's metadata"),
+        )
+        .expect("metadata.json parses");
+        let clips = metadata["clips"].as_array().expect("clips").clone();
+        let smart = clips.iter().filter(|c| c["mode"] == "smart").count();
+        (wall_s, clips.len(), smart)
+    };
+    let (encode_s, clips, _) = publish();
+    make_program_recording(
+        &dir.join("camera.mp4"),
+        &home.join("sessions/sample-en-6/recordings"),
+        seconds,
     );
+    let (program_s, _, smart) = publish();
+    let (again_s, _, _) = publish();
+    let minutes = seconds / 60;
+    println!("publish: a {minutes}-minute session, {clips} clips of {items} items, web-720p with sidecar subtitles, 2 cores");
+    println!("| path                                   | wall (s) | x real time | clips cut by the smart cut |");
+    println!("|----------------------------------------|---------:|------------:|---------------------------:|");
+    println!(
+        "| re-encoded from the camera (before)    | {encode_s:8.1} | {:11.1} | 0 of {clips} |",
+        seconds as f64 / encode_s
+    );
+    println!(
+        "| from the program recording (smart cut) | {program_s:8.1} | {:11.1} | {smart} of {clips} |",
+        seconds as f64 / program_s
+    );
+    println!(
+        "| again, unchanged                       | {again_s:8.2} | {:11.0} | - |",
+        seconds as f64 / again_s
+    );
+}
+
+/// A finalized program recording as `aula record --live` leaves it, in the live-720p rendition's
+/// encoding (H.264 1280x720 25 fps at 2500 kbit/s, a keyframe a second, AAC 48 kHz stereo).
+fn make_program_recording(camera: &Path, recordings: &Path, seconds: u64) {
+    let folder = recordings.join("program");
+    std::fs::create_dir_all(&folder).expect("the program's folder");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(camera)
+        .args([
+            "-vf",
+            "scale=1280:720,fps=25",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "2500k",
+            "-maxrate",
+            "2500k",
+            "-bufsize",
+            "5000k",
+            "-g",
+            "25",
+            "-keyint_min",
+            "25",
+            "-sc_threshold",
+            "0",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+        ])
+        .arg(recordings.join("program.mp4")));
+    let index = pipeline::RecordingIndex {
+        source: "program".into(),
+        segments: vec![pipeline::Segment {
+            file: "segment-00000.mp4".into(),
+            start_ms: 0,
+            end_ms: seconds * 1000,
+        }],
+        finalized: Some("program.mp4".into()),
+    };
+    index.save(&folder).expect("writing the program's index");
 }

@@ -2,22 +2,22 @@
 //! tenth otherwise; read from the work's [`Cancel`] handle while it runs.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::cancel::Cancel;
 
-/// Shows the progress of `cancel`'s work until dropped.
+/// Shows the progress of `cancel`'s work until dropped; the drop ends it at once (a short command
+/// does not wait out the refresh interval).
 pub struct Shown {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 pub fn show(cancel: &Cancel, what: &'static str) -> Shown {
-    let stop = Arc::new(AtomicBool::new(false));
-    let (cancel, stopped) = (cancel.clone(), Arc::clone(&stop));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let cancel = cancel.clone();
     let thread = std::thread::spawn(move || {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(1000);
@@ -32,7 +32,7 @@ pub fn show(cancel: &Cancel, what: &'static str) -> Shown {
             bar
         });
         let mut logged_tenths = 0;
-        while !stopped.load(Ordering::SeqCst) {
+        loop {
             let done = cancel.progress();
             match &bar {
                 Some(bar) => bar.set_position((done * 1000.0) as u64),
@@ -44,21 +44,26 @@ pub fn show(cancel: &Cancel, what: &'static str) -> Shown {
                     }
                 }
             }
-            std::thread::sleep(Duration::from_millis(200));
+            if stopped.recv_timeout(Duration::from_millis(200))
+                != Err(mpsc::RecvTimeoutError::Timeout)
+            {
+                break;
+            }
         }
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
     });
     Shown {
-        stop,
+        stop: Some(stop),
         thread: Some(thread),
     }
 }
 
 impl Drop for Shown {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        // The thread's receiver sees the sender gone.
+        self.stop.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
