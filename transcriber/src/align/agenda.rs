@@ -431,7 +431,15 @@ fn spans(
 ) -> Vec<ItemSpan> {
     let mut out: Vec<ItemSpan> = Vec::new();
     for (k, &(start, number, confidence)) in marks.iter().enumerate() {
-        let until = marks.get(k + 1).map_or(end, |m| m.0).max(start);
+        let next = marks.get(k + 1);
+        if let Some(&(next_start, next_number, _)) = next.filter(|m| m.0 <= start) {
+            warnings.push(format!(
+                "item {number} at {start} is followed by item {next_number} at {next_start}, \
+                 the same moment; only item {next_number} kept"
+            ));
+            continue;
+        }
+        let until = next.map_or(end, |m| m.0);
         if start >= end {
             warnings.push(format!(
                 "item {number} starts at {start}, after the end of the recording ({end}); ignored"
@@ -623,6 +631,28 @@ mod tests {
         let spans = find_items(&session(&titles), &ws, SessionMs(600_000), &mut warnings);
         let starts: Vec<(u32, u64)> = spans.iter().map(|s| (s.number, s.start_ms.0)).collect();
         assert_eq!(starts, [(1, 5000), (2, 50_000)], "{warnings:?}");
+    }
+
+    #[test]
+    fn two_items_announced_at_the_same_moment_keep_only_the_later() {
+        let mut warnings = Vec::new();
+        let marks = vec![
+            (SessionMs(0), 1, 0.9),
+            (SessionMs(0), 2, 0.9),
+            (SessionMs(5_000), 3, 0.9),
+        ];
+        let spans = spans(
+            &session(&["A", "B", "C"]),
+            marks,
+            SessionMs(9_000),
+            &mut warnings,
+        );
+        let got: Vec<(u32, u64, u64)> = spans
+            .iter()
+            .map(|s| (s.number, s.start_ms.0, s.end_ms.0))
+            .collect();
+        assert_eq!(got, [(2, 0, 5_000), (3, 5_000, 9_000)]);
+        assert!(warnings[0].contains("only item 2 kept"), "{warnings:?}");
     }
 
     #[test]
