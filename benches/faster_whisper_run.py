@@ -1,6 +1,6 @@
 """The peer in aula's transcription benchmark: faster-whisper on the same CTranslate2 weights.
 
-usage: faster_whisper_run.py MODEL_DIR AUDIO LANG COMPUTE_TYPE VAD(0|1) OUT.json
+usage: faster_whisper_run.py MODEL_DIR AUDIO LANG COMPUTE_TYPE VAD(0|1) OUT.json [BEAM_SIZE]
 
 Writes the transcript in aula's JSON shape so both are scored by the same code.
 """
@@ -12,11 +12,12 @@ from faster_whisper import WhisperModel
 
 def main():
     model_dir, audio, lang, compute_type, vad, out = sys.argv[1:7]
+    beam_size = int(sys.argv[7]) if len(sys.argv) > 7 else 1
     model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=2)
     segments, info = model.transcribe(
         audio,
         language=lang,
-        beam_size=1,
+        beam_size=beam_size,
         vad_filter=vad == "1",
         word_timestamps=True,
     )

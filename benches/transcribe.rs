@@ -1,7 +1,8 @@
 //! Benchmark: aula's transcription against faster-whisper on the same CTranslate2 weights and the
-//! same audio (2 threads; int8 and float32; its VAD off and on), for a 10-minute generated session
-//! and the same session at 70% silence, with tiny.en and base; then peak memory for a 3-hour input
-//! with base. Run by `make bench`, which installs faster-whisper in a virtual environment first.
+//! same audio (2 threads; int8 and float32; its VAD off and on), for a 10-minute generated session,
+//! the same at 70% silence and in a noisy room (10 dB SNR, babble, overlapping turns), with tiny.en and base; then peak memory for a 3-hour input
+//! with base; then the real recordings of `../shared/fixtures/speech-samples` when that folder is
+//! there. Run by `make bench`, which installs faster-whisper in a virtual environment first.
 //!
 //! Environment: AULA_BENCH_PYTHON (the venv's python, else the peer is skipped), AULA_BENCH_SECONDS
 //! (session length, default 600), AULA_BENCH_LONG_HOURS (default 3; 0 skips the long run).
@@ -55,11 +56,16 @@ fn aula() -> Command {
 
 /// `aula transcribe` of English audio with 2 threads into `out`.
 fn aula_transcribe(model: &str, media: &Path, out: &Path) -> Command {
+    aula_transcribe_in("en", model, media, out)
+}
+
+/// `aula transcribe` of audio in `lang` with 2 threads into `out`.
+fn aula_transcribe_in(lang: &str, model: &str, media: &Path, out: &Path) -> Command {
     let mut cmd = aula();
     cmd.args([
         "transcribe",
         "--lang",
-        "en",
+        lang,
         "--threads",
         "2",
         "--model",
@@ -201,7 +207,16 @@ fn main() {
         &["--silence-percent", "70", "--music-seconds", "30"],
     ]
     .concat();
-    let audios = [("speech", speech.to_vec()), ("70% silence", silent)];
+    let noisy = [
+        &speech[..],
+        &["--noise-snr-db", "10", "--babble", "--overlap-ms", "600"],
+    ]
+    .concat();
+    let audios = [
+        ("speech", speech.to_vec()),
+        ("70% silence", silent),
+        ("noisy room", noisy),
+    ];
     println!("machine: {} cores; each run is a separate process; wall time includes model load and decoding", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!("| audio ({} s)   | model   | setup                      | wall s  | peak MB | WER    | start mean ms | start max ms | words in silence |", seconds);
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -267,6 +282,7 @@ fn main() {
     if python.is_none() {
         println!("faster-whisper skipped: set AULA_BENCH_PYTHON (make bench does)");
     }
+    real_speech(python.as_deref());
     if long_hours > 0 {
         let short = data.join(format!("70silence-{seconds}"));
         let long = data.join(format!("long-{long_hours}h.mp4"));
@@ -309,5 +325,156 @@ fn main() {
             "long input: {long_hours} h (70% silence session looped), base: {:.0} s wall, peak {:.0} MB (target <= 600 MB)",
             m.wall_s, m.peak_mb
         );
+    }
+}
+
+/// A real recording and what was said in it: the reference text and, where known, when the
+/// first word starts.
+struct Recording {
+    file: PathBuf,
+    lang: String,
+    reference: String,
+    first_word_ms: Option<u64>,
+}
+
+/// The real recordings of `../shared/fixtures/speech-samples` (or AULA_BENCH_SPEECH_SAMPLES):
+/// the three-speaker English clip and the read sentence in each language.
+fn recordings(dir: &Path) -> Vec<Recording> {
+    let data: serde_json::Value = std::fs::read_to_string(dir.join("test_data.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let first_word_ms = |file: &str| {
+        data["tests"]["language_tests"]
+            .as_array()?
+            .iter()
+            .find(|t| t["audio_file"] == file)?["words"][0]["start_sec"]
+            .as_f64()
+            .map(|s| (s * 1000.0).round() as u64)
+    };
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join("diarization_test.txt")) {
+        let reference = text
+            .lines()
+            .map(|l| l.split_once(':').map_or(l, |(_, said)| said))
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(Recording {
+            file: dir.join("diarization_test.wav"),
+            lang: "en".into(),
+            reference,
+            first_word_ms: None,
+        });
+    }
+    for (file, lang) in [
+        ("test", "en"),
+        ("test_it", "it"),
+        ("test_de", "de"),
+        ("test_es", "es"),
+        ("test_fr", "fr"),
+        ("test_pt", "pt"),
+    ] {
+        let Ok(reference) = std::fs::read_to_string(dir.join(format!("{file}.txt"))) else {
+            continue;
+        };
+        out.push(Recording {
+            file: dir.join(format!("{file}.wav")),
+            lang: lang.into(),
+            reference,
+            first_word_ms: first_word_ms(&format!("{file}.wav")),
+        });
+    }
+    out
+}
+
+/// WER and first-word start error of a transcript against a real recording's reference.
+fn real_row(rec: &Recording, model: &str, setup: &str, m: &Measured, out: &Path) {
+    let transcript: session::Transcript =
+        serde_json::from_str(&std::fs::read_to_string(out).expect("transcript written"))
+            .expect("transcript JSON");
+    let hypothesis = sample::score::normalize(&transcript.text());
+    let reference = sample::score::normalize(&rec.reference);
+    let wer = sample::score::wer(&reference, &hypothesis);
+    let start_error = match (rec.first_word_ms, transcript.words().next()) {
+        (Some(truth), Some(first)) => first.start_ms.0.abs_diff(truth).to_string(),
+        _ => "-".into(),
+    };
+    println!(
+        "| {:<22} | {:<7} | {:<26} | {:>6.1} | {:>7.0} | {:>5.1}% | {:>5} / {:<5} | {:>8} |",
+        rec.file.file_name().unwrap_or_default().to_string_lossy(),
+        model,
+        setup,
+        m.wall_s,
+        m.peak_mb,
+        wer * 100.0,
+        hypothesis.len(),
+        reference.len(),
+        start_error,
+    );
+}
+
+/// The real recordings, when their folder is there: aula's default against faster-whisper int8,
+/// greedy and beam 5, with tiny.en (English) and base.
+fn real_speech(python: Option<&Path>) {
+    let dir = std::env::var_os("AULA_BENCH_SPEECH_SAMPLES").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/fixtures/speech-samples"
+            ))
+        },
+        PathBuf::from,
+    );
+    let recs = recordings(&dir);
+    if recs.is_empty() {
+        println!(
+            "real recordings skipped: {} is not there (set AULA_BENCH_SPEECH_SAMPLES)",
+            dir.display()
+        );
+        return;
+    }
+    let out_dir = home().join("real");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    println!("real recordings ({}):", dir.display());
+    println!("| recording              | model   | setup                      | wall s | peak MB | WER    | words / ref | first-word start error ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for rec in &recs {
+        for model in ["tiny.en", "base"] {
+            if model == "tiny.en" && rec.lang != "en" {
+                continue;
+            }
+            let stem = rec
+                .file
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let out = out_dir.join(format!("aula-{stem}-{model}.json"));
+            let m = measure(&mut aula_transcribe_in(&rec.lang, model, &rec.file, &out));
+            real_row(rec, model, "aula default", &m, &out);
+            let Some(python) = python else { continue };
+            let model_dir = ct2_dir(python, model);
+            for beam in ["1", "5"] {
+                let out = out_dir.join(format!("fw-{stem}-{model}-{beam}.json"));
+                let m = measure(
+                    Command::new(python)
+                        .arg(concat!(
+                            env!("CARGO_MANIFEST_DIR"),
+                            "/benches/faster_whisper_run.py"
+                        ))
+                        .arg(&model_dir)
+                        .arg(&rec.file)
+                        .args([rec.lang.as_str(), "int8", "0"])
+                        .arg(&out)
+                        .arg(beam),
+                );
+                let setup = if beam == "1" {
+                    "faster-whisper int8"
+                } else {
+                    "faster-whisper int8 beam 5"
+                };
+                real_row(rec, model, setup, &m, &out);
+            }
+        }
     }
 }

@@ -156,6 +156,20 @@ impl SampleOptions {
                 self.pacing.music_ms / 1000
             ),
         )?;
+        check(
+            self.pacing.overlap_ms <= 1500,
+            format!(
+                "--overlap-ms {} out of range (expected 0 to 1500)",
+                self.pacing.overlap_ms
+            ),
+        )?;
+        check(
+            self.pacing.noise_snr_db.is_none_or(|db| db <= 40),
+            format!(
+                "--noise-snr-db {} out of range (expected 0 to 40)",
+                self.pacing.noise_snr_db.unwrap_or_default()
+            ),
+        )?;
         if let Some((from, to)) = self.closed_ms {
             check(
                 from >= 5000 && to >= from + 6000 && to + 5000 <= self.seconds * 1000,
@@ -346,6 +360,7 @@ pub fn create(
             None => render::mix_into(&mut room, samples, u.start_ms.0, 0.8, false),
         }
     }
+    add_room_acoustics(&mut room, &layout, &speech, opts);
     if let Some((start, end)) = layout.music {
         render::add_music(&mut room, start.0, end.0);
     }
@@ -442,6 +457,32 @@ pub fn create(
 }
 
 const MIC_FILE: &str = "room-mics.wav";
+
+/// The room's noise and the gallery's babble, at levels set against the speech already mixed in.
+fn add_room_acoustics(
+    room: &mut [f32],
+    layout: &Layout,
+    speech: &HashMap<(usize, String), Vec<f32>>,
+    opts: &SampleOptions,
+) {
+    let spans: Vec<(u64, u64)> = layout
+        .utterances
+        .iter()
+        .map(|u| (u.start_ms.0, u.end_ms.0))
+        .collect();
+    let level = render::speech_rms(room, &spans);
+    if opts.pacing.babble {
+        let voices: Vec<&[f32]> = layout
+            .utterances
+            .iter()
+            .map(|u| speech[&(u.speaker, u.text.clone())].as_slice())
+            .collect();
+        render::add_babble(room, &voices, level, 15.0);
+    }
+    if let Some(snr_db) = opts.pacing.noise_snr_db {
+        render::add_pink_noise(room, level, snr_db as f32, opts.seed ^ 0x006e_6f69_7365);
+    }
+}
 
 /// The room as a mixing desk records it: one channel per seat, each carrying its own speaker
 /// close up and the others (and the loudspeakers' remote voices) faintly.

@@ -109,6 +109,91 @@ pub fn add_tone(track: &mut [f32], start_ms: u64, end_ms: u64, hz: f32) {
     }
 }
 
+/// Root mean square of `track` over the spans (ms) where someone speaks; 0 without speech.
+pub fn speech_rms(track: &[f32], spans_ms: &[(u64, u64)]) -> f32 {
+    let (mut energy, mut count) = (0.0f64, 0usize);
+    for &(start_ms, end_ms) in spans_ms {
+        let start = ms_to_samples(start_ms).min(track.len());
+        let end = ms_to_samples(end_ms).min(track.len());
+        energy += track[start..end]
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>();
+        count += end - start;
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (energy / count as f64).sqrt() as f32
+    }
+}
+
+/// Steady pink noise over the whole track (Paul Kellet's filter on white noise), its level
+/// `snr_db` below `speech_rms`; deterministic from the seed.
+pub fn add_pink_noise(track: &mut [f32], speech_rms: f32, snr_db: f32, seed: u64) {
+    let mut rng = super::script::Rng::new(seed);
+    let mut b = [0.0f32; 7];
+    let noise: Vec<f32> = (0..track.len())
+        .map(|_| {
+            let white = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+            b[0] = 0.99886 * b[0] + white * 0.055_517_9;
+            b[1] = 0.99332 * b[1] + white * 0.075_075_9;
+            b[2] = 0.969 * b[2] + white * 0.153_852;
+            b[3] = 0.8665 * b[3] + white * 0.310_485_6;
+            b[4] = 0.55 * b[4] + white * 0.532_952_2;
+            b[5] = -0.7616 * b[5] - white * 0.016_898;
+            let pink = b.iter().sum::<f32>() + white * 0.5362;
+            b[6] = white * 0.115_926;
+            pink
+        })
+        .collect();
+    add_at_level(track, &noise, speech_rms, snr_db);
+}
+
+/// Babble: the given voices played backwards (speech-like, but no words), several at once with
+/// staggered starts and looped over the whole track, `below_db` under `speech_rms`.
+pub fn add_babble(track: &mut [f32], voices: &[&[f32]], speech_rms: f32, below_db: f32) {
+    let voices: Vec<Vec<f32>> = voices
+        .iter()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.iter().rev().copied().collect())
+        .collect();
+    if voices.is_empty() {
+        return;
+    }
+    // Four talkers, each reading the reversed lines end to end from its own starting line.
+    let mut babble = vec![0.0f32; track.len()];
+    for talker in 0..4usize {
+        let mut line = talker * voices.len() / 4;
+        let mut at = talker * ms_to_samples(700);
+        while at < babble.len() {
+            let voice = &voices[line % voices.len()];
+            for (slot, &v) in babble[at..].iter_mut().zip(voice) {
+                *slot += v;
+            }
+            at += voice.len();
+            line += 1;
+        }
+    }
+    add_at_level(track, &babble, speech_rms, below_db);
+}
+
+/// Adds `sound` scaled so that its RMS is `below_db` under `speech_rms`.
+fn add_at_level(track: &mut [f32], sound: &[f32], speech_rms: f32, below_db: f32) {
+    let energy = sound
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>();
+    let rms = (energy / sound.len().max(1) as f64).sqrt() as f32;
+    if rms <= 0.0 {
+        return;
+    }
+    let gain = speech_rms / rms * 10f32.powf(-below_db / 20.0);
+    for (slot, &v) in track.iter_mut().zip(sound) {
+        *slot += gain * v;
+    }
+}
+
 /// Low-level room tone (about -60 dBFS), deterministic from the seed.
 pub fn add_room_tone(track: &mut [f32], seed: u64) {
     let mut rng = super::script::Rng::new(seed);

@@ -147,6 +147,9 @@ pub struct UtteranceTiming {
     /// Signed error (transcript minus truth) of the first word's start; `None` if nothing matched.
     pub start_error_ms: Option<i64>,
     pub end_error_ms: Option<i64>,
+    /// The utterance's words, and how many of them the transcript has right.
+    pub words: usize,
+    pub words_kept: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -208,11 +211,19 @@ pub fn score(truth: &Truth, transcript: &Transcript, margin_ms: u64) -> Score {
     let ops = align(&reference, &hypothesis);
     let mut first: Vec<Option<usize>> = vec![None; truth.utterances.len()];
     let mut last: Vec<Option<usize>> = vec![None; truth.utterances.len()];
+    let mut total = vec![0usize; truth.utterances.len()];
+    let mut kept = vec![0usize; truth.utterances.len()];
+    for &k in &owner {
+        total[k] += 1;
+    }
     for op in &ops {
         if let Op::Same(r, h) | Op::Sub(r, h) = *op {
             let k = owner[r];
             first[k].get_or_insert(source[h]);
             last[k] = Some(source[h]);
+            if matches!(op, Op::Same(..)) {
+                kept[k] += 1;
+            }
         }
     }
     let utterances = truth
@@ -223,6 +234,8 @@ pub fn score(truth: &Truth, transcript: &Transcript, margin_ms: u64) -> Score {
             text: u.text.clone(),
             start_error_ms: first[k].map(|i| words[i].start_ms.0 as i64 - u.start_ms.0 as i64),
             end_error_ms: last[k].map(|i| words[i].end_ms.0 as i64 - u.end_ms.0 as i64),
+            words: total[k],
+            words_kept: kept[k],
         })
         .collect();
     let words_outside_speech = words

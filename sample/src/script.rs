@@ -330,6 +330,13 @@ pub struct Pacing {
     pub silence_percent: Option<u64>,
     /// Length of a music stretch after the opening (0 for none).
     pub music_ms: u64,
+    /// A councillor's turn starts this long before another person's line ends (at most a quarter
+    /// of either line), as in a heated debate; 0 for turns that wait their gap.
+    pub overlap_ms: u64,
+    /// Steady room noise (a ventilation hum's pink noise) this many dB below the speech.
+    pub noise_snr_db: Option<u32>,
+    /// Babble from the public gallery: unintelligible voices 15 dB below the speech throughout.
+    pub babble: bool,
 }
 
 impl Pacing {
@@ -386,6 +393,8 @@ pub fn lay_out(
         at + dur
     };
     let mut say = |line: &Line| speak(line).map_err(LayoutError::Synth);
+    // The speaker and length of the line placed last, for overlapping turns.
+    let mut last_line: Option<(usize, u64)>;
 
     let open = Line {
         speaker: 0,
@@ -425,6 +434,7 @@ pub fn lay_out(
             start_ms: SessionMs(start),
             end_ms: SessionMs(duration_ms),
         });
+        last_line = Some((line.speaker, dur));
         t = place(line, Some(item.number), start, dur);
         let mut previous = 0;
         loop {
@@ -458,18 +468,31 @@ pub fn lay_out(
                 speaker: councillor,
                 text,
             });
-            let mut planned = Vec::new();
+            let mut planned: Vec<(Line, u64, u64)> = Vec::new();
             let mut at = t;
+            let mut before = last_line;
             for line in lines {
                 let dur = say(&line)?;
                 let gap = pacing.gap(rng, dur);
-                planned.push((line, at + gap, dur));
-                at += gap + dur;
+                let start = match before {
+                    Some((speaker, len))
+                        if pacing.overlap_ms > 0
+                            && line.speaker != 0
+                            && speaker != line.speaker =>
+                    {
+                        at - pacing.overlap_ms.min(len / 4).min(dur / 4)
+                    }
+                    _ => at + gap,
+                };
+                before = Some((line.speaker, dur));
+                at = start + dur;
+                planned.push((line, start, dur));
             }
             if at > budget_end {
                 break;
             }
             for (line, start, dur) in planned {
+                last_line = Some((line.speaker, dur));
                 t = place(line, Some(item.number), start, dur);
             }
             previous = councillor;
@@ -563,6 +586,7 @@ mod tests {
         let pacing = Pacing {
             silence_percent: Some(70),
             music_ms: 8000,
+            ..Pacing::default()
         };
         let l = lay_out(
             Lang::En,
@@ -585,6 +609,40 @@ mod tests {
             .utterances
             .iter()
             .all(|u| u.end_ms <= a || u.start_ms >= b));
+    }
+
+    #[test]
+    fn overlapping_turns_start_before_another_persons_line_ends() {
+        let mut rng = Rng::new(4);
+        let cast = cast(Lang::En, 3, false, &mut rng);
+        let agenda = agenda(Lang::En, 2, &cast, &mut rng);
+        let pacing = Pacing {
+            overlap_ms: 600,
+            ..Pacing::default()
+        };
+        let l = lay_out(
+            Lang::En,
+            &cast,
+            &agenda,
+            200_000,
+            pacing,
+            &mut rng,
+            fake_speech,
+        )
+        .unwrap();
+        let overlaps = l
+            .utterances
+            .windows(2)
+            .filter(|p| p[1].start_ms < p[0].end_ms)
+            .inspect(|p| {
+                assert_ne!(p[0].speaker, p[1].speaker);
+                assert_ne!(p[1].speaker, 0, "the chair waits its turn");
+                assert!(p[0].end_ms.0 - p[1].start_ms.0 <= 600);
+                assert!(p[1].end_ms > p[0].end_ms);
+            })
+            .count();
+        assert!(overlaps >= 5, "{overlaps} overlapping turns");
+        assert!(l.utterances.iter().all(|u| u.end_ms.0 <= 200_000));
     }
 
     #[test]

@@ -50,6 +50,16 @@ pub struct SampleArgs {
     /// Add a stretch of music (tones, then noise) after the opening.
     #[arg(long, default_value_t = 0)]
     pub music_seconds: u64,
+    /// A councillor's turn starts this long before another person's line ends (at most a quarter
+    /// of either line), as in a heated debate.
+    #[arg(long, default_value_t = 0)]
+    pub overlap_ms: u64,
+    /// Steady room noise (pink, like ventilation) this many dB below the speech.
+    #[arg(long, value_name = "DB")]
+    pub noise_snr_db: Option<u32>,
+    /// Babble from the public gallery: unintelligible voices 15 dB below the speech throughout.
+    #[arg(long)]
+    pub babble: bool,
     /// A part held behind closed doors, in seconds (e.g. 40-55): a marker tone and a spoken marker
     /// word replace its turns, and the document lists it as a closed range.
     #[arg(long, value_name = "FROM-TO", value_parser = parse_seconds_range)]
@@ -97,6 +107,9 @@ pub async fn create(args: SampleArgs, cancel: Cancel) -> Result<()> {
         pacing: sample::script::Pacing {
             silence_percent: args.silence_percent,
             music_ms: args.music_seconds * 1000,
+            overlap_ms: args.overlap_ms,
+            noise_snr_db: args.noise_snr_db,
+            babble: args.babble,
         },
     };
     let dir = absolute(&args.dir)?;

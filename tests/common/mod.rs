@@ -104,6 +104,9 @@ pub struct Spec {
     pub mic_channels: bool,
     pub silence_percent: Option<u64>,
     pub music_seconds: u64,
+    pub overlap_ms: u64,
+    pub noise_snr_db: Option<u32>,
+    pub babble: bool,
 }
 
 impl Default for Spec {
@@ -120,6 +123,9 @@ impl Default for Spec {
             mic_channels: false,
             silence_percent: None,
             music_seconds: 0,
+            overlap_ms: 0,
+            noise_snr_db: None,
+            babble: false,
         }
     }
 }
@@ -134,6 +140,7 @@ impl Spec {
             ("--mode", self.mode.to_owned()),
             ("--seed", self.seed.to_string()),
             ("--music-seconds", self.music_seconds.to_string()),
+            ("--overlap-ms", self.overlap_ms.to_string()),
         ]
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_owned(), value])
@@ -149,6 +156,12 @@ impl Spec {
         }
         if self.mic_channels {
             args.push("--mic-channels".to_owned());
+        }
+        if let Some(db) = self.noise_snr_db {
+            args.extend(["--noise-snr-db".to_owned(), db.to_string()]);
+        }
+        if self.babble {
+            args.push("--babble".to_owned());
         }
         args
     }

@@ -141,6 +141,37 @@ impl Chunk {
             .collect()
     }
 
+    /// The part of the chunk that holds the session span `from_ms..to_ms`: the same audio (spacers
+    /// included) and the same map back to session time, for decoding that stretch again alone.
+    pub fn within(&self, from_ms: u64, to_ms: u64) -> Chunk {
+        let rate = u64::from(SAMPLE_RATE_HZ);
+        let (from, to) = (from_ms * rate / 1000, to_ms * rate / 1000);
+        let mut pieces = Vec::new();
+        for p in &self.pieces {
+            let (start, end) = (p.session_start, p.session_start + p.len as u64);
+            let (a, b) = (start.max(from), end.min(to));
+            if a >= b {
+                continue;
+            }
+            pieces.push(Piece {
+                chunk_start: p.chunk_start + (a - start) as usize,
+                session_start: a,
+                len: (b - a) as usize,
+                lead: if a == start { p.lead } else { 0 },
+                tail: if b == end { p.tail } else { 0 },
+            });
+        }
+        let (Some(first), Some(last)) = (pieces.first(), pieces.last()) else {
+            return Chunk::default();
+        };
+        let offset = first.chunk_start;
+        let audio = self.audio[offset..last.chunk_start + last.len].to_vec();
+        for p in &mut pieces {
+            p.chunk_start -= offset;
+        }
+        Chunk { audio, pieces }
+    }
+
     pub fn duration_ms(&self) -> u64 {
         self.audio.len() as u64 * 1000 / u64::from(SAMPLE_RATE_HZ)
     }
@@ -410,6 +441,31 @@ mod tests {
         }
         c.finish();
         std::iter::from_fn(|| c.pop()).collect()
+    }
+
+    #[test]
+    fn a_span_of_a_chunk_keeps_its_audio_and_its_map_to_session_time() {
+        let chunks = run(&[
+            silence(3000),
+            speechy(2000),
+            silence(4000),
+            speechy(3000),
+            silence(2000),
+        ]);
+        let chunk = &chunks[0];
+        let part = chunk.within(4000, 9500);
+        assert_eq!(part.pieces.len(), 2);
+        assert_eq!(part.pieces[0].chunk_start, 0);
+        assert_eq!(part.pieces[0].session_start, 4000 * RATE as u64 / 1000);
+        assert_eq!(part.pieces[1].lead, chunk.pieces[1].lead);
+        assert_eq!(part.pieces[1].tail, 0, "cut before the region's end");
+        let end = part.pieces[1];
+        assert_eq!(part.audio.len(), end.chunk_start + end.len);
+        // The same session time comes out of both for a time in the second piece.
+        let in_chunk = (chunk.pieces[1].chunk_start + RATE / 4) as u64 * 1000 / RATE as u64;
+        let in_part = (end.chunk_start + RATE / 4) as u64 * 1000 / RATE as u64;
+        assert_eq!(chunk.to_session_ms(in_chunk), part.to_session_ms(in_part));
+        assert!(chunk.within(20_000, 30_000).audio.is_empty());
     }
 
     #[test]

@@ -224,7 +224,7 @@ pub fn transcribe(
             if cancelled() {
                 return Err(TranscribeError::Cancelled);
             }
-            segments.extend(transcribe_chunk(
+            segments.extend(transcribe_chunk_whole(
                 &mut state,
                 model.ctx.token_eot(),
                 &chunk,
@@ -292,6 +292,72 @@ fn full_params<'a>(opts: &'a TranscribeOptions, chunk: &Chunk) -> FullParams<'a,
     params
 }
 
+/// Detected speech this long without a word is decoded again on its own.
+const UNHEARD_MS: u64 = 2000;
+
+/// Transcribes one chunk, then decodes again alone each stretch of detected speech of at least
+/// `UNHEARD_MS` where the first decode put no word: Whisper can end a window early or pass over
+/// a stretch of noisy or overlapping speech, without timestamp tokens especially.
+fn transcribe_chunk_whole(
+    state: &mut WhisperState,
+    eot: i32,
+    chunk: &Chunk,
+    opts: &TranscribeOptions,
+) -> Result<Vec<Segment>, TranscribeError> {
+    let mut segments = transcribe_chunk(state, eot, chunk, opts)?;
+    for (from, to) in unheard(chunk, &segments, UNHEARD_MS) {
+        let part = chunk.within(from.saturating_sub(200), to + 200);
+        if part.audio.is_empty() {
+            continue;
+        }
+        tracing::debug!("decoding {from}-{to} ms again alone: speech without words");
+        for mut segment in transcribe_chunk(state, eot, &part, opts)? {
+            segment.words.retain(|w| (from..to).contains(&w.start_ms.0));
+            let (Some(first), Some(last)) = (segment.words.first(), segment.words.last()) else {
+                continue;
+            };
+            segment.start_ms = first.start_ms;
+            segment.end_ms = last.end_ms;
+            segment.text = segment
+                .words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            segments.push(segment);
+        }
+    }
+    segments.sort_by_key(|s| s.start_ms);
+    Ok(segments)
+}
+
+/// Stretches (session ms) of at least `min_ms` of detected speech in which no word lies.
+pub fn unheard(chunk: &Chunk, segments: &[Segment], min_ms: u64) -> Vec<(u64, u64)> {
+    let mut words: Vec<(u64, u64)> = segments
+        .iter()
+        .flat_map(|s| &s.words)
+        .map(|w| (w.start_ms.0, w.end_ms.0))
+        .collect();
+    words.sort_unstable();
+    let mut out = Vec::new();
+    for edges in chunk.speech_edges_ms() {
+        let mut heard_until = edges.onset_ms;
+        for &(start, end) in words
+            .iter()
+            .filter(|w| w.1 > edges.onset_ms && w.0 < edges.offset_ms)
+        {
+            if start >= heard_until + min_ms {
+                out.push((heard_until, start));
+            }
+            heard_until = heard_until.max(end);
+        }
+        if edges.offset_ms >= heard_until + min_ms {
+            out.push((heard_until, edges.offset_ms));
+        }
+    }
+    out
+}
+
 /// Transcribes one chunk and maps its words to session time; tokens from `eot` on are special.
 pub fn transcribe_chunk(
     state: &mut WhisperState,
@@ -357,7 +423,14 @@ pub fn transcribe_chunk(
             );
             chunk_words.truncate(cut);
         }
-        let placed = place_words(&chunk_words, chunk, opts.timing);
+        let mut placed = place_words(&chunk_words, chunk, opts.timing);
+        if let Some(cut) = words::echo_start(&placed) {
+            tracing::debug!(
+                "dropping an echo of the sentence before at {}",
+                placed[cut].start_ms
+            );
+            placed.truncate(cut);
+        }
         if placed.is_empty() {
             continue;
         }
@@ -403,7 +476,7 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
         if let (Some(prev), Some(prev_w)) = (placed.last(), i.checked_sub(1).map(|p| &words[p])) {
             let (prev_start, prev_end) = piece_of(&edges, prev.start_ms.0);
             let crossed = (prev_start, prev_end) != (piece_start, piece_end);
-            if crossed && ends_sentence(&w.text) && !ends_sentence(&prev_w.text) {
+            if crossed && words::ends_sentence(&w.text) && !words::ends_sentence(&prev_w.text) {
                 (piece_start, piece_end) = (prev_start, prev_end);
                 start_s = prev.end_ms.0.clamp(piece_start, piece_end);
             }
@@ -424,10 +497,6 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
         snap_to_edges(&mut placed, &edges);
     }
     placed
-}
-
-fn ends_sentence(text: &str) -> bool {
-    text.ends_with(['.', '?', '!'])
 }
 
 /// The session span (ms) of the piece that holds a session time.
@@ -499,6 +568,44 @@ mod tests {
             dtw_ms: Some(dtw_ms),
             confidence: 0.9,
         }
+    }
+
+    #[test]
+    fn speech_without_words_for_two_seconds_is_unheard() {
+        let chunk = Chunk {
+            audio: vec![0.0; 10 * RATE],
+            pieces: vec![Piece {
+                chunk_start: 0,
+                session_start: 0,
+                len: 10 * RATE,
+                lead: 0,
+                tail: 0,
+            }],
+        };
+        let segment = |words: &[(u64, u64)]| Segment {
+            start_ms: SessionMs(words[0].0),
+            end_ms: SessionMs(words[words.len() - 1].1),
+            text: String::new(),
+            words: words
+                .iter()
+                .map(|&(start, end)| Word {
+                    text: "parola".into(),
+                    start_ms: SessionMs(start),
+                    end_ms: SessionMs(end),
+                    confidence: 0.9,
+                    person: None,
+                    item: None,
+                })
+                .collect(),
+        };
+        let heard = [
+            segment(&[(100, 500), (600, 2000)]),
+            segment(&[(7000, 8500)]),
+        ];
+        assert_eq!(unheard(&chunk, &heard, 2000), [(2000, 7000)]);
+        assert_eq!(unheard(&chunk, &heard[..1], 2000), [(2000, 10_000)]);
+        assert_eq!(unheard(&chunk, &[], 2000), [(0, 10_000)]);
+        assert!(unheard(&chunk, &heard, 6000).is_empty());
     }
 
     #[test]

@@ -83,6 +83,31 @@ pub fn merge(tokens: &[Token]) -> Vec<ChunkWord> {
         .collect()
 }
 
+/// Whether a word closes its sentence.
+pub fn ends_sentence(text: &str) -> bool {
+    text.ends_with(['.', '?', '!'])
+}
+
+/// Where a decoding echo starts: a closing sentence that repeats the one before it word for word
+/// with no time of its own (each word squeezed to nothing at the end of the speech), which Whisper
+/// writes when it decodes past the audio. `None` when the words end otherwise; a sentence said
+/// twice takes time both times and stays.
+pub fn echo_start(words: &[session::Word]) -> Option<usize> {
+    let starts: Vec<usize> = (0..words.len())
+        .filter(|&i| i == 0 || ends_sentence(&words[i - 1].text))
+        .collect();
+    let (&last, &before) = (starts.last()?, starts.iter().rev().nth(1)?);
+    let text = |ws: &[session::Word]| {
+        ws.iter()
+            .map(|w| normalized(&w.text))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let echo = &words[last..];
+    (echo.iter().all(|w| w.start_ms == w.end_ms) && text(echo) == text(&words[before..last]))
+        .then_some(last)
+}
+
 /// Splits a run of words into segments after sentence-ending punctuation, at pauses longer than
 /// `max_pause_ms`, and every 40 words at most.
 pub fn split_sentences(words: Vec<session::Word>, max_pause_ms: u64) -> Vec<Vec<session::Word>> {
@@ -91,7 +116,7 @@ pub fn split_sentences(words: Vec<session::Word>, max_pause_ms: u64) -> Vec<Vec<
     for word in words {
         if let Some(last) = current.last() {
             let pause = last.end_ms.until(word.start_ms);
-            let sentence_end = last.text.ends_with(['.', '?', '!']);
+            let sentence_end = ends_sentence(&last.text);
             if sentence_end || pause > max_pause_ms || current.len() >= 40 {
                 segments.push(std::mem::take(&mut current));
             }
@@ -188,6 +213,44 @@ mod tests {
             dtw_ms: None,
             probability: 0.9,
         }
+    }
+
+    fn placed(words: &[(&str, u64, u64)]) -> Vec<session::Word> {
+        words
+            .iter()
+            .map(|&(text, start, end)| session::Word {
+                text: text.into(),
+                start_ms: session::SessionMs(start),
+                end_ms: session::SessionMs(end),
+                confidence: 0.9,
+                person: None,
+                item: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_repeat_squeezed_past_the_speech_is_an_echo_and_a_repeat_said_again_is_not() {
+        let echoed = placed(&[
+            ("turbulence.", 17_940, 19_100),
+            ("Thank", 19_100, 19_260),
+            ("you.", 19_260, 19_260),
+            ("Thank", 19_260, 19_260),
+            ("you.", 19_260, 19_260),
+        ]);
+        assert_eq!(echo_start(&echoed), Some(3));
+        let said_twice = placed(&[
+            ("Thank", 1_000, 1_200),
+            ("you.", 1_200, 1_400),
+            ("thank", 1_700, 1_900),
+            ("you!", 1_900, 2_100),
+        ]);
+        assert_eq!(echo_start(&said_twice), None);
+        assert_eq!(
+            echo_start(&echoed[..3]),
+            None,
+            "a sentence with time of its own"
+        );
     }
 
     #[test]
