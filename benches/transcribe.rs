@@ -77,6 +77,31 @@ fn aula_transcribe_in(lang: &str, model: &str, media: &Path, out: &Path) -> Comm
     cmd
 }
 
+/// faster-whisper on `media` through `benches/faster_whisper_run.py`, writing aula's JSON to `out`.
+#[allow(clippy::too_many_arguments)]
+fn faster_whisper(
+    python: &Path,
+    model_dir: &Path,
+    media: &Path,
+    lang: &str,
+    compute: &str,
+    vad: bool,
+    beam: u32,
+    out: &Path,
+) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/faster_whisper_run.py"
+    ))
+    .arg(model_dir)
+    .arg(media)
+    .args([lang, compute, if vad { "1" } else { "0" }])
+    .arg(out)
+    .arg(beam.to_string());
+    cmd
+}
+
 fn home() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-home")
 }
@@ -259,17 +284,16 @@ fn main() {
             for compute in ["int8", "float32"] {
                 for vad in ["0", "1"] {
                     let out = dir.join(format!("fw-{model}-{compute}-{vad}.json"));
-                    let m = measure(
-                        Command::new(python)
-                            .arg(concat!(
-                                env!("CARGO_MANIFEST_DIR"),
-                                "/benches/faster_whisper_run.py"
-                            ))
-                            .arg(&model_dir)
-                            .arg(&media)
-                            .args(["en", compute, vad])
-                            .arg(&out),
-                    );
+                    let m = measure(&mut faster_whisper(
+                        python,
+                        &model_dir,
+                        &media,
+                        "en",
+                        compute,
+                        vad == "1",
+                        1,
+                        &out,
+                    ));
                     let setup = format!(
                         "faster-whisper {compute}{}",
                         if vad == "1" { " vad" } else { "" }
@@ -454,21 +478,12 @@ fn real_speech(python: Option<&Path>) {
             real_row(rec, model, "aula default", &m, &out);
             let Some(python) = python else { continue };
             let model_dir = ct2_dir(python, model);
-            for beam in ["1", "5"] {
+            for beam in [1, 5] {
                 let out = out_dir.join(format!("fw-{stem}-{model}-{beam}.json"));
-                let m = measure(
-                    Command::new(python)
-                        .arg(concat!(
-                            env!("CARGO_MANIFEST_DIR"),
-                            "/benches/faster_whisper_run.py"
-                        ))
-                        .arg(&model_dir)
-                        .arg(&rec.file)
-                        .args([rec.lang.as_str(), "int8", "0"])
-                        .arg(&out)
-                        .arg(beam),
-                );
-                let setup = if beam == "1" {
+                let m = measure(&mut faster_whisper(
+                    python, &model_dir, &rec.file, &rec.lang, "int8", false, beam, &out,
+                ));
+                let setup = if beam == 1 {
                     "faster-whisper int8"
                 } else {
                     "faster-whisper int8 beam 5"

@@ -21,6 +21,17 @@ fn transcribe_sample(aula: &Aula, model_name: &str, spec: &Spec) -> (Truth, Tran
     (truth, transcript, s)
 }
 
+/// A generated English session of two items.
+fn english(seconds: u64, seed: u64) -> Spec {
+    Spec {
+        lang: "en",
+        seconds,
+        items: 2,
+        seed,
+        ..Spec::default()
+    }
+}
+
 fn assert_timing(s: &Score) {
     for u in &s.utterances {
         let start = u
@@ -43,17 +54,7 @@ fn assert_timing(s: &Score) {
 #[test]
 fn english_session_is_transcribed_with_few_errors_and_accurate_word_times() {
     let aula = Aula::new();
-    let (truth, transcript, s) = transcribe_sample(
-        &aula,
-        "tiny.en",
-        &Spec {
-            lang: "en",
-            seconds: 90,
-            items: 2,
-            seed: 8,
-            ..Spec::default()
-        },
-    );
+    let (truth, transcript, s) = transcribe_sample(&aula, "tiny.en", &english(90, 8));
     assert!(s.wer <= 0.10, "word error rate {:.3}", s.wer);
     assert_timing(&s);
     assert!(
@@ -94,13 +95,9 @@ fn silence_and_music_get_no_words() {
         &aula,
         "tiny.en",
         &Spec {
-            lang: "en",
-            seconds: 120,
-            items: 2,
-            seed: 3,
             silence_percent: Some(70),
             music_seconds: 20,
-            ..Spec::default()
+            ..english(120, 3)
         },
     );
     let speech_ms: u64 = truth
@@ -128,14 +125,10 @@ fn a_noisy_room_with_babble_and_overlapping_turns_keeps_most_utterances_heard() 
         &aula,
         "tiny.en",
         &Spec {
-            lang: "en",
-            seconds: 90,
-            items: 2,
-            seed: 11,
             noise_snr_db: Some(10),
             babble: true,
             overlap_ms: 600,
-            ..Spec::default()
+            ..english(90, 11)
         },
     );
     let lost: Vec<String> = s

@@ -528,15 +528,27 @@ mod tests {
     }
 
     fn layout(seed: u64, seconds: u64, items: u32) -> Result<Layout, LayoutError> {
+        paced_layout(Lang::It, true, seed, seconds, items, Pacing::default())
+    }
+
+    /// A layout of a three-councillor session (one remote when `hybrid`) paced by `pacing`.
+    fn paced_layout(
+        lang: Lang,
+        hybrid: bool,
+        seed: u64,
+        seconds: u64,
+        items: u32,
+        pacing: Pacing,
+    ) -> Result<Layout, LayoutError> {
         let mut rng = Rng::new(seed);
-        let cast = cast(Lang::It, 3, true, &mut rng);
-        let agenda = agenda(Lang::It, items, &cast, &mut rng);
+        let cast = cast(lang, 3, hybrid, &mut rng);
+        let agenda = agenda(lang, items, &cast, &mut rng);
         lay_out(
-            Lang::It,
+            lang,
             &cast,
             &agenda,
             seconds * 1000,
-            Pacing::default(),
+            pacing,
             &mut rng,
             fake_speech,
         )
@@ -580,24 +592,12 @@ mod tests {
 
     #[test]
     fn silence_share_and_music_stretch() {
-        let mut rng = Rng::new(2);
-        let cast = cast(Lang::En, 3, false, &mut rng);
-        let agenda = agenda(Lang::En, 2, &cast, &mut rng);
         let pacing = Pacing {
             silence_percent: Some(70),
             music_ms: 8000,
             ..Pacing::default()
         };
-        let l = lay_out(
-            Lang::En,
-            &cast,
-            &agenda,
-            200_000,
-            pacing,
-            &mut rng,
-            fake_speech,
-        )
-        .unwrap();
+        let l = paced_layout(Lang::En, false, 2, 200, 2, pacing).unwrap();
         let speech: u64 = l.utterances.iter().map(|u| u.end_ms.0 - u.start_ms.0).sum();
         assert!(
             speech * 100 / 200_000 <= 30,
@@ -613,23 +613,11 @@ mod tests {
 
     #[test]
     fn overlapping_turns_start_before_another_persons_line_ends() {
-        let mut rng = Rng::new(4);
-        let cast = cast(Lang::En, 3, false, &mut rng);
-        let agenda = agenda(Lang::En, 2, &cast, &mut rng);
         let pacing = Pacing {
             overlap_ms: 600,
             ..Pacing::default()
         };
-        let l = lay_out(
-            Lang::En,
-            &cast,
-            &agenda,
-            200_000,
-            pacing,
-            &mut rng,
-            fake_speech,
-        )
-        .unwrap();
+        let l = paced_layout(Lang::En, false, 4, 200, 2, pacing).unwrap();
         let overlaps = l
             .utterances
             .windows(2)

@@ -34,6 +34,49 @@ pub struct Word {
     pub item: Option<u32>,
 }
 
+impl Word {
+    /// A word as the transcriber hears it, with no person or item yet.
+    pub fn heard(
+        text: impl Into<String>,
+        start_ms: SessionMs,
+        end_ms: SessionMs,
+        confidence: f32,
+    ) -> Word {
+        Word {
+            text: text.into(),
+            start_ms,
+            end_ms,
+            confidence,
+            person: None,
+            item: None,
+        }
+    }
+}
+
+impl Segment {
+    /// The segment these words make: their span, and their texts joined by spaces; `None` for
+    /// no words.
+    pub fn from_words(words: Vec<Word>) -> Option<Segment> {
+        let start_ms = words.first()?.start_ms;
+        let end_ms = words.iter().map(|w| w.end_ms).max()?;
+        Some(Segment {
+            start_ms,
+            end_ms,
+            text: words_text(&words),
+            words,
+        })
+    }
+}
+
+/// The texts of these words joined by spaces.
+pub fn words_text<'a>(words: impl IntoIterator<Item = &'a Word>) -> String {
+    words
+        .into_iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Transcript {
     pub fn words(&self) -> impl Iterator<Item = &Word> {
         self.segments.iter().flat_map(|s| s.words.iter())

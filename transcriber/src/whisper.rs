@@ -313,18 +313,7 @@ fn transcribe_chunk_whole(
         tracing::debug!("decoding {from}-{to} ms again alone: speech without words");
         for mut segment in transcribe_chunk(state, eot, &part, opts)? {
             segment.words.retain(|w| (from..to).contains(&w.start_ms.0));
-            let (Some(first), Some(last)) = (segment.words.first(), segment.words.last()) else {
-                continue;
-            };
-            segment.start_ms = first.start_ms;
-            segment.end_ms = last.end_ms;
-            segment.text = segment
-                .words
-                .iter()
-                .map(|w| w.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            segments.push(segment);
+            segments.extend(Segment::from_words(segment.words));
         }
     }
     segments.sort_by_key(|s| s.start_ms);
@@ -435,18 +424,11 @@ pub fn transcribe_chunk(
             continue;
         }
         previous = Some((text, region));
-        for words in words::split_sentences(placed, MAX_PAUSE_IN_SEGMENT_MS) {
-            out.push(Segment {
-                start_ms: words[0].start_ms,
-                end_ms: words[words.len() - 1].end_ms,
-                text: words
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                words,
-            });
-        }
+        out.extend(
+            words::split_sentences(placed, MAX_PAUSE_IN_SEGMENT_MS)
+                .into_iter()
+                .filter_map(Segment::from_words),
+        );
     }
     Ok(out)
 }
@@ -484,14 +466,12 @@ pub fn place_words(words: &[ChunkWord], chunk: &Chunk, timing: Timing) -> Vec<Wo
         let end_s = chunk
             .to_session_ms(end)
             .clamp(start_s, piece_end.max(start_s));
-        placed.push(Word {
-            text: w.text.clone(),
-            start_ms: SessionMs(start_s),
-            end_ms: SessionMs(end_s),
-            confidence: w.confidence,
-            person: None,
-            item: None,
-        });
+        placed.push(Word::heard(
+            w.text.clone(),
+            SessionMs(start_s),
+            SessionMs(end_s),
+            w.confidence,
+        ));
     }
     if timing.vad_edges {
         snap_to_edges(&mut placed, &edges);
@@ -582,21 +562,16 @@ mod tests {
                 tail: 0,
             }],
         };
-        let segment = |words: &[(u64, u64)]| Segment {
-            start_ms: SessionMs(words[0].0),
-            end_ms: SessionMs(words[words.len() - 1].1),
-            text: String::new(),
-            words: words
-                .iter()
-                .map(|&(start, end)| Word {
-                    text: "parola".into(),
-                    start_ms: SessionMs(start),
-                    end_ms: SessionMs(end),
-                    confidence: 0.9,
-                    person: None,
-                    item: None,
-                })
-                .collect(),
+        let segment = |words: &[(u64, u64)]| {
+            Segment::from_words(
+                words
+                    .iter()
+                    .map(|&(start, end)| {
+                        Word::heard("parola", SessionMs(start), SessionMs(end), 0.9)
+                    })
+                    .collect(),
+            )
+            .unwrap()
         };
         let heard = [
             segment(&[(100, 500), (600, 2000)]),

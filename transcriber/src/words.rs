@@ -218,13 +218,13 @@ mod tests {
     fn placed(words: &[(&str, u64, u64)]) -> Vec<session::Word> {
         words
             .iter()
-            .map(|&(text, start, end)| session::Word {
-                text: text.into(),
-                start_ms: session::SessionMs(start),
-                end_ms: session::SessionMs(end),
-                confidence: 0.9,
-                person: None,
-                item: None,
+            .map(|&(text, start, end)| {
+                session::Word::heard(
+                    text,
+                    session::SessionMs(start),
+                    session::SessionMs(end),
+                    0.9,
+                )
             })
             .collect()
     }
@@ -290,21 +290,13 @@ mod tests {
 
     #[test]
     fn sentences_and_pauses_split_segments() {
-        let w = |text: &str, start: u64, end: u64| session::Word {
-            text: text.into(),
-            start_ms: session::SessionMs(start),
-            end_ms: session::SessionMs(end),
-            confidence: 0.9,
-            person: None,
-            item: None,
-        };
         let segments = split_sentences(
-            vec![
-                w("Buonasera.", 0, 500),
-                w("Passiamo", 600, 900),
-                w("al", 950, 1000),
-                w("punto", 2000, 2300),
-            ],
+            placed(&[
+                ("Buonasera.", 0, 500),
+                ("Passiamo", 600, 900),
+                ("al", 950, 1000),
+                ("punto", 2000, 2300),
+            ]),
             700,
         );
         let texts: Vec<Vec<&str>> = segments

@@ -184,21 +184,15 @@ mod tests {
             duration_ms: SessionMs(words.iter().map(|w| w.1).max().unwrap_or(0) + 1000),
             segments: words
                 .chunks(4)
-                .map(|chunk| Segment {
-                    start_ms: SessionMs(chunk[0].0),
-                    end_ms: SessionMs(chunk[chunk.len() - 1].1),
-                    text: chunk.iter().map(|w| w.2).collect::<Vec<_>>().join(" "),
-                    words: chunk
-                        .iter()
-                        .map(|&(start, end, text)| Word {
-                            text: text.into(),
-                            start_ms: SessionMs(start),
-                            end_ms: SessionMs(end),
-                            confidence: 0.9,
-                            person: None,
-                            item: None,
-                        })
-                        .collect(),
+                .filter_map(|chunk| {
+                    Segment::from_words(
+                        chunk
+                            .iter()
+                            .map(|&(start, end, text)| {
+                                Word::heard(text, SessionMs(start), SessionMs(end), 0.9)
+                            })
+                            .collect(),
+                    )
                 })
                 .collect(),
         }
