@@ -305,6 +305,11 @@ fn transcribe_chunk_whole(
     opts: &TranscribeOptions,
 ) -> Result<Vec<Segment>, TranscribeError> {
     let mut segments = transcribe_chunk(state, eot, chunk, opts)?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let pieces: Vec<(u64, u64)> = chunk.speech_edges_ms().iter().map(|e| e.piece_ms).collect();
+        let text: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+        tracing::debug!("chunk of pieces {pieces:?} ms heard {text:?}");
+    }
     for (from, to) in unheard(chunk, &segments, UNHEARD_MS) {
         let part = chunk.within(from.saturating_sub(200), to + 200);
         if part.audio.is_empty() {
