@@ -36,8 +36,8 @@ demo: build
 	@echo "== 2b. record every source in crash-safe segments, with live HLS (720p + 360p), and join them"
 	$(AULA) record sample-it-1 --live
 	$(AULA) record finalize sample-it-1
-	@echo "== 3. install the default Whisper model (multilingual base) and transcribe the session"
-	$(AULA) models install default
+	@echo "== 3. install the default Whisper model (multilingual base, Q8_0 weights) and transcribe the session"
+	$(AULA) models install default --precision q8_0
 	$(AULA) session transcribe sample-it-1
 	@head -n 12 "$(AULA_HOME)/sessions/sample-it-1/transcripts/transcript.txt"
 	@echo

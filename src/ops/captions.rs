@@ -66,12 +66,7 @@ fn models(config: &Config, name: &str, language: &str) -> Result<Vec<Model>> {
             },
         )
     };
-    // The default for captions is base at q8_0 when installed: as accurate live as base, and
-    // faster (benches/live_captions.rs).
-    let main = match name {
-        "default" => load("base-q8_0").or_else(|_| load(name))?,
-        _ => load(name)?,
-    };
+    let main = load(name)?;
     if !main.hparams.is_multilingual() && language != "en" {
         anyhow::bail!(crate::BadInput(format!(
             "model {} is English-only; the session speaks {language:?}",

@@ -115,6 +115,10 @@ pub struct ModelStore {
 /// The name `default` stands for.
 pub const DEFAULT_MODEL: &str = "base";
 
+/// What `default` loads when it is installed: base at Q8_0, as accurate as base and faster
+/// (benches/transcribe.rs, benches/live_captions.rs).
+pub const DEFAULT_MODEL_PREFERRED: &str = "base-q8_0";
+
 impl ModelStore {
     pub fn new(dir: impl Into<PathBuf>) -> ModelStore {
         ModelStore { dir: dir.into() }
@@ -144,14 +148,16 @@ impl ModelStore {
         Ok(self.manifest()?.models)
     }
 
-    /// The installed model called `name` (`default` = base).
+    /// The installed model called `name` (`default` = base at Q8_0 when installed, else base).
     pub fn find(&self, name: &str) -> Result<(ModelEntry, PathBuf), ModelError> {
-        let name = if name == "default" {
-            DEFAULT_MODEL
-        } else {
-            name
-        };
         let models = self.list()?;
+        let name = match name {
+            "default" if models.iter().any(|m| m.name == DEFAULT_MODEL_PREFERRED) => {
+                DEFAULT_MODEL_PREFERRED
+            }
+            "default" => DEFAULT_MODEL,
+            _ => name,
+        };
         match models.iter().find(|m| m.name == name) {
             Some(m) => Ok((m.clone(), self.dir.join(&m.file))),
             None => Err(ModelError::NotInstalled {
@@ -369,4 +375,51 @@ fn free_bytes(dir: &Path) -> Result<u64, ModelError> {
     // SAFETY: statvfs succeeded and filled the struct.
     let stat = unsafe { stat.assume_init() };
     Ok(stat.f_bavail * stat.f_frsize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str) -> ModelEntry {
+        ModelEntry {
+            name: name.to_owned(),
+            file: format!("{name}.bin"),
+            languages: vec!["multilingual".into()],
+            architecture: "base".into(),
+            size_bytes: 1,
+            sha256: String::new(),
+            source: "test".into(),
+            hparams: Hparams {
+                n_vocab: 51_865,
+                n_audio_ctx: 1500,
+                n_audio_state: 512,
+                n_audio_head: 8,
+                n_audio_layer: 6,
+                n_text_ctx: 448,
+                n_text_state: 512,
+                n_text_head: 8,
+                n_text_layer: 6,
+                n_mels: 80,
+                ftype: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn default_is_base_at_q8_0_when_installed_and_base_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        let mut manifest = Manifest {
+            models: vec![entry("base"), entry("tiny.en")],
+        };
+        store.save(&manifest).unwrap();
+        assert_eq!(store.find("default").unwrap().0.name, "base");
+        manifest.models.push(entry("base-q8_0"));
+        store.save(&manifest).unwrap();
+        assert_eq!(store.find("default").unwrap().0.name, "base-q8_0");
+        assert_eq!(store.find("base").unwrap().0.name, "base");
+        let err = store.find("small").unwrap_err().to_string();
+        assert!(err.contains("small") && err.contains("base-q8_0"), "{err}");
+    }
 }
