@@ -77,16 +77,20 @@ fn aula_transcribe_in(lang: &str, model: &str, media: &Path, out: &Path) -> Comm
     cmd
 }
 
-/// faster-whisper on `media` through `benches/faster_whisper_run.py`, writing aula's JSON to `out`.
-#[allow(clippy::too_many_arguments)]
+/// How faster-whisper decodes: CTranslate2 compute type, its Silero VAD, beam width.
+struct Decoding<'a> {
+    compute: &'a str,
+    vad: bool,
+    beam: u32,
+}
+
+/// faster-whisper on `media` in `lang` through `benches/faster_whisper_run.py`, writing aula's
+/// JSON to `out`.
 fn faster_whisper(
     python: &Path,
     model_dir: &Path,
-    media: &Path,
-    lang: &str,
-    compute: &str,
-    vad: bool,
-    beam: u32,
+    (media, lang): (&Path, &str),
+    how: Decoding,
     out: &Path,
 ) -> Command {
     let mut cmd = Command::new(python);
@@ -96,9 +100,9 @@ fn faster_whisper(
     ))
     .arg(model_dir)
     .arg(media)
-    .args([lang, compute, if vad { "1" } else { "0" }])
+    .args([lang, how.compute, if how.vad { "1" } else { "0" }])
     .arg(out)
-    .arg(beam.to_string());
+    .arg(how.beam.to_string());
     cmd
 }
 
@@ -284,14 +288,16 @@ fn main() {
             for compute in ["int8", "float32"] {
                 for vad in ["0", "1"] {
                     let out = dir.join(format!("fw-{model}-{compute}-{vad}.json"));
+                    let how = Decoding {
+                        compute,
+                        vad: vad == "1",
+                        beam: 1,
+                    };
                     let m = measure(&mut faster_whisper(
                         python,
                         &model_dir,
-                        &media,
-                        "en",
-                        compute,
-                        vad == "1",
-                        1,
+                        (&media, "en"),
+                        how,
                         &out,
                     ));
                     let setup = format!(
@@ -480,8 +486,17 @@ fn real_speech(python: Option<&Path>) {
             let model_dir = ct2_dir(python, model);
             for beam in [1, 5] {
                 let out = out_dir.join(format!("fw-{stem}-{model}-{beam}.json"));
+                let how = Decoding {
+                    compute: "int8",
+                    vad: false,
+                    beam,
+                };
                 let m = measure(&mut faster_whisper(
-                    python, &model_dir, &rec.file, &rec.lang, "int8", false, beam, &out,
+                    python,
+                    &model_dir,
+                    (&rec.file, &rec.lang),
+                    how,
+                    &out,
                 ));
                 let setup = if beam == 1 {
                     "faster-whisper int8"

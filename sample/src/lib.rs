@@ -265,58 +265,17 @@ pub fn create(
     let duration_ms = opts.seconds * 1000;
 
     let scratch = dir.join(".speech.wav.part");
-    let mut speech: HashMap<(usize, String), Vec<f32>> = HashMap::new();
-    let layout = script::lay_out(
-        opts.lang,
-        &cast,
-        &agenda,
-        duration_ms,
-        opts.pacing,
-        &mut rng,
-        |line| {
-            if cancelled() {
-                return Err("cancelled".into());
-            }
-            let key = (line.speaker, line.text.clone());
-            if let Some(samples) = speech.get(&key) {
-                return Ok(render::samples_to_ms(samples.len()));
-            }
-            let samples = speech::speak(&cast[line.speaker].voice, &line.text, &scratch)
-                .map_err(|e| e.to_string())?;
-            let ms = render::samples_to_ms(samples.len());
-            speech.insert(key, samples);
-            Ok(ms)
-        },
-    );
-    let _ = std::fs::remove_file(&scratch);
-    let mut layout = layout.map_err(|e| match e {
-        LayoutError::Synth(_) if cancelled() => SampleError::Cancelled,
-        e => SampleError::Layout(e),
-    })?;
+    let (mut layout, mut speech) =
+        speak_and_lay_out(opts, &cast, &agenda, &mut rng, &scratch, cancelled)?;
     let closed = match opts.closed_ms {
-        Some((from, to)) => {
-            layout
-                .utterances
-                .retain(|u| u.end_ms.0 <= from || u.start_ms.0 >= to);
-            let word = match opts.lang {
-                Lang::En => "Confidential.",
-                Lang::It => "Riservatissimo.",
-            };
-            let samples =
-                speech::speak(&cast[0].voice, word, &scratch).map_err(RenderError::from)?;
-            let _ = std::fs::remove_file(&scratch);
-            let word_at = from + 2500;
-            let word_end = word_at + render::samples_to_ms(samples.len());
-            speech.insert((0, word.to_owned()), samples);
-            Some(TruthClosed {
-                start_ms: SessionMs(from),
-                end_ms: SessionMs(to),
-                tone_hz: MARKER_TONE_HZ,
-                tone_ms: (SessionMs(from + 500), SessionMs(from + 2000)),
-                word: word.trim_end_matches('.').to_owned(),
-                word_ms: (SessionMs(word_at), SessionMs(word_end.min(to))),
-            })
-        }
+        Some(range) => Some(close_part(
+            opts.lang,
+            range,
+            &cast,
+            &mut layout,
+            &mut speech,
+            &scratch,
+        )?),
         None => None,
     };
     tracing::info!(
@@ -341,8 +300,130 @@ pub fn create(
         });
     }
 
-    let mut files = Vec::new();
-    let room_samples = render::ms_to_samples(duration_ms);
+    let (room, remote_tracks) = mix(&layout, &cast, &speech, opts, closed.as_ref());
+    truth.closed.extend(closed);
+    let mut files = encode_media(
+        dir,
+        &layout,
+        &cast,
+        &session.title,
+        &room,
+        remote_tracks,
+        cancelled,
+    )?;
+    if opts.mic_channels {
+        write_mic_channels(dir, &layout, &cast, &speech, opts.seed)?;
+        files.push(MIC_FILE.to_owned());
+        session.sources.push(Source {
+            id: "room".into(),
+            kind: SourceKind::RoomAudio,
+            uri: MIC_FILE.into(),
+            person: None,
+            channel_seats: cast.iter().filter_map(|m| m.person.seat).collect(),
+        });
+    }
+    files.extend(write_documents(
+        dir,
+        &session,
+        &floor_events,
+        &layout,
+        start,
+        &truth,
+    )?);
+    Ok(SampleSummary {
+        dir: dir.to_path_buf(),
+        session: session.id.to_string(),
+        duration_ms,
+        utterances: layout.utterances.len(),
+        files,
+    })
+}
+
+/// Each line's rendered speech, keyed by speaker and text (a line said again is rendered once).
+type Speech = HashMap<(usize, String), Vec<f32>>;
+
+/// Lays the script out over the session, timing each line by rendering it.
+fn speak_and_lay_out(
+    opts: &SampleOptions,
+    cast: &[CastMember],
+    agenda: &[session::AgendaItem],
+    rng: &mut Rng,
+    scratch: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(Layout, Speech), SampleError> {
+    let mut speech = Speech::new();
+    let layout = script::lay_out(
+        opts.lang,
+        cast,
+        agenda,
+        opts.seconds * 1000,
+        opts.pacing,
+        rng,
+        |line| {
+            if cancelled() {
+                return Err("cancelled".into());
+            }
+            let key = (line.speaker, line.text.clone());
+            if let Some(samples) = speech.get(&key) {
+                return Ok(render::samples_to_ms(samples.len()));
+            }
+            let samples = speech::speak(&cast[line.speaker].voice, &line.text, scratch)
+                .map_err(|e| e.to_string())?;
+            let ms = render::samples_to_ms(samples.len());
+            speech.insert(key, samples);
+            Ok(ms)
+        },
+    );
+    let _ = std::fs::remove_file(scratch);
+    let layout = layout.map_err(|e| match e {
+        LayoutError::Synth(_) if cancelled() => SampleError::Cancelled,
+        e => SampleError::Layout(e),
+    })?;
+    Ok((layout, speech))
+}
+
+/// Holds `from..to` (ms) behind closed doors: its turns are dropped, and the chair's spoken
+/// marker word, rendered into `speech`, will follow a marker tone there.
+fn close_part(
+    lang: Lang,
+    (from, to): (u64, u64),
+    cast: &[CastMember],
+    layout: &mut Layout,
+    speech: &mut Speech,
+    scratch: &Path,
+) -> Result<TruthClosed, SampleError> {
+    layout
+        .utterances
+        .retain(|u| u.end_ms.0 <= from || u.start_ms.0 >= to);
+    let word = match lang {
+        Lang::En => "Confidential.",
+        Lang::It => "Riservatissimo.",
+    };
+    let samples = speech::speak(&cast[0].voice, word, scratch).map_err(RenderError::from)?;
+    let _ = std::fs::remove_file(scratch);
+    let word_at = from + 2500;
+    let word_end = word_at + render::samples_to_ms(samples.len());
+    speech.insert((0, word.to_owned()), samples);
+    Ok(TruthClosed {
+        start_ms: SessionMs(from),
+        end_ms: SessionMs(to),
+        tone_hz: MARKER_TONE_HZ,
+        tone_ms: (SessionMs(from + 500), SessionMs(from + 2000)),
+        word: word.trim_end_matches('.').to_owned(),
+        word_ms: (SessionMs(word_at), SessionMs(word_end.min(to))),
+    })
+}
+
+/// The room's sound (speech, remote voices on the loudspeakers, noise, music, the closed part's
+/// markers, room tone) and each remote councillor's own track.
+fn mix(
+    layout: &Layout,
+    cast: &[CastMember],
+    speech: &Speech,
+    opts: &SampleOptions,
+    closed: Option<&TruthClosed>,
+) -> (Vec<f32>, HashMap<usize, Vec<f32>>) {
+    let room_samples = render::ms_to_samples(layout.duration_ms);
     let mut room = vec![0.0f32; room_samples];
     let mut remote_tracks: HashMap<usize, Vec<f32>> = cast
         .iter()
@@ -360,21 +441,38 @@ pub fn create(
             None => render::mix_into(&mut room, samples, u.start_ms.0, 0.8, false),
         }
     }
-    add_room_acoustics(&mut room, &layout, &speech, opts);
+    add_room_acoustics(&mut room, layout, speech, opts);
     if let Some((start, end)) = layout.music {
         render::add_music(&mut room, start.0, end.0);
     }
-    if let Some(c) = &closed {
+    if let Some(c) = closed {
         render::add_tone(&mut room, c.tone_ms.0 .0, c.tone_ms.1 .0, c.tone_hz);
         let word = &speech[&(0, format!("{}.", c.word))];
         render::mix_into(&mut room, word, c.word_ms.0 .0, 0.8, false);
     }
-    truth.closed.extend(closed);
     render::add_room_tone(&mut room, opts.seed);
+    for (&index, track) in remote_tracks.iter_mut() {
+        render::add_room_tone(track, opts.seed ^ index as u64);
+    }
+    (room, remote_tracks)
+}
+
+/// Encodes the camera (720p, the room's sound) and each remote councillor's stream (360p, their
+/// own track), each showing who speaks; returns the files' names.
+fn encode_media(
+    dir: &Path,
+    layout: &Layout,
+    cast: &[CastMember],
+    title: &str,
+    room: &[f32],
+    remote_tracks: HashMap<usize, Vec<f32>>,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Vec<String>, SampleError> {
+    let mut files = Vec::new();
     let spec = render::VideoSpec {
         width: 1280,
         height: 720,
-        duration_ms,
+        duration_ms: layout.duration_ms,
     };
     let captions = render::Captions {
         spans: layout
@@ -382,13 +480,12 @@ pub fn create(
             .iter()
             .map(|u| (u.start_ms.0, u.end_ms.0, caption(&cast[u.speaker])))
             .collect(),
-        idle: session.title.clone(),
+        idle: title.to_owned(),
     };
-    encode(dir, "camera.mp4", &room, &spec, captions, cancelled)?;
+    encode(dir, "camera.mp4", room, &spec, captions, cancelled)?;
     files.push("camera.mp4".to_owned());
-    for (index, mut track) in remote_tracks {
+    for (index, track) in remote_tracks {
         let member = &cast[index];
-        render::add_room_tone(&mut track, opts.seed ^ index as u64);
         let name = format!("remote-{}.mp4", member.person.id);
         let captions = render::Captions {
             spans: layout
@@ -408,26 +505,27 @@ pub fn create(
         let spec = render::VideoSpec {
             width: 640,
             height: 360,
-            duration_ms,
+            duration_ms: layout.duration_ms,
         };
         encode(dir, &name, &track, &spec, captions, cancelled)?;
         files.push(name);
     }
+    Ok(files)
+}
 
-    if opts.mic_channels {
-        write_mic_channels(dir, &layout, &cast, &speech, opts.seed)?;
-        files.push(MIC_FILE.to_owned());
-        session.sources.push(Source {
-            id: "room".into(),
-            kind: SourceKind::RoomAudio,
-            uri: MIC_FILE.into(),
-            person: None,
-            channel_seats: cast.iter().filter_map(|m| m.person.seat).collect(),
-        });
-    }
+/// Writes the session document, the floor events, the agenda markers and the truth; returns
+/// their names.
+fn write_documents(
+    dir: &Path,
+    session: &Session,
+    floor_events: &[FloorEvent],
+    layout: &Layout,
+    start: DateTime<Utc>,
+    truth: &Truth,
+) -> Result<Vec<String>, SampleError> {
     write_atomic(
         &dir.join("session.json"),
-        session::to_json(&session).as_bytes(),
+        session::to_json(session).as_bytes(),
     )?;
     write_atomic(
         &dir.join("floor_events.json"),
@@ -435,36 +533,23 @@ pub fn create(
     )?;
     write_atomic(
         &dir.join("agenda_markers.json"),
-        session::to_json(&agenda_markers(&layout, start)).as_bytes(),
+        session::to_json(&agenda_markers(layout, start)).as_bytes(),
     )?;
-    write_atomic(&dir.join("truth.json"), session::to_json(&truth).as_bytes())?;
-    files.extend(
-        [
-            "session.json",
-            "floor_events.json",
-            "agenda_markers.json",
-            "truth.json",
-        ]
-        .map(String::from),
-    );
-    Ok(SampleSummary {
-        dir: dir.to_path_buf(),
-        session: session.id.to_string(),
-        duration_ms,
-        utterances: layout.utterances.len(),
-        files,
-    })
+    write_atomic(&dir.join("truth.json"), session::to_json(truth).as_bytes())?;
+    Ok([
+        "session.json",
+        "floor_events.json",
+        "agenda_markers.json",
+        "truth.json",
+    ]
+    .map(String::from)
+    .to_vec())
 }
 
 const MIC_FILE: &str = "room-mics.wav";
 
 /// The room's noise and the gallery's babble, at levels set against the speech already mixed in.
-fn add_room_acoustics(
-    room: &mut [f32],
-    layout: &Layout,
-    speech: &HashMap<(usize, String), Vec<f32>>,
-    opts: &SampleOptions,
-) {
+fn add_room_acoustics(room: &mut [f32], layout: &Layout, speech: &Speech, opts: &SampleOptions) {
     let spans: Vec<(u64, u64)> = layout
         .utterances
         .iter()
@@ -490,7 +575,7 @@ fn write_mic_channels(
     dir: &Path,
     layout: &Layout,
     cast: &[CastMember],
-    speech: &HashMap<(usize, String), Vec<f32>>,
+    speech: &Speech,
     seed: u64,
 ) -> Result<(), SampleError> {
     let len = render::ms_to_samples(layout.duration_ms);

@@ -164,6 +164,7 @@ impl Catalogue {
         let ids = self.unindexed().await?;
         for id in &ids {
             let mut tx = self.pool.begin().await?;
+            super::hold_for_writing(&mut tx, id).await?;
             self.refresh_index(&mut tx, id).await?;
             tx.commit().await?;
         }

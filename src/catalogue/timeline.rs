@@ -7,12 +7,14 @@ use sqlx::Row;
 use transcriber::align::{AgendaSource, Edit, Timeline};
 
 use super::{
-    json_column, json_text, number, parse_time, timestamp, Catalogue, CatalogueError, Result,
+    hold_for_writing, json_column, json_text, number, parse_time, timestamp, Catalogue,
+    CatalogueError, Result,
 };
 impl Catalogue {
     /// Stores (replacing) a session's transcript.
     pub async fn put_transcript(&self, id: &str, transcript: &Transcript) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        hold_for_writing(&mut tx, id).await?;
         let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -200,6 +202,7 @@ impl Catalogue {
         timeline: &Timeline,
     ) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
+        hold_for_writing(&mut tx, id).await?;
         let last: Option<i64> =
             sqlx::query("SELECT MAX(number) AS n FROM revisions WHERE session_id = $1")
                 .bind(id)

@@ -55,26 +55,21 @@ impl Catalogue {
         if role == Role::Public {
             return Err(CatalogueError::PublicToken);
         }
-        let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query("SELECT name FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if taken {
-            return Err(CatalogueError::UserExists(name.to_owned()));
-        }
-        sqlx::query(
+        // One statement, no read before the write: SQLite refuses a transaction's upgrade from
+        // reading to writing at once when another connection wrote meanwhile.
+        let added = sqlx::query(
             "INSERT INTO users (name, role, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, 0, $4)",
+             VALUES ($1, $2, $3, 0, $4) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(role.as_str())
         .bind(password_hash)
         .bind(fixed(Utc::now()))
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
-        tx.commit().await?;
+        if added.rows_affected() == 0 {
+            return Err(CatalogueError::UserExists(name.to_owned()));
+        }
         Ok(())
     }
 
@@ -120,16 +115,21 @@ impl Catalogue {
     /// Disables a user and ends its web sessions; returns whether it was enabled before.
     pub async fn disable_user(&self, name: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT disabled FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| CatalogueError::NoUser(name.to_owned()))?;
-        let was_enabled = column::<i64>(&row, "users", "disabled")? == 0;
-        sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        // The write first, so the transaction holds the write lock before it reads.
+        let was_enabled =
+            sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1 AND disabled = 0")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        if !was_enabled {
+            sqlx::query("SELECT name FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| CatalogueError::NoUser(name.to_owned()))?;
+        }
         sqlx::query("DELETE FROM web_sessions WHERE user_name = $1")
             .bind(name)
             .execute(&mut *tx)
