@@ -30,5 +30,5 @@ pub use model::{
 };
 pub use time::{SessionClock, SessionMs};
 pub use timeline::{ItemSpan, Timeline, TimelineWord};
-pub use transcript::{words_text, Clip, Intervention, Segment, Transcript, Word};
+pub use transcript::{Clip, Intervention, Segment, Transcript, Word};
 pub use validate::{is_safe_id, uri_scheme, Problem};

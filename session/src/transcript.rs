@@ -62,19 +62,14 @@ impl Segment {
         Some(Segment {
             start_ms,
             end_ms,
-            text: words_text(&words),
+            text: words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             words,
         })
     }
-}
-
-/// The texts of these words joined by spaces.
-pub fn words_text<'a>(words: impl IntoIterator<Item = &'a Word>) -> String {
-    words
-        .into_iter()
-        .map(|w| w.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 impl Transcript {
